@@ -1,0 +1,30 @@
+"""Default ``select_route``: the routing engine of ``omni_proxy.routing``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import Config
+from ..health import Health
+from ..plugins import hookimpl
+from ..registry import Registry
+from ..routing import plan_route
+from ..types import Classification, RoutePlan
+
+
+@hookimpl(trylast=True)
+def select_route(
+    body: dict[str, Any],
+    classification: Classification,
+    registry: Registry,
+    config: Config,
+    health: Health,
+) -> RoutePlan:
+    return plan_route(
+        body,
+        classification,
+        registry,
+        config,
+        configured=health.configured,
+        cooled_down=health.cooled_down,
+    )

@@ -1,0 +1,1 @@
+"""Translations between client-facing wire formats and the OpenAI chat format the core routes."""

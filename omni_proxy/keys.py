@@ -1,0 +1,432 @@
+"""API keys: format, hashing, the in-memory cache, management functions and the CLI.
+
+A key reads ``sk-omni-<prefix>-<secret>``: ``prefix`` is 8 lowercase letters/digits, stored
+in clear and used to find the key; the whole key is stored only as a keyed hash,
+HMAC-SHA256 under the server secret ``OMNI_KEY_SECRET``. Every instance (and the CLI) must
+share that secret: keys hashed under one secret do not verify under another. Without it a
+fixed built-in secret is used and a warning is logged: the hashes are then no better than
+unkeyed SHA-256, so set ``OMNI_KEY_SECRET`` in production.
+
+The request path never reads the database: ``KeyCache`` holds every usable key in memory
+and reloads them every ``refresh_s`` seconds (2 by default), so a key revoked on any
+instance stops working everywhere within that interval; an unknown key is answered from
+memory too (a miss costs nothing, and cannot be used to hammer the database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import string
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from .storage import Database
+from .types import PERMISSIONS, Principal
+
+log = logging.getLogger("omni_proxy.keys")
+
+KEY_PREFIX = "sk-omni-"
+PREFIX_LEN = 8
+_PREFIX_ALPHABET = string.ascii_lowercase + string.digits
+_DEFAULT_SECRET = "omni-proxy-default-key-secret-set-OMNI_KEY_SECRET"
+_warned = False
+
+
+class KeyRequestError(ValueError):
+    """A key request that cannot be honoured (unknown org, bad permission…)."""
+
+
+def server_secret() -> bytes:
+    global _warned
+    secret = os.environ.get("OMNI_KEY_SECRET")
+    if secret:
+        return secret.encode()
+    if not _warned:
+        log.warning(
+            "OMNI_KEY_SECRET is not set: API keys are hashed under a built-in secret. "
+            "Set OMNI_KEY_SECRET (the same value on every instance) in production."
+        )
+        _warned = True
+    return _DEFAULT_SECRET.encode()
+
+
+def hash_key(key: str, secret: bytes | None = None) -> str:
+    return hmac.new(secret or server_secret(), key.encode(), hashlib.sha256).hexdigest()
+
+
+def generate_key() -> tuple[str, str]:
+    """A new key and its prefix."""
+    prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(PREFIX_LEN))
+    return f"{KEY_PREFIX}{prefix}-{secrets.token_urlsafe(32)}", prefix
+
+
+def parse_prefix(key: str) -> str | None:
+    """The lookup prefix of a well-formed key, else None."""
+    if not key.startswith(KEY_PREFIX) or len(key) < len(KEY_PREFIX) + PREFIX_LEN + 2:
+        return None
+    prefix = key[len(KEY_PREFIX) : len(KEY_PREFIX) + PREFIX_LEN]
+    if key[len(KEY_PREFIX) + PREFIX_LEN] != "-" or any(c not in _PREFIX_ALPHABET for c in prefix):
+        return None
+    return prefix
+
+
+def parse_permissions(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    if value is None:
+        return ["read", "write"]
+    items = value.split(",") if isinstance(value, str) else list(value)
+    if not all(isinstance(p, str) for p in items):
+        raise KeyRequestError("permissions must be strings: some of " + ", ".join(PERMISSIONS))
+    perms = [p.strip() for p in items if p and p.strip()]
+    unknown = [p for p in perms if p not in PERMISSIONS]
+    if unknown or not perms:
+        what = f"unknown permission {unknown[0]!r}" if unknown else "no permission given"
+        raise KeyRequestError(f"{what}; expected some of {', '.join(PERMISSIONS)}")
+    return [p for p in PERMISSIONS if p in perms]
+
+
+# -- management -----------------------------------------------------------------------------
+async def ensure_org(db: Database, name: str) -> dict[str, Any]:
+    org = await db.get_org_by_name(name)
+    if org is None:
+        try:
+            org = await db.create_org(name)
+        except Exception:
+            # Created concurrently by someone else?
+            org = await db.get_org_by_name(name)
+            if org is None:
+                raise
+    return org
+
+
+async def create_key(
+    db: Database,
+    org_id: str,
+    *,
+    name: str | None = None,
+    permissions: str | list[str] | None = None,
+    expires_at: datetime | None = None,
+    rpm_limit: int | None = None,
+    tpm_limit: int | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Create a key in an org; return the key (shown once) and its stored row."""
+    perms = parse_permissions(permissions)
+    org = await db.get_org(org_id)
+    if org is None or org["deleted_at"] is not None:
+        raise KeyRequestError(f"no organization with id {org_id!r}")
+    from .storage.common import new_id
+
+    for _ in range(5):
+        key, prefix = generate_key()
+        try:
+            row = await db.insert_key(
+                key_id=new_id("key"),
+                org_id=org_id,
+                prefix=prefix,
+                secret_hash=hash_key(key),
+                permissions=perms,
+                name=name,
+                expires_at=expires_at,
+                rpm_limit=rpm_limit,
+                tpm_limit=tpm_limit,
+            )
+        except Exception:
+            # A prefix collision (36^8 space) is the only expected failure: try another.
+            if any(k["prefix"] == prefix for k in await db.list_keys()):
+                continue
+            raise
+        return key, row
+    raise KeyRequestError("could not allocate a unique key prefix")
+
+
+# -- the cache ------------------------------------------------------------------------------
+@dataclass(slots=True, frozen=True)
+class CachedKey:
+    id: str
+    org_id: str
+    org_name: str | None
+    secret_hash: str
+    permissions: frozenset[str]
+    expires_at: float | None
+    limits: dict[str, Any] = field(default_factory=dict)
+
+    def principal(self) -> Principal:
+        return Principal(
+            org_id=self.org_id,
+            key_id=self.id,
+            permissions=self.permissions,
+            org_name=self.org_name,
+            limits=self.limits,
+        )
+
+
+def _cached(row: dict[str, Any]) -> CachedKey:
+    expires = row.get("expires_at")
+    budget = row.get("monthly_budget_usd")
+    limits = {
+        "key_rpm": row.get("rpm_limit"),
+        "key_tpm": row.get("tpm_limit"),
+        "org_rpm": row.get("org_rpm_limit"),
+        "org_tpm": row.get("org_tpm_limit"),
+        "monthly_budget_usd": Decimal(str(budget)) if budget is not None else None,
+    }
+    return CachedKey(
+        id=row["id"],
+        org_id=row["org_id"],
+        org_name=row.get("org_name"),
+        secret_hash=row["secret_hash"],
+        permissions=frozenset(p for p in str(row["permissions"]).split(",") if p),
+        expires_at=expires.timestamp() if isinstance(expires, datetime) else None,
+        limits={k: v for k, v in limits.items() if v is not None},
+    )
+
+
+class KeyCache:
+    """Every usable key in memory, by prefix; reloaded from the database in the background."""
+
+    def __init__(self, db: Database, *, refresh_s: float = 2.0) -> None:
+        self.db = db
+        self.refresh_s = refresh_s
+        self.secret = server_secret()
+        self._by_prefix: dict[str, CachedKey] = {}
+        self._used: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.loaded_at: float | None = None
+        self.failures = 0
+
+    def __len__(self) -> int:
+        return len(self._by_prefix)
+
+    async def refresh(self) -> None:
+        rows = await self.db.active_keys()
+        self._by_prefix = {r["prefix"]: _cached(r) for r in rows}
+        self.loaded_at = time.monotonic()
+        if self._used:
+            used, self._used = list(self._used), set()
+            try:
+                await self.db.touch_keys(used, datetime.now(UTC))
+            except Exception:
+                log.debug("could not update last_used_at", exc_info=True)
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Make a key created on this instance usable at once (before the next reload)."""
+        self._by_prefix[row["prefix"]] = _cached(row)
+
+    def drop(self, key_id: str) -> None:
+        self._by_prefix = {p: k for p, k in self._by_prefix.items() if k.id != key_id}
+
+    def drop_org(self, org_id: str) -> None:
+        self._by_prefix = {p: k for p, k in self._by_prefix.items() if k.org_id != org_id}
+
+    def lookup(self, api_key: str) -> Principal | None:
+        """The principal for a key, from memory only; None if unknown, revoked or expired."""
+        prefix = parse_prefix(api_key)
+        if prefix is None:
+            return None
+        entry = self._by_prefix.get(prefix)
+        if entry is None:
+            return None
+        digest = hmac.new(self.secret, api_key.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(digest, entry.secret_hash):
+            return None
+        if entry.expires_at is not None and entry.expires_at <= time.time():
+            return None
+        self._used.add(entry.id)
+        return entry.principal()
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._task = asyncio.create_task(self._loop(), name="omni-key-cache")
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_s)
+            try:
+                await self.refresh()
+                if self.failures:
+                    log.warning("key cache: database is back")
+                self.failures = 0
+            except Exception as exc:
+                if not self.failures:
+                    log.warning("key cache: reload failed (%s); keeping the cached keys", exc)
+                self.failures += 1
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+# -- CLI ------------------------------------------------------------------------------------
+def _open(config_path: str | None) -> Any:
+    from .config import load_config
+
+    return load_config(config_path)
+
+
+async def _with_db(config: Any) -> Database:
+    from .storage import open_database
+
+    db = await open_database(config.database_url)
+    await db.migrate()
+    return db
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    )
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    async def run() -> list[str]:
+        from .storage import open_database
+
+        db = await open_database(_open(args.config).database_url)
+        try:
+            return await db.migrate()
+        finally:
+            await db.close()
+
+    applied = asyncio.run(run())
+    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    async def run() -> tuple[str, dict[str, Any], dict[str, Any]]:
+        db = await _with_db(_open(args.config))
+        try:
+            org = await ensure_org(db, args.org)
+            key, row = await create_key(db, org["id"], name=args.name, permissions=args.permissions)
+            return key, row, org
+        finally:
+            await db.close()
+
+    try:
+        key, row, org = asyncio.run(run())
+    except KeyRequestError as exc:
+        print(f"omni-proxy: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"created key {row['id']} in org {org['name']} ({org['id']}) with permissions "
+        f"{','.join(row['permissions'])}; it is shown once, store it now:"
+    )
+    print(key)
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    async def run() -> list[dict[str, Any]] | None:
+        db = await _with_db(_open(args.config))
+        try:
+            org_id = None
+            if args.org:
+                org = await db.get_org_by_name(args.org)
+                if org is None:
+                    return None
+                org_id = org["id"]
+            return await db.list_keys(org_id)
+        finally:
+            await db.close()
+
+    keys = asyncio.run(run())
+    if keys is None:
+        print(f"omni-proxy: no organization named {args.org!r}", file=sys.stderr)
+        return 2
+    rows = [
+        [
+            k["id"],
+            k.get("org_name") or k["org_id"],
+            k["name"] or "-",
+            k["prefix"],
+            ",".join(k["permissions"]),
+            k["created_at"] or "-",
+            k["revoked_at"] or "-",
+        ]
+        for k in keys
+    ]
+    print(_table(rows, ["id", "org", "name", "prefix", "permissions", "created", "revoked"]))
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    async def run() -> bool:
+        db = await _with_db(_open(args.config))
+        try:
+            return await db.revoke_key(args.key_id)
+        finally:
+            await db.close()
+
+    if not asyncio.run(run()):
+        print(f"omni-proxy: no active key with id {args.key_id!r}", file=sys.stderr)
+        return 1
+    print(f"revoked {args.key_id}")
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``migrate`` and ``keys create|list|revoke`` to the ``omni-proxy`` parser."""
+    migrate = sub.add_parser("migrate", help="apply the sql/ migrations to the database")
+    migrate.add_argument("--config", help="YAML config file (default: $OMNI_CONFIG)")
+    migrate.set_defaults(func=cmd_migrate)
+
+    keys = sub.add_parser("keys", help="create, list and revoke API keys")
+    ksub = keys.add_subparsers(dest="keys_command", required=True)
+
+    create = ksub.add_parser("create", help="create a key (and its org if needed)")
+    create.add_argument("--org", required=True, help="organization name")
+    create.add_argument("--name", help="a label for the key")
+    create.add_argument(
+        "--permissions",
+        default="read,write",
+        help="comma-separated: read, write, admin (default read,write)",
+    )
+    create.add_argument("--config")
+    create.set_defaults(func=cmd_keys_create)
+
+    lst = ksub.add_parser("list", help="list keys (never their secrets)")
+    lst.add_argument("--org", help="only this organization's keys")
+    lst.add_argument("--config")
+    lst.set_defaults(func=cmd_keys_list)
+
+    revoke = ksub.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("key_id")
+    revoke.add_argument("--config")
+    revoke.set_defaults(func=cmd_keys_revoke)
+
+
+def has_active_keys(config: Any) -> bool:
+    """Whether the configured database holds a usable key (sync; for ``serve``)."""
+    url = str(config.database_url)
+    if url.startswith("sqlite:"):
+        path = url.split("sqlite:///", 1)[1] if url.startswith("sqlite:///") else url[7:]
+        if not path or path == ":memory:" or not os.path.exists(path):
+            return False
+
+    async def run() -> bool:
+        db = await _with_db(config)
+        try:
+            return await db.count_active_keys() > 0
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(run())
+    except Exception as exc:
+        log.warning("could not check the database for API keys: %s", exc)
+        return False

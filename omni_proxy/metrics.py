@@ -1,0 +1,160 @@
+"""Prometheus metrics, fed from the ``record`` hook so the request path only counts.
+
+With ``--workers N`` each worker writes to ``PROMETHEUS_MULTIPROC_DIR`` (``serve`` sets it)
+and ``/metrics`` merges them, so any worker answers for all of them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as prom_multiprocess
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .errors import ProxyError
+from .http import api_key_of, error_response, request_id
+from .plugins import hookimpl
+from .types import RequestRecord
+
+_LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_OVERHEAD = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+
+REQUESTS = Counter(
+    "omni_requests_total", "Requests answered.", ["route", "status", "provider", "model", "task"]
+)
+LATENCY = Histogram(
+    "omni_request_duration_seconds",
+    "Total time to answer (last byte for streams).",
+    ["route"],
+    buckets=_LATENCY,
+)
+UPSTREAM_LATENCY = Histogram(
+    "omni_upstream_duration_seconds",
+    "Time spent waiting for the provider (non-streaming).",
+    ["provider", "model"],
+    buckets=_LATENCY,
+)
+OVERHEAD = Histogram(
+    "omni_proxy_overhead_seconds",
+    "Time the proxy itself added (non-streaming).",
+    ["route"],
+    buckets=_OVERHEAD,
+)
+TTFT = Histogram(
+    "omni_time_to_first_token_seconds",
+    "Time to the first streamed chunk.",
+    ["model"],
+    buckets=_LATENCY,
+)
+UPSTREAM_ERRORS = Counter(
+    "omni_upstream_errors_total", "Failed upstream attempts.", ["provider", "model", "kind"]
+)
+FALLBACKS = Counter("omni_fallbacks_total", "Requests that needed another model.", ["model"])
+RETRIES = Counter("omni_retries_total", "Extra upstream attempts made.", ["model"])
+TOKENS = Counter("omni_tokens_total", "Tokens by model and org.", ["model", "org", "direction"])
+COST = Counter("omni_cost_usd_total", "Spend in USD by model and org.", ["model", "org"])
+SAVINGS = Counter("omni_savings_usd_total", "Saved against the premium model, USD.", ["org"])
+REJECTIONS = Counter("omni_rejections_total", "Requests refused by limits.", ["reason"])
+DISCONNECTS = Counter("omni_client_disconnects_total", "Clients that left mid-stream.", [])
+RECORDER_DEPTH = Gauge(
+    "omni_recorder_queue_depth", "Records waiting to be written.", multiprocess_mode="livesum"
+)
+RECORDER_LAG = Gauge(
+    "omni_recorder_lag_seconds", "Age of the oldest record waiting.", multiprocess_mode="max"
+)
+RECORDER_BATCH = Histogram(
+    "omni_recorder_batch_seconds", "Time to write one batch of records.", buckets=_LATENCY
+)
+RECORDER_SPILLED = Counter("omni_recorder_spilled_total", "Records spilled to the local file.")
+COOLDOWNS = Gauge(
+    "omni_cooldowns_active", "Models cooling down after failures.", multiprocess_mode="max"
+)
+
+
+class MetricsPlugin:
+    """Default ``record``: turns each finished request into counters and histograms."""
+
+    def __init__(self, state: Any = None) -> None:
+        self.state = state
+
+    @hookimpl(trylast=True)
+    def record(self, event: RequestRecord) -> None:
+        model = event.model_used or event.model_requested or ""
+        provider = event.provider or ""
+        org = event.org_id or ""
+        REQUESTS.labels(
+            event.endpoint, str(event.status), provider, model, event.task_type or ""
+        ).inc()
+        LATENCY.labels(event.endpoint).observe(event.latency_ms / 1000)
+        if event.upstream_ms is not None and not event.stream:
+            UPSTREAM_LATENCY.labels(provider, model).observe(event.upstream_ms / 1000)
+            OVERHEAD.labels(event.endpoint).observe(
+                max(0.0, event.latency_ms - event.upstream_ms) / 1000
+            )
+        if event.ttft_ms is not None:
+            TTFT.labels(model).observe(event.ttft_ms / 1000)
+        if event.prompt_tokens or event.completion_tokens:
+            TOKENS.labels(model, org, "input").inc(event.prompt_tokens)
+            TOKENS.labels(model, org, "output").inc(event.completion_tokens)
+        if event.cost:
+            COST.labels(model, org).inc(float(event.cost))
+        if event.savings > 0:
+            SAVINGS.labels(org).inc(float(event.savings))
+        tried: set[str] = set()
+        for attempt in event.attempts:
+            kind = attempt.get("code") or str(attempt.get("status"))
+            UPSTREAM_ERRORS.labels(attempt.get("provider") or "", attempt["model"], kind).inc()
+            if attempt["model"] in tried:
+                RETRIES.labels(attempt["model"]).inc()
+            tried.add(attempt["model"])
+        if event.attempts and event.status < 400:
+            FALLBACKS.labels(model).inc()
+        if event.status == 429 and event.error_code in (
+            "rate_limit_exceeded",
+            "insufficient_quota",
+        ):
+            reason = "budget" if event.error_code == "insufficient_quota" else "rate_limit"
+            if not event.attempts:  # refused here, not by an upstream
+                REJECTIONS.labels(reason).inc()
+        if event.client_disconnected:
+            DISCONNECTS.inc()
+        self._gauges()
+
+    def _gauges(self) -> None:
+        state = self.state
+        if state is None:
+            return
+        recorder = getattr(state, "recorder", None)
+        if recorder is not None:
+            RECORDER_DEPTH.set(recorder.depth)
+            RECORDER_LAG.set(recorder.lag_s)
+        pipeline = getattr(state, "pipeline", None)
+        if pipeline is not None:
+            COOLDOWNS.set(len(pipeline.health.active_cooldowns()))
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    pipeline = request.app.state.pipeline
+    if not pipeline.config.metrics_public:
+        try:
+            await pipeline.authenticate(request, api_key_of(request), "admin")
+        except ProxyError as err:
+            return error_response(err, request_id(request))
+    request.app.state.metrics_plugin._gauges()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        prom_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        data = generate_latest(registry)
+    else:
+        data = generate_latest()
+    return Response(data, media_type=CONTENT_TYPE_LATEST)

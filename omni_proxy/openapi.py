@@ -1,0 +1,702 @@
+"""The proxy's own OpenAPI 3.1 document, served at ``GET /openapi.json`` without auth.
+
+``OPERATIONS`` describes every route of the CONTRACT.md HTTP API table (and the un-prefixed
+OpenAI aliases). The served document holds the ones this app actually registers, built once
+per route table and cached as bytes. Request schemas are a practical subset of what the
+routes accept; unknown fields are always allowed (``additionalProperties: true``), as the
+proxy passes them through to the provider.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import __version__
+
+OPENAPI_VERSION = "3.1.0"
+
+Schema = dict[str, Any]
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(required: list[str] | None = None, **properties: Schema) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties, "additionalProperties": True}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+STRING: Schema = {"type": "string"}
+NUMBER: Schema = {"type": "number"}
+INTEGER: Schema = {"type": "integer"}
+BOOLEAN: Schema = {"type": "boolean"}
+ANY_OBJECT: Schema = {"type": "object", "additionalProperties": True}
+
+ROLES = ["system", "developer", "user", "assistant", "tool", "function"]
+
+ROUTING_PROPERTIES: Schema = {
+    "priority": {"type": "string", "enum": ["cheap", "balanced", "best"]},
+    "latency_pref": {"type": "string", "enum": ["fast", "normal"]},
+    "max_cost": {
+        "description": "Most this request may cost, in USD (a number or a decimal string).",
+        "anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
+    },
+    "strategy": {"type": "string", "enum": ["hybrid", "cost", "quality", "latency", "cascade"]},
+}
+
+CHAT_PROPERTIES: Schema = {
+    "model": {
+        "type": "string",
+        "minLength": 1,
+        "description": "A registry model name, or 'auto' to let the router choose.",
+    },
+    "messages": {"type": "array", "minItems": 1, "items": ref("ChatMessage")},
+    "stream": BOOLEAN,
+    "stream_options": obj(include_usage=BOOLEAN),
+    "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+    "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+    "presence_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+    "frequency_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+    "n": {"type": "integer", "minimum": 1, "maximum": 128},
+    "max_tokens": {"type": "integer", "minimum": 1},
+    "max_completion_tokens": {"type": "integer", "minimum": 1},
+    "stop": {
+        "anyOf": [STRING, {"type": "array", "items": STRING, "maxItems": 4}, {"type": "null"}]
+    },
+    "tools": {"type": "array", "items": ref("Tool")},
+    "tool_choice": {
+        "anyOf": [{"type": "string", "enum": ["none", "auto", "required"]}, ANY_OBJECT],
+        "description": "Anything but 'none' needs 'tools'.",
+    },
+    "response_format": obj(["type"], type=STRING),
+    "seed": INTEGER,
+    "user": STRING,
+    **ROUTING_PROPERTIES,
+}
+
+ERROR_STATUSES = {
+    "400": "The request is invalid (`invalid_request_error`).",
+    "401": "No valid API key (`invalid_api_key`).",
+    "403": "The key lacks a permission (`permission_error`).",
+    "404": "Unknown model or object (`model_not_found`, `not_found`).",
+    "408": "The request body did not arrive in time (`request_timeout`).",
+    "413": "The request body is over the proxy's limit (`request_too_large`).",
+    "415": "A multipart body where JSON is expected (`unsupported_content_type`).",
+    "431": "The request headers are over the proxy's limit.",
+    "429": "Rate limit (`rate_limit_exceeded`, with `retry-after`) or budget "
+    "(`insufficient_quota`).",
+    "502": "Every upstream attempt failed.",
+    "503": "No upstream could take the request.",
+    "504": "The upstream attempts ran past the request's deadline.",
+}
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "request_id"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["message", "type", "param", "code"],
+                "properties": {
+                    "message": STRING,
+                    "type": STRING,
+                    "param": {"type": ["string", "null"]},
+                    "code": {"type": ["string", "null"]},
+                },
+                "additionalProperties": True,
+            },
+            "request_id": {"type": ["string", "null"]},
+        },
+        "additionalProperties": True,
+    },
+    "AnthropicError": {
+        "type": "object",
+        "required": ["type", "error"],
+        "properties": {
+            "type": {"const": "error"},
+            "error": obj(["type", "message"], type=STRING, message=STRING),
+        },
+        "additionalProperties": True,
+    },
+    "ContentPart": obj(["type"], type=STRING, text=STRING),
+    "ToolCall": obj(
+        ["id", "type", "function"],
+        id=STRING,
+        type=STRING,
+        function=obj(
+            ["name", "arguments"],
+            name=STRING,
+            arguments={"type": "string", "description": "A JSON object, encoded."},
+        ),
+    ),
+    "ChatMessage": obj(
+        ["role"],
+        role={"type": "string", "enum": ROLES},
+        content={
+            "anyOf": [
+                STRING,
+                {"type": "array", "items": ref("ContentPart")},
+                {"type": "null"},
+            ],
+            "description": "Required except on assistant messages that make tool calls.",
+        },
+        name=STRING,
+        tool_calls={"type": "array", "items": ref("ToolCall")},
+        tool_call_id={
+            "type": "string",
+            "description": "On tool messages: the id of a call of the preceding assistant message.",
+        },
+    ),
+    "Tool": obj(
+        ["type"],
+        type=STRING,
+        function=obj(["name"], name=STRING, description=STRING, parameters=ANY_OBJECT),
+    ),
+    "ChatCompletionRequest": obj(["model", "messages"], **CHAT_PROPERTIES),
+    "SimpleChatRequest": obj(
+        ["messages"],
+        **{**CHAT_PROPERTIES, "model": {**CHAT_PROPERTIES["model"], "default": "auto"}},
+    ),
+    "Omni": obj(
+        request_id=STRING,
+        task_type=STRING,
+        provider=STRING,
+        model_used=STRING,
+        cost=NUMBER,
+        premium_cost=NUMBER,
+        savings_estimate=NUMBER,
+        latency_ms=NUMBER,
+        fallbacks={"type": "array", "items": ANY_OBJECT},
+    ),
+    "ChatCompletion": obj(
+        ["id", "object", "created", "model", "choices"],
+        id=STRING,
+        object={"const": "chat.completion"},
+        created=INTEGER,
+        model=STRING,
+        choices={
+            "type": "array",
+            "items": obj(["index", "message"], index=INTEGER, message=ANY_OBJECT),
+        },
+        usage=nullable(ANY_OBJECT),
+        omni=ref("Omni"),
+    ),
+    "SimpleChatResponse": obj(
+        ["output", "model_used", "cost", "latency_ms", "savings_estimate", "request_id"],
+        output={"type": ["string", "null"]},
+        model_used=STRING,
+        cost=NUMBER,
+        latency_ms=NUMBER,
+        savings_estimate=NUMBER,
+        request_id=STRING,
+        task_type=STRING,
+        provider=STRING,
+        premium_cost=NUMBER,
+        fallbacks={"type": "array"},
+        usage=nullable(ANY_OBJECT),
+    ),
+    "AgentStepResponse": obj(
+        ["output", "tool_calls", "done", "model_used", "request_id"],
+        output={"type": ["string", "null"]},
+        tool_calls={"type": "array"},
+        finish_reason={"type": ["string", "null"]},
+        message=ANY_OBJECT,
+        done=BOOLEAN,
+        model_used=STRING,
+        cost=NUMBER,
+        latency_ms=NUMBER,
+        savings_estimate=NUMBER,
+        request_id=STRING,
+        omni=ref("Omni"),
+    ),
+    "RouterDebugResponse": obj(
+        ["task_type", "selected_model", "plan", "candidates", "reason", "request_id"],
+        task_type=STRING,
+        classification=ANY_OBJECT,
+        selected_model=STRING,
+        provider=STRING,
+        strategy=STRING,
+        plan={"type": "array", "items": STRING},
+        candidates={"type": "array", "items": ANY_OBJECT},
+        reason=STRING,
+        request_id=STRING,
+    ),
+    "Model": obj(
+        ["id", "object", "created", "owned_by"],
+        id=STRING,
+        object={"const": "model"},
+        created=INTEGER,
+        owned_by=STRING,
+    ),
+    "ModelList": obj(
+        ["object", "data"], object={"const": "list"}, data={"type": "array", "items": ref("Model")}
+    ),
+    "Status": obj(["status"], status=STRING),
+    "EmbeddingsRequest": obj(
+        ["input"],
+        model={"type": "string", "minLength": 1, "default": "auto"},
+        input={
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+                {"type": "array", "items": INTEGER, "minItems": 1},
+            ]
+        },
+        encoding_format={"type": "string", "enum": ["float", "base64"]},
+        dimensions={"type": "integer", "minimum": 1},
+        user=STRING,
+    ),
+    "EmbeddingList": obj(
+        ["object", "data", "model"],
+        object={"const": "list"},
+        data={"type": "array", "items": ANY_OBJECT},
+        model=STRING,
+        usage=ANY_OBJECT,
+    ),
+    "CompletionRequest": obj(
+        ["prompt"],
+        model={"type": "string", "minLength": 1, "default": "auto"},
+        prompt={"anyOf": [STRING, {"type": "array", "items": STRING, "minItems": 1}]},
+        max_tokens={"type": "integer", "minimum": 1},
+        temperature={"type": "number", "minimum": 0, "maximum": 2},
+        top_p={"type": "number", "minimum": 0, "maximum": 1},
+        n={"type": "integer", "minimum": 1, "maximum": 128},
+        stream=BOOLEAN,
+        stop=CHAT_PROPERTIES["stop"],
+        **ROUTING_PROPERTIES,
+    ),
+    "Completion": obj(
+        ["id", "object", "model", "choices"],
+        id=STRING,
+        object={"const": "text_completion"},
+        model=STRING,
+        choices={"type": "array", "items": ANY_OBJECT},
+    ),
+    "MessagesRequest": obj(
+        ["model", "max_tokens", "messages"],
+        model={"type": "string", "minLength": 1},
+        max_tokens={"type": "integer", "minimum": 1},
+        messages={
+            "type": "array",
+            "minItems": 1,
+            "items": obj(
+                ["role", "content"],
+                role={"type": "string", "enum": ["user", "assistant"]},
+                content={"anyOf": [STRING, {"type": "array", "items": ANY_OBJECT}]},
+            ),
+        },
+        system={"anyOf": [STRING, {"type": "array", "items": ANY_OBJECT}]},
+        stream=BOOLEAN,
+        temperature={"type": "number", "minimum": 0, "maximum": 1},
+        tools={"type": "array", "items": ANY_OBJECT},
+        tool_choice=ANY_OBJECT,
+        **ROUTING_PROPERTIES,
+    ),
+    "Message": obj(
+        ["id", "type", "role", "content", "model"],
+        id=STRING,
+        type={"const": "message"},
+        role={"const": "assistant"},
+        content={"type": "array", "items": ANY_OBJECT},
+        model=STRING,
+        stop_reason={"type": ["string", "null"]},
+        usage=ANY_OBJECT,
+    ),
+    "ResponsesRequest": obj(
+        ["model", "input"],
+        model={"type": "string", "minLength": 1},
+        input={"anyOf": [STRING, {"type": "array", "items": ANY_OBJECT}]},
+        instructions=STRING,
+        previous_response_id=STRING,
+        stream=BOOLEAN,
+        **ROUTING_PROPERTIES,
+    ),
+    "ResponseObject": obj(["id", "object"], id=STRING, object={"const": "response"}),
+    "Usage": obj(
+        ["total_requests", "total_tokens", "total_cost", "total_savings", "by_day"],
+        total_requests=INTEGER,
+        total_tokens=INTEGER,
+        total_cost=NUMBER,
+        total_premium_cost=NUMBER,
+        total_savings=NUMBER,
+        success_rate={"type": ["number", "null"]},
+        by_day={"type": "array", "items": ANY_OBJECT},
+        by_model={"type": ["array", "object"]},
+        by_task={"type": ["array", "object"]},
+    ),
+    "OrganizationCreate": obj(
+        ["name"],
+        name={"type": "string", "minLength": 1},
+        monthly_budget_usd={"anyOf": [{"type": "number", "minimum": 0}, STRING, {"type": "null"}]},
+        rpm_limit={"type": ["integer", "null"], "minimum": 1},
+        tpm_limit={"type": ["integer", "null"], "minimum": 1},
+    ),
+    "OrganizationUpdate": obj(
+        name={"type": "string", "minLength": 1},
+        monthly_budget_usd={"anyOf": [{"type": "number", "minimum": 0}, STRING, {"type": "null"}]},
+        rpm_limit={"type": ["integer", "null"], "minimum": 1},
+        tpm_limit={"type": ["integer", "null"], "minimum": 1},
+    ),
+    "Organization": obj(["id", "object"], id=STRING, object={"const": "organization"}),
+    "ApiKeyCreate": obj(
+        org_id=STRING,
+        org={"type": "string", "description": "An organization name (created if needed)."},
+        name=STRING,
+        permissions={
+            "anyOf": [
+                STRING,
+                {"type": "array", "items": {"type": "string", "enum": ["read", "write", "admin"]}},
+            ]
+        },
+        expires_at={"anyOf": [STRING, NUMBER, {"type": "null"}]},
+        rpm_limit={"type": ["integer", "null"], "minimum": 1},
+        tpm_limit={"type": ["integer", "null"], "minimum": 1},
+    ),
+    "ApiKey": obj(["id", "object"], id=STRING, object={"const": "api_key"}),
+    "Deleted": obj(["id", "deleted"], id=STRING, object=STRING, deleted=BOOLEAN),
+    "List": obj(["object", "data"], object={"const": "list"}, data={"type": "array"}),
+}
+
+REQUEST_ID_HEADER: Schema = {
+    "description": "The request's id: the client's `x-request-id` if it sent a sane one.",
+    "required": True,
+    "schema": STRING,
+}
+
+
+def _error_responses(schema: str = "Error", extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for status, text in ERROR_STATUSES.items():
+        out[status] = _json(text, schema)
+    for status in extra:
+        out[status] = _json("Error.", schema)
+    out["default"] = _json("Any other error, in the same shape.", schema)
+    return out
+
+
+def _json(description: str, schema: str, *, stream: bool = False) -> Schema:
+    content: Schema = {"application/json": {"schema": ref(schema)}}
+    if stream:
+        content["text/event-stream"] = {
+            "schema": {"type": "string", "description": "Server-sent events."}
+        }
+    return {
+        "description": description,
+        "headers": {"x-request-id": {"$ref": "#/components/headers/RequestId"}},
+        "content": content,
+    }
+
+
+def _op(
+    op_id: str,
+    summary: str,
+    ok: Schema,
+    *,
+    body: str | None = None,
+    status: str = "200",
+    public: bool = False,
+    errors: str = "Error",
+    params: list[Schema] | None = None,
+    extra_errors: tuple[str, ...] = (),
+) -> Schema:
+    op: Schema = {
+        "operationId": op_id,
+        "summary": summary,
+        "responses": {status: ok, **_error_responses(errors, extra_errors)},
+    }
+    if body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": ref(body)}},
+        }
+    if params:
+        op["parameters"] = params
+    if public:
+        op["security"] = []
+    return op
+
+
+def _path_param(name: str, description: str) -> Schema:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": STRING,
+        "description": description,
+    }
+
+
+def _query(name: str, description: str) -> Schema:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": STRING,
+        "description": description,
+    }
+
+
+_CHAT = "Chat completion (OpenAI wire format; SSE with `stream: true`)."
+_EMBED = "Embeddings (OpenAI format); `model: auto` picks the cheapest embedding model."
+_COMPLETE = "Legacy completions, served with chat models."
+_TEXT: Schema = {
+    "description": "Prometheus text format.",
+    "headers": {"x-request-id": {"$ref": "#/components/headers/RequestId"}},
+    "content": {"text/plain": {"schema": STRING}},
+}
+_HTML: Schema = {
+    "description": "An HTML page.",
+    "headers": {"x-request-id": {"$ref": "#/components/headers/RequestId"}},
+    "content": {"text/html": {"schema": STRING}},
+}
+_OPENAPI: Schema = {
+    "description": "This document.",
+    "headers": {"x-request-id": {"$ref": "#/components/headers/RequestId"}},
+    "content": {"application/json": {"schema": ANY_OBJECT}},
+}
+
+# (path, method) -> operation, for every route the proxy may register.
+OPERATIONS: dict[tuple[str, str], Schema] = {
+    ("/health", "get"): _op("health", "Liveness.", _json("Alive.", "Status"), public=True),
+    ("/ready", "get"): _op(
+        "ready", "Readiness: the database answers.", _json("Ready.", "Status"), public=True
+    ),
+    ("/openapi.json", "get"): _op("openapi", "This OpenAPI document.", _OPENAPI, public=True),
+    ("/metrics", "get"): _op(
+        "metrics", "Prometheus metrics (admin key unless `metrics_public`).", _TEXT
+    ),
+    ("/dashboard", "get"): _op("dashboard", "Analytics pages.", _HTML),
+    ("/v1/models", "get"): _op(
+        "listModels",
+        "The registry in OpenAI's list format, plus `auto`.",
+        _json("Models.", "ModelList"),
+    ),
+    ("/v1/models/{model}", "get"): _op(
+        "getModel",
+        "One model.",
+        _json("The model.", "Model"),
+        params=[_path_param("model", "A registry name or `auto`.")],
+    ),
+    ("/v1/chat/completions", "post"): _op(
+        "createChatCompletion",
+        _CHAT,
+        _json("The completion (or its SSE stream).", "ChatCompletion", stream=True),
+        body="ChatCompletionRequest",
+    ),
+    ("/chat/completions", "post"): _op(
+        "createChatCompletionAlias",
+        _CHAT,
+        _json("The completion (or its SSE stream).", "ChatCompletion", stream=True),
+        body="ChatCompletionRequest",
+    ),
+    ("/v1/chat", "post"): _op(
+        "simpleChat",
+        "Simple contract: messages and routing options in; the answer and its price out.",
+        _json("The answer.", "SimpleChatResponse"),
+        body="SimpleChatRequest",
+    ),
+    ("/v1/agent-step", "post"): _op(
+        "agentStep",
+        "One step of an agent loop, routed as `agent_step`.",
+        _json("The step.", "AgentStepResponse"),
+        body="SimpleChatRequest",
+    ),
+    ("/v1/router/debug", "post"): _op(
+        "routerDebug",
+        "The routing decision for a request, explained, without calling a provider.",
+        _json("The decision.", "RouterDebugResponse"),
+        body="SimpleChatRequest",
+    ),
+    ("/v1/embeddings", "post"): _op(
+        "createEmbeddings", _EMBED, _json("Embeddings.", "EmbeddingList"), body="EmbeddingsRequest"
+    ),
+    ("/embeddings", "post"): _op(
+        "createEmbeddingsAlias",
+        _EMBED,
+        _json("Embeddings.", "EmbeddingList"),
+        body="EmbeddingsRequest",
+    ),
+    ("/v1/completions", "post"): _op(
+        "createCompletion",
+        _COMPLETE,
+        _json("The completion (or its SSE stream).", "Completion", stream=True),
+        body="CompletionRequest",
+    ),
+    ("/completions", "post"): _op(
+        "createCompletionAlias",
+        _COMPLETE,
+        _json("The completion (or its SSE stream).", "Completion", stream=True),
+        body="CompletionRequest",
+    ),
+    ("/v1/messages", "post"): _op(
+        "createMessage",
+        "Anthropic Messages format in and out; errors in Anthropic's shape.",
+        _json("The message (or its SSE stream).", "Message", stream=True),
+        body="MessagesRequest",
+        errors="AnthropicError",
+    ),
+    ("/v1/responses", "post"): _op(
+        "createResponse",
+        "OpenAI Responses API.",
+        _json("The response (or its SSE stream).", "ResponseObject", stream=True),
+        body="ResponsesRequest",
+    ),
+    ("/v1/responses/{response_id}", "get"): _op(
+        "getResponse",
+        "A stored response of the caller's organization.",
+        _json("The response.", "ResponseObject"),
+        params=[_path_param("response_id", "Response id.")],
+    ),
+    ("/v1/responses/{response_id}", "delete"): _op(
+        "deleteResponse",
+        "Delete a stored response.",
+        _json("Deleted.", "Deleted"),
+        params=[_path_param("response_id", "Response id.")],
+    ),
+    ("/v1/usage", "get"): _op(
+        "getUsage",
+        "The caller's organization's usage (ISO dates; default the last 30 days).",
+        _json("Usage.", "Usage"),
+        params=[
+            _query("from", "Start (ISO 8601 date or time)."),
+            _query("to", "End (ISO 8601 date or time)."),
+            _query("org_id", "Another org (master key only)."),
+        ],
+    ),
+    ("/v1/organizations", "get"): _op(
+        "listOrganizations", "Organizations (admin).", _json("Organizations.", "List")
+    ),
+    ("/v1/organizations", "post"): _op(
+        "createOrganization",
+        "Create an organization (master key).",
+        _json("Created.", "Organization"),
+        status="201",
+        body="OrganizationCreate",
+        extra_errors=("409",),
+    ),
+    ("/v1/organizations/{org_id}", "get"): _op(
+        "getOrganization",
+        "One organization (admin).",
+        _json("The organization.", "Organization"),
+        params=[_path_param("org_id", "Organization id.")],
+    ),
+    ("/v1/organizations/{org_id}", "post"): _op(
+        "updateOrganization",
+        "Update an organization (master key).",
+        _json("Updated.", "Organization"),
+        body="OrganizationUpdate",
+        params=[_path_param("org_id", "Organization id.")],
+        extra_errors=("409",),
+    ),
+    ("/v1/organizations/{org_id}", "patch"): _op(
+        "patchOrganization",
+        "Update an organization (master key).",
+        _json("Updated.", "Organization"),
+        body="OrganizationUpdate",
+        params=[_path_param("org_id", "Organization id.")],
+        extra_errors=("409",),
+    ),
+    ("/v1/organizations/{org_id}", "delete"): _op(
+        "deleteOrganization",
+        "Delete an organization (master key).",
+        _json("Deleted.", "Deleted"),
+        params=[_path_param("org_id", "Organization id.")],
+    ),
+    ("/v1/api-keys", "get"): _op(
+        "listApiKeys",
+        "API keys (admin; never the secrets).",
+        _json("Keys.", "List"),
+        params=[_query("org_id", "Only this organization's keys.")],
+    ),
+    ("/v1/api-keys", "post"): _op(
+        "createApiKey",
+        "Create a key; the secret is in the answer, once.",
+        _json("Created.", "ApiKey"),
+        status="201",
+        body="ApiKeyCreate",
+    ),
+    ("/v1/api-keys/{key_id}", "get"): _op(
+        "getApiKey",
+        "One key (admin).",
+        _json("The key.", "ApiKey"),
+        params=[_path_param("key_id", "Key id.")],
+    ),
+    ("/v1/api-keys/{key_id}", "delete"): _op(
+        "revokeApiKey",
+        "Revoke a key (admin).",
+        _json("Revoked.", "ApiKey"),
+        params=[_path_param("key_id", "Key id.")],
+    ),
+}
+
+# /ready answers 503 with its own status body, not an error.
+OPERATIONS[("/ready", "get")]["responses"]["503"] = _json("Not ready.", "Status")
+
+_CONVERTER = re.compile(r"\{(\w+):\w+\}")
+
+
+def registered(routes: Any) -> frozenset[tuple[str, str]]:
+    """(OpenAPI path, lower-case method) for each Starlette ``Route`` in ``routes``."""
+    found: set[tuple[str, str]] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.methods:
+            path = _CONVERTER.sub(r"{\1}", route.path)
+            found.update((path, m.lower()) for m in route.methods if m != "HEAD")
+    return frozenset(found)
+
+
+def document(present: frozenset[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """The OpenAPI document for the routes in ``present`` (default: every known route)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for (path, method), op in OPERATIONS.items():
+        if present is None or (path, method) in present:
+            paths.setdefault(path, {})[method] = op
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "omni-proxy",
+            "version": __version__,
+            "description": "An OpenAI-compatible LLM proxy and router. Errors are "
+            '`{"error": {"message", "type", "param", "code"}, "request_id"}` with the '
+            "status OpenAI uses; never a traceback.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}, {"apiKeyHeader": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
+            "headers": {"RequestId": REQUEST_ID_HEADER},
+            "schemas": SCHEMAS,
+        },
+    }
+
+
+@functools.lru_cache(maxsize=8)
+def _rendered(present: frozenset[tuple[str, str]]) -> bytes:
+    return orjson.dumps(document(present))
+
+
+async def openapi_endpoint(request: Request) -> Response:
+    body = _rendered(registered(request.app.routes))
+    return Response(body, media_type="application/json")
+
+
+__all__ = ["OPERATIONS", "SCHEMAS", "document", "openapi_endpoint", "registered"]

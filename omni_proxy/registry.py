@@ -1,0 +1,165 @@
+"""The model registry and the live provider instances, built once at start-up.
+
+Lookups happen on every request, so they are dict reads; nothing here touches the network
+or the database on the request path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from .config import Config, ConfigError, ModelSettings, ProviderSettings
+from .provider import Provider
+from .types import ModelInfo
+
+
+class Registry:
+    """Models by public name, in config order."""
+
+    def __init__(self, models: Iterable[ModelInfo], config: Config) -> None:
+        self._models: dict[str, ModelInfo] = {m.name: m for m in models}
+        self.config = config
+        routing = config.routing
+        self.premium = self._pick(routing.premium_model, "premium_model", max)
+        self.fallback = self._pick(routing.fallback_model, "fallback_model", min)
+        self.default = self._pick(routing.default_model, "default_model", None)
+
+    def _pick(self, name: str | None, key: str, by: Any) -> ModelInfo | None:
+        if name:
+            if name not in self._models:
+                raise ConfigError(
+                    f"invalid config: routing.{key}: {name!r} is not a model in the registry "
+                    f"(models: {', '.join(self._models) or 'none'})"
+                )
+            return self._models[name]
+        chat = [m for m in self._models.values() if m.kind == "chat"]
+        if not chat or by is None:
+            return None
+        picked: ModelInfo = by(chat, key=lambda m: (m.cost_input + m.cost_output, m.avg_latency_ms))
+        return picked
+
+    def get(self, name: str) -> ModelInfo | None:
+        return self._models.get(name)
+
+    def __iter__(self) -> Iterator[ModelInfo]:
+        return iter(self._models.values())
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._models
+
+
+def model_info(m: ModelSettings | dict[str, Any], owned_by: str | None = None) -> ModelInfo:
+    s = m if isinstance(m, ModelSettings) else ModelSettings.model_validate(m)
+    return ModelInfo(
+        name=s.name,
+        provider=s.provider,
+        model=s.model or s.name,
+        cost_input=Decimal(s.cost_input),
+        cost_output=Decimal(s.cost_output),
+        avg_latency_ms=s.avg_latency_ms,
+        strengths=tuple(s.strengths),
+        supports_functions=s.supports_functions,
+        supports_vision=s.supports_vision,
+        max_tokens=s.max_tokens,
+        kind=s.kind,
+        owned_by=owned_by,
+    )
+
+
+def provider_settings(config: Config) -> dict[str, ProviderSettings]:
+    providers = dict(config.providers)
+    if config.demo and "demo" not in providers:
+        providers["demo"] = ProviderSettings(name="demo", plugin="demo")
+    return providers
+
+
+def build_registry(config: Config, provider_classes: dict[str, type[Provider]]) -> Registry:
+    """Config models first; a provider with none listed contributes its plugin's defaults."""
+    providers = provider_settings(config)
+    for name, settings in providers.items():
+        if settings.plugin not in provider_classes:
+            raise ConfigError(
+                f"invalid config: providers.{name}.plugin: no installed plugin provides "
+                f"{settings.plugin!r} (installed: {', '.join(sorted(provider_classes)) or 'none'};"
+                f" try `pip install omni-proxy-{settings.plugin}`)"
+            )
+    models = [model_info(m, owned_by=_owner(providers[m.provider])) for m in config.models]
+    listed = {m.provider for m in models}
+    for name, settings in providers.items():
+        if name in listed:
+            continue
+        cls = provider_classes[settings.plugin]
+        for row in cls.default_models(settings):
+            row = {**row, "provider": name}
+            if not any(m.name == row["name"] for m in models):
+                models.append(model_info(row, owned_by=_owner(settings)))
+    return Registry(models, config)
+
+
+def _owner(settings: ProviderSettings) -> str:
+    if settings.plugin == "demo":
+        return "omni-proxy-demo (simulation)"
+    return settings.name
+
+
+class Providers:
+    """One provider instance, and one pooled HTTP client, per configured provider."""
+
+    def __init__(self, config: Config, provider_classes: dict[str, type[Provider]]) -> None:
+        self._by_name: dict[str, Provider] = {}
+        self._clients: list[httpx.AsyncClient] = []
+        for name, settings in provider_settings(config).items():
+            cls = provider_classes[settings.plugin]
+            client = self._client_for(settings)
+            self._clients.append(client)
+            self._by_name[name] = cls(settings, client)
+
+    @staticmethod
+    def _client_for(settings: ProviderSettings) -> httpx.AsyncClient:
+        limits = httpx.Limits(
+            max_connections=settings.max_connections,
+            max_keepalive_connections=settings.max_connections,
+            keepalive_expiry=60,
+        )
+        timeout = httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
+        transport = _transport(settings, limits)
+        return httpx.AsyncClient(
+            limits=limits, timeout=timeout, follow_redirects=False, transport=transport
+        )
+
+    def get(self, name: str) -> Provider | None:
+        return self._by_name.get(name)
+
+    def configured(self, name: str) -> bool:
+        p = self._by_name.get(name)
+        return p is not None and (bool(p.settings.api_key) or not p.requires_api_key)
+
+    def names(self) -> list[str]:
+        return list(self._by_name)
+
+    async def aclose(self) -> None:
+        for client in self._clients:
+            await client.aclose()
+
+
+def _transport(settings: ProviderSettings, limits: httpx.Limits) -> httpx.AsyncBaseTransport | None:
+    """aiohttp's connection pool behind httpx's API, unless ``transport: httpx`` is set.
+
+    httpcore's pool costs O(connections) per request and was most of the proxy's CPU under
+    load (bench/README.md); aiohttp's keeps providers and tests on httpx's API at a fraction
+    of the cost.
+    """
+    if settings.option("transport", "aiohttp") == "httpx":
+        return None
+    try:
+        from httpx_aiohttp import AiohttpTransport
+    except ImportError:  # pragma: no cover - a dependency, but stay usable without it
+        return None
+    return AiohttpTransport(limits=limits)

@@ -1,0 +1,152 @@
+"""Relaying a provider's chunks to the client as SSE, without holding back content.
+
+Chunks are forwarded as the upstream sent them (bytes untouched unless the public model name
+differs from the upstream id). Two things are held for an instant, because the ``omni``
+object must ride on the final chunk and the final chunk is only known when the next one
+arrives: the usage chunk, and — when the client did not ask for usage — the chunk carrying
+``finish_reason``. Neither carries content, and upstreams send them back to back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .errors import ProxyError, upstream_error
+from .types import Usage
+
+DONE = b"data: [DONE]\n\n"
+
+
+def frame(data: bytes) -> bytes:
+    return b"data: " + data + b"\n\n"
+
+
+def error_event(err: ProxyError) -> bytes:
+    """What the openai SDK raises as ``APIError`` when it meets it mid-stream."""
+    return frame(orjson.dumps({"error": err.body()["error"]}))
+
+
+class ChunkRelay:
+    """Feeds on chunk JSON bytes, returns SSE bytes for the client; keeps usage and text size."""
+
+    __slots__ = (
+        "_held",
+        "_last",
+        "_model_from",
+        "_model_to",
+        "_upstream_model",
+        "_usage_chunk",
+        "chunks",
+        "completion_chars",
+        "include_usage",
+        "public_model",
+        "usage",
+    )
+
+    def __init__(self, public_model: str, include_usage: bool) -> None:
+        self.public_model = public_model
+        self.include_usage = include_usage
+        self.usage: Usage | None = None
+        self.completion_chars = 0
+        self.chunks = 0
+        self._held: dict[str, Any] | None = None
+        self._usage_chunk: dict[str, Any] | None = None
+        self._upstream_model: str | None = None
+        self._model_from = b""
+        self._model_to = b""
+        self._last: dict[str, Any] | None = None
+
+    def _rename(self, data: bytes, obj: dict[str, Any]) -> bytes:
+        model = obj.get("model")
+        if model == self.public_model or not isinstance(model, str):
+            return data
+        if model != self._upstream_model:
+            self._upstream_model = model
+            self._model_from = b'"model":' + orjson.dumps(model)
+            self._model_to = b'"model":' + orjson.dumps(self.public_model)
+        if self._model_from in data:
+            return data.replace(self._model_from, self._model_to, 1)
+        obj["model"] = self.public_model
+        return orjson.dumps(obj)
+
+    def feed(self, data: bytes) -> bytes:
+        """Take one upstream chunk; return what to send now (possibly nothing)."""
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise upstream_error(502, "upstream sent a malformed stream chunk") from None
+        if not isinstance(obj, dict):
+            raise upstream_error(502, "upstream sent a malformed stream chunk")
+        if "error" in obj:
+            err = obj["error"] if isinstance(obj["error"], dict) else {}
+            code = err.get("code")
+            raise upstream_error(
+                502,
+                str(err.get("message") or "upstream stream failed"),
+                code=str(code) if code is not None else None,
+            )
+        self.chunks += 1
+        self._last = obj
+        usage = obj.get("usage")
+        choices = obj.get("choices") or []
+        if usage:
+            self.usage = Usage.from_openai(usage)
+        finished = False
+        for choice in choices:
+            delta = choice.get("delta") or {}
+            content = delta.get("content")
+            if content:
+                self.completion_chars += len(content)
+            for call in delta.get("tool_calls") or ():
+                args = (call.get("function") or {}).get("arguments")
+                if args:
+                    self.completion_chars += len(args)
+            if choice.get("finish_reason"):
+                finished = True
+        if not choices and usage:
+            self._usage_chunk = obj
+            return b""
+        out = self._flush_held()
+        data = self._rename(data, obj)
+        if finished and not self.include_usage:
+            obj["model"] = self.public_model
+            self._held = obj
+            return out
+        return out + frame(data)
+
+    def _flush_held(self) -> bytes:
+        if self._held is None:
+            return b""
+        held, self._held = self._held, None
+        return frame(orjson.dumps(held))
+
+    def finish(self, omni: dict[str, Any]) -> bytes:
+        """The final chunk (with ``omni``) and the ``[DONE]`` terminator."""
+        if self.include_usage:
+            final = self._usage_chunk or self._synthetic_usage_chunk()
+            final["model"] = self.public_model
+            if self.usage is not None:
+                final["usage"] = {
+                    **(final.get("usage") or {}),
+                    "prompt_tokens": self.usage.prompt_tokens,
+                    "completion_tokens": self.usage.completion_tokens,
+                    "total_tokens": self.usage.total_tokens,
+                }
+            final["omni"] = omni
+            return self._flush_held() + frame(orjson.dumps(final)) + DONE
+        if self._held is not None:
+            self._held["omni"] = omni
+        return self._flush_held() + DONE
+
+    def _synthetic_usage_chunk(self) -> dict[str, Any]:
+        last = self._last or {}
+        return {
+            "id": last.get("id", "chatcmpl-omni"),
+            "object": "chat.completion.chunk",
+            "created": last.get("created", 0),
+            "model": self.public_model,
+            "choices": [],
+            "usage": None,
+        }

@@ -1,0 +1,355 @@
+"""Key and org management (admin): ``/v1/api-keys``, ``/v1/organizations``.
+
+Every route needs the ``admin`` permission. The master key (``OMNI_MASTER_KEY``: a principal
+with no key id) manages every org; an org's own admin key sees and manages only its own org
+and its keys — creating, updating and deleting orgs is the master key's alone. Asking for
+another org's objects answers 403 (lists) or 404 (single objects), never their data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..errors import ProxyError, bad_request, permission_denied
+from ..http import JSON, api_key_of, error_response, read_json, request_id
+from ..keys import KeyRequestError, create_key, ensure_org, parse_permissions
+from ..types import Principal
+
+_MAX_BODY = 64 * 1024
+
+
+def is_global_admin(principal: Principal) -> bool:
+    """The bootstrap master key (no key id) rather than a key that belongs to one org."""
+    return principal.key_id is None and principal.can("admin")
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def not_found(what: str, ident: str) -> ProxyError:
+    return ProxyError(404, f"No {what} with id '{ident}'.", code="not_found")
+
+
+async def _admin(request: Request) -> Principal:
+    principal: Principal = await request.app.state.pipeline.authenticate(
+        request, api_key_of(request), "admin"
+    )
+    return principal
+
+
+def _only_global(principal: Principal, action: str) -> None:
+    if not is_global_admin(principal):
+        raise permission_denied(f"Only the master key may {action}.")
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    body = await read_json(request, _MAX_BODY)
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.")
+    return body
+
+
+_MAX_LIMIT = 2**31 - 1  # an INTEGER column on PostgreSQL
+_MAX_BUDGET = Decimal(10) ** 12
+
+
+def _limit(body: dict[str, Any], field: str) -> int | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_LIMIT:
+        raise bad_request(
+            f"'{field}' must be an integer from 1 to {_MAX_LIMIT}, or null.", param=field
+        )
+    return value
+
+
+def valid_org_name(value: Any, param: str = "name") -> str:
+    """An organization name: printable text, 1-200 characters after trimming."""
+    if not isinstance(value, str) or not value.strip():
+        raise bad_request(f"'{param}' must be a non-empty string.", param=param)
+    name = value.strip()
+    if len(name) > 200 or not name.isprintable():
+        raise bad_request(f"'{param}' must be at most 200 printable characters.", param=param)
+    return name
+
+
+def _budget(body: dict[str, Any]) -> Decimal | None:
+    value = body.get("monthly_budget_usd")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise bad_request(
+            "'monthly_budget_usd' must be a number or null.", param="monthly_budget_usd"
+        )
+    try:
+        budget = Decimal(str(value))
+    except InvalidOperation:
+        raise bad_request(
+            "'monthly_budget_usd' must be a number or null.", param="monthly_budget_usd"
+        ) from None
+    if not budget.is_finite() or budget < 0 or budget > _MAX_BUDGET:
+        raise bad_request(
+            "'monthly_budget_usd' must be from 0 to 1e12.", param="monthly_budget_usd"
+        )
+    return budget.quantize(Decimal("0.00000001"))
+
+
+def _org_object(org: dict[str, Any]) -> dict[str, Any]:
+    return jsonable({"object": "organization", **org})  # type: ignore[no-any-return]
+
+
+def _key_object(key: dict[str, Any]) -> dict[str, Any]:
+    return jsonable({"object": "api_key", **key})  # type: ignore[no-any-return]
+
+
+def _error(request: Request, err: ProxyError) -> Response:
+    return error_response(err, request_id(request))
+
+
+# -- organizations --------------------------------------------------------------------------
+async def list_orgs(request: Request) -> Response:
+    try:
+        principal = await _admin(request)
+        db = request.app.state.db
+        if is_global_admin(principal):
+            orgs = await db.list_orgs()
+        else:
+            org = await db.get_org(principal.org_id)
+            orgs = [org] if org and org["deleted_at"] is None else []
+    except ProxyError as err:
+        return _error(request, err)
+    return JSON({"object": "list", "data": [_org_object(o) for o in orgs]})
+
+
+async def create_org(request: Request) -> Response:
+    try:
+        principal = await _admin(request)
+        _only_global(principal, "create organizations")
+        body = await _body(request)
+        name = valid_org_name(body.get("name"))
+        db = request.app.state.db
+        if await db.get_org_by_name(name) is not None:
+            raise ProxyError(
+                409,
+                f"An organization named '{name}' already exists.",
+                code="conflict",
+                param="name",
+            )
+        org = await db.create_org(
+            name,
+            monthly_budget_usd=_budget(body),
+            rpm_limit=_limit(body, "rpm_limit"),
+            tpm_limit=_limit(body, "tpm_limit"),
+        )
+    except ProxyError as err:
+        return _error(request, err)
+    return JSON(_org_object(org), status_code=201)
+
+
+async def get_org(request: Request) -> Response:
+    org_id = request.path_params["org_id"]
+    try:
+        principal = await _admin(request)
+        org = await request.app.state.db.get_org(org_id)
+        visible = is_global_admin(principal) or principal.org_id == org_id
+        if org is None or not visible:
+            raise not_found("organization", org_id)
+    except ProxyError as err:
+        return _error(request, err)
+    return JSON(_org_object(org))
+
+
+async def update_org(request: Request) -> Response:
+    org_id = request.path_params["org_id"]
+    try:
+        principal = await _admin(request)
+        _only_global(principal, "update organizations")
+        body = await _body(request)
+        changes: dict[str, Any] = {}
+        if "name" in body:
+            changes["name"] = valid_org_name(body["name"])
+        if "monthly_budget_usd" in body:
+            changes["monthly_budget_usd"] = _budget(body)
+        for field in ("rpm_limit", "tpm_limit"):
+            if field in body:
+                changes[field] = _limit(body, field)
+        try:
+            org = await request.app.state.db.update_org(org_id, changes)
+        except ProxyError:
+            raise
+        except Exception:
+            if "name" in changes:
+                raise ProxyError(
+                    409,
+                    f"An organization named '{changes['name']}' already exists.",
+                    code="conflict",
+                    param="name",
+                ) from None
+            raise
+        if org is None:
+            raise not_found("organization", org_id)
+        keys = getattr(request.app.state, "keys", None)
+        if keys is not None:
+            await keys.refresh()  # new limits apply at once on this instance
+    except ProxyError as err:
+        return _error(request, err)
+    return JSON(_org_object(org))
+
+
+async def delete_org(request: Request) -> Response:
+    org_id = request.path_params["org_id"]
+    try:
+        principal = await _admin(request)
+        _only_global(principal, "delete organizations")
+        if not await request.app.state.db.delete_org(org_id):
+            raise not_found("organization", org_id)
+        keys = getattr(request.app.state, "keys", None)
+        if keys is not None:
+            keys.drop_org(org_id)
+    except ProxyError as err:
+        return _error(request, err)
+    return JSON({"id": org_id, "object": "organization", "deleted": True})
+
+
+# -- api keys -------------------------------------------------------------------------------
+def _expires(body: dict[str, Any]) -> datetime | None:
+    value = body.get("expires_at")
+    if value is None:
+        return None
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str):
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise bad_request(
+        "'expires_at' must be an ISO 8601 time or a unix timestamp.", param="expires_at"
+    )
+
+
+async def list_keys(request: Request) -> Response:
+    try:
+        principal = await _admin(request)
+        org_id = request.query_params.get("org_id") or None
+        if not is_global_admin(principal):
+            if org_id is not None and org_id != principal.org_id:
+                raise permission_denied("This key may only list its own organization's keys.")
+            org_id = principal.org_id
+        keys = await request.app.state.db.list_keys(org_id)
+    except ProxyError as err:
+        return _error(request, err)
+    return JSON({"object": "list", "data": [_key_object(k) for k in keys]})
+
+
+async def create_api_key(request: Request) -> Response:
+    try:
+        principal = await _admin(request)
+        body = await _body(request)
+        db = request.app.state.db
+        org_id = body.get("org_id")
+        org_name = body.get("org") or body.get("org_name")
+        if org_id is not None and not isinstance(org_id, str):
+            raise bad_request("'org_id' must be a string.", param="org_id")
+        if org_name is not None and not isinstance(org_name, str):
+            raise bad_request("'org' must be a string.", param="org")
+        if is_global_admin(principal):
+            if org_id is None and org_name:
+                org_id = (await ensure_org(db, valid_org_name(org_name, "org")))["id"]
+            if org_id is None:
+                raise bad_request(
+                    "'org_id' (or 'org', an organization name) is required.", param="org_id"
+                )
+        else:
+            if org_name and org_id is None:
+                own = await db.get_org(principal.org_id)
+                if own is None or own["name"] != org_name:
+                    raise permission_denied(
+                        "This key may only create keys in its own organization."
+                    )
+            org_id = org_id or principal.org_id
+            if org_id != principal.org_id:
+                raise permission_denied("This key may only create keys in its own organization.")
+        name = body.get("name")
+        if name is not None and not isinstance(name, str):
+            raise bad_request("'name' must be a string.", param="name")
+        perms_in = body.get("permissions")
+        if perms_in is not None and not isinstance(perms_in, str | list):
+            raise bad_request(
+                "'permissions' must be a list or a comma-separated string.", param="permissions"
+            )
+        try:
+            perms = parse_permissions(perms_in)
+            key, row = await create_key(
+                db,
+                org_id,
+                name=name,
+                permissions=perms,
+                expires_at=_expires(body),
+                rpm_limit=_limit(body, "rpm_limit"),
+                tpm_limit=_limit(body, "tpm_limit"),
+            )
+        except KeyRequestError as exc:
+            param = "permissions" if "permission" in str(exc) else "org_id"
+            raise bad_request(str(exc), param=param) from None
+        cache = getattr(request.app.state, "keys", None)
+        if cache is not None:
+            await cache.refresh()  # usable at once on this instance
+    except ProxyError as err:
+        return _error(request, err)
+    return JSON({**_key_object(row), "key": key}, status_code=201)
+
+
+async def get_api_key(request: Request) -> Response:
+    key_id = request.path_params["key_id"]
+    try:
+        principal = await _admin(request)
+        key = await request.app.state.db.get_key(key_id)
+        if key is None or not (is_global_admin(principal) or key["org_id"] == principal.org_id):
+            raise not_found("API key", key_id)
+    except ProxyError as err:
+        return _error(request, err)
+    return JSON(_key_object(key))
+
+
+async def revoke_api_key(request: Request) -> Response:
+    key_id = request.path_params["key_id"]
+    try:
+        principal = await _admin(request)
+        scope = None if is_global_admin(principal) else principal.org_id
+        if not await request.app.state.db.revoke_key(key_id, scope):
+            raise not_found("active API key", key_id)
+        cache = getattr(request.app.state, "keys", None)
+        if cache is not None:
+            cache.drop(key_id)
+    except ProxyError as err:
+        return _error(request, err)
+    return JSON({"id": key_id, "object": "api_key", "deleted": True, "revoked": True})
+
+
+ROUTES: list[Route] = [
+    Route("/v1/organizations", list_orgs, methods=["GET"]),
+    Route("/v1/organizations", create_org, methods=["POST"]),
+    Route("/v1/organizations/{org_id}", get_org, methods=["GET"]),
+    Route("/v1/organizations/{org_id}", update_org, methods=["POST", "PATCH"]),
+    Route("/v1/organizations/{org_id}", delete_org, methods=["DELETE"]),
+    Route("/v1/api-keys", list_keys, methods=["GET"]),
+    Route("/v1/api-keys", create_api_key, methods=["POST"]),
+    Route("/v1/api-keys/{key_id}", get_api_key, methods=["GET"]),
+    Route("/v1/api-keys/{key_id}", revoke_api_key, methods=["DELETE"]),
+]

@@ -1,0 +1,195 @@
+"""``POST /v1/completions`` (legacy): served by chat models, translated both ways.
+
+Few upstreams still offer the legacy endpoint, so each prompt becomes a one-message chat
+request and each answer (or stream chunk) is turned back into a ``text_completion``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import tracing
+from ..errors import ProxyError, bad_request
+from ..http import JSON, api_key_of, read_json
+from ..pipeline import Pipeline
+from ..relay import DONE, frame
+from ..streaming import SSEResponse
+from ..types import CallContext, Usage
+from ..validation import take_routing_options, validate_chat
+from .chat import fail, new_context, routed_headers
+
+# Legacy fields with the same meaning in chat completions.
+_SHARED = (
+    "temperature",
+    "top_p",
+    "n",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "seed",
+    "user",
+    "stream",
+    "stream_options",
+    "metadata",
+)
+
+
+def chat_body(body: Any) -> tuple[dict[str, Any], list[str]]:
+    """The chat request for a legacy body, and its prompts."""
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.", code="invalid_type")
+    prompt = body.get("prompt")
+    if prompt is None:
+        raise bad_request("Missing required parameter: 'prompt'.", param="prompt")
+    if isinstance(prompt, str):
+        prompts = [prompt]
+    elif isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
+        prompts = list(prompt)
+    else:
+        raise bad_request(
+            "Invalid 'prompt': expected a string or a non-empty array of strings (token "
+            "arrays are not supported: chat models take text).",
+            param="prompt",
+        )
+    for key, unsupported in (("echo", True), ("suffix", None), ("logprobs", None)):
+        value = body.get(key)
+        if value is not None and value is not False and (unsupported is None or value):
+            raise bad_request(
+                f"'{key}' is not supported: omni-proxy serves /v1/completions with chat models.",
+                param=key,
+            )
+    if (body.get("best_of") or 1) != 1:
+        raise bad_request("'best_of' other than 1 is not supported.", param="best_of")
+    chat: dict[str, Any] = {k: body[k] for k in _SHARED if k in body}
+    chat["model"] = body.get("model", "auto")
+    chat["max_tokens"] = body.get("max_tokens", 16)  # the legacy endpoint's default
+    for key in ("priority", "latency_pref", "max_cost", "strategy"):
+        if key in body:
+            chat[key] = body[key]
+    chat["messages"] = [{"role": "user", "content": prompts[0]}]
+    if len(prompts) > 1 and chat.get("stream"):
+        raise bad_request("Streaming supports a single prompt.", param="prompt")
+    return chat, prompts
+
+
+def _text_completion(chat: dict[str, Any], index_base: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "text": (c.get("message") or {}).get("content") or "",
+            "index": index_base + int(c.get("index", 0)),
+            "logprobs": None,
+            "finish_reason": _finish(c.get("finish_reason")),
+        }
+        for c in chat.get("choices") or ()
+    ]
+
+
+def _finish(reason: Any) -> Any:
+    return "stop" if reason in ("tool_calls", "function_call") else reason
+
+
+def completion_chunk(obj: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": str(obj.get("id", "")).replace("chatcmpl", "cmpl", 1),
+        "object": "text_completion",
+        "created": obj.get("created", 0),
+        "model": obj.get("model"),
+        "choices": [
+            {
+                "text": (c.get("delta") or {}).get("content") or "",
+                "index": c.get("index", 0),
+                "logprobs": None,
+                "finish_reason": _finish(c.get("finish_reason")),
+            }
+            for c in obj.get("choices") or ()
+        ],
+    }
+    for key in ("usage", "omni", "system_fingerprint"):
+        if key in obj:
+            out[key] = obj[key]
+    return out
+
+
+async def _translate_stream(chat_sse: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+    try:
+        async for block in chat_sse:
+            out = b""
+            for event in block.split(b"\n\n"):
+                if not event:
+                    continue
+                if event + b"\n\n" == DONE:
+                    out += DONE
+                    continue
+                obj = orjson.loads(event[6:])
+                out += (
+                    event + b"\n\n"
+                    if "error" in obj
+                    else frame(orjson.dumps(completion_chunk(obj)))
+                )
+            yield out
+    finally:
+        await chat_sse.aclose()
+
+
+async def completions(request: Request) -> Response:
+    ctx: CallContext = new_context(request, "/v1/completions")
+    try:
+        pipeline: Pipeline = request.app.state.pipeline
+        tracing.begin(ctx.request_id, request.headers.get("traceparent"))
+        ctx.principal = await pipeline.authenticate(request, api_key_of(request), "write")
+        body, prompts = chat_body(await read_json(request, pipeline.config.max_body_bytes))
+        validate_chat(body)
+        routing = take_routing_options(body, request.headers)
+        ctx.requested_model = body["model"]
+        ctx.stream = bool(body.get("stream"))
+        ctx.deadline = time.monotonic() + pipeline.config.routing.deadline_s
+        ctx.prompt_estimate = max(1, sum(len(p) for p in prompts) // 4)
+        await pipeline.admit(ctx)
+        await pipeline.route(body, routing, ctx)
+        if ctx.stream:
+            options = body.get("stream_options") or {}
+            iterator, first = await pipeline.open_stream(body, ctx)
+            relay = pipeline.relay(
+                iterator, first, ctx, bool(options.get("include_usage")), ctx.prompt_estimate
+            )
+            return SSEResponse(_translate_stream(relay), routed_headers(ctx))
+        choices: list[dict[str, Any]] = []
+        usage = Usage()
+        n = int(body.get("n") or 1)
+        first_answer: dict[str, Any] = {}
+        for i, prompt in enumerate(prompts):
+            body["messages"] = [{"role": "user", "content": prompt}]
+            answer = await pipeline.call(body, ctx)
+            first_answer = first_answer or answer
+            choices += _text_completion(answer, i * n)
+            got = Usage.from_openai(answer.get("usage")) or Usage(len(prompt) // 4, 0)
+            usage = Usage(
+                usage.prompt_tokens + got.prompt_tokens,
+                usage.completion_tokens + got.completion_tokens,
+            )
+        assert ctx.route is not None
+        ctx.usage = usage
+        response = {
+            "id": str(first_answer.get("id", "")).replace("chatcmpl", "cmpl", 1),
+            "object": "text_completion",
+            "created": first_answer.get("created", int(time.time())),
+            "model": ctx.route.model.name,
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
+            },
+            "omni": pipeline.omni(ctx, usage),
+        }
+        pipeline.record(ctx)
+        return JSON(response, headers=routed_headers(ctx))
+    except ProxyError as err:
+        return fail(request, err, ctx)

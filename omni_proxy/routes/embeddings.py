@@ -1,0 +1,114 @@
+"""``POST /v1/embeddings``: OpenAI's embeddings, routed, limited, priced and recorded.
+
+Vectors from different models live in different spaces, so an embeddings request never
+falls back to another model: only the same model is retried.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import tracing
+from ..errors import ProxyError, bad_request, model_not_found
+from ..http import JSON, api_key_of, read_json
+from ..pipeline import Pipeline
+from ..types import CallContext, Route, RoutePlan, Usage
+from .chat import fail, new_context, routed_headers
+
+
+def validate_embeddings(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.", code="invalid_type")
+    model = body.setdefault("model", "auto")
+    if not isinstance(model, str) or not model:
+        raise bad_request("Invalid type for 'model': expected a string.", param="model")
+    items = body.get("input")
+    if items is None:
+        raise bad_request("Missing required parameter: 'input'.", param="input")
+    ok = (isinstance(items, str) and items != "") or (
+        isinstance(items, list)
+        and 0 < len(items) <= 2048
+        and (
+            all(isinstance(i, str) and i != "" for i in items)
+            or all(isinstance(i, int) and not isinstance(i, bool) for i in items)
+            or all(isinstance(i, list) and i and all(isinstance(t, int) for t in i) for i in items)
+        )
+    )
+    if not ok:
+        raise bad_request(
+            "Invalid 'input': expected a non-empty string, or an array (at most 2048) of "
+            "non-empty strings or of token arrays.",
+            param="input",
+        )
+    fmt = body.get("encoding_format")
+    if fmt is not None and fmt not in ("float", "base64"):
+        raise bad_request(
+            "Invalid value for 'encoding_format': expected 'float' or 'base64'.",
+            param="encoding_format",
+        )
+    dims = body.get("dimensions")
+    if dims is not None and (not isinstance(dims, int) or isinstance(dims, bool) or dims < 1):
+        raise bad_request("Invalid 'dimensions': expected a positive integer.", param="dimensions")
+    return body
+
+
+def embedding_plan(pipeline: Pipeline, model: str) -> RoutePlan:
+    """The named embedding model, or for ``auto`` the cheapest configured one."""
+    registry = pipeline.registry
+    if model != "auto":
+        info = registry.get(model)
+        if info is None:
+            raise model_not_found(model)
+        if info.kind != "embedding":
+            raise bad_request(
+                f"Model `{model}` is a {info.kind} model; /v1/embeddings needs an embedding model.",
+                param="model",
+            )
+        return RoutePlan([Route(info, reason="requested")], reason="requested", strategy="direct")
+    usable = [
+        m for m in registry if m.kind == "embedding" and pipeline.health.configured(m.provider)
+    ]
+    if not usable:
+        raise bad_request("No embedding model is configured.", param="model", code="no_model")
+    cheapest = min(usable, key=lambda m: (m.cost_input, m.avg_latency_ms))
+    return RoutePlan(
+        [Route(cheapest, reason="cheapest embedding model")],
+        reason=f"auto: {cheapest.name} is the cheapest of {len(usable)} embedding models",
+        strategy="cost",
+    )
+
+
+def _input_chars(items: Any) -> int:
+    if isinstance(items, str):
+        return len(items)
+    return sum(
+        len(i) if isinstance(i, str) else 4 * len(i) if isinstance(i, list) else 4 for i in items
+    )
+
+
+async def embeddings(request: Request) -> Response:
+    ctx: CallContext = new_context(request, "/v1/embeddings")
+    try:
+        pipeline: Pipeline = request.app.state.pipeline
+        tracing.begin(ctx.request_id, request.headers.get("traceparent"))
+        ctx.principal = await pipeline.authenticate(request, api_key_of(request), "write")
+        body = validate_embeddings(await read_json(request, pipeline.config.max_body_bytes))
+        ctx.requested_model = body["model"]
+        ctx.deadline = time.monotonic() + pipeline.config.routing.deadline_s
+        ctx.prompt_estimate = max(1, _input_chars(body["input"]) // 4)
+        await pipeline.admit(ctx)
+        ctx.plan = embedding_plan(pipeline, body["model"])
+        response = await pipeline.call(body, ctx, operation="embeddings")
+        assert ctx.route is not None
+        usage = Usage.from_openai(response.get("usage")) or Usage(ctx.prompt_estimate, 0)
+        ctx.usage = Usage(usage.prompt_tokens, 0)
+        response["model"] = ctx.route.model.name
+        response["omni"] = pipeline.omni(ctx, ctx.usage)
+        pipeline.record(ctx)
+        return JSON(response, headers=routed_headers(ctx))
+    except ProxyError as err:
+        return fail(request, err, ctx)

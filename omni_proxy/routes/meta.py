@@ -1,0 +1,72 @@
+"""``/v1/models``, ``/health`` and ``/ready``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import ProxyError, model_not_found
+from ..http import JSON, api_key_of, error_response, request_id
+from ..pipeline import Pipeline
+
+_STARTED = int(time.time())
+
+
+def _model_object(name: str, owned_by: str, kind: str = "chat") -> dict[str, object]:
+    """OpenAI's model object, plus ``kind`` (chat | embedding) so clients can tell them apart."""
+    return {"id": name, "object": "model", "created": _STARTED, "owned_by": owned_by, "kind": kind}
+
+
+async def list_models(request: Request) -> Response:
+    pipeline: Pipeline = request.app.state.pipeline
+    try:
+        await pipeline.authenticate(request, api_key_of(request), "read")
+    except ProxyError as err:
+        return error_response(err, request_id(request))
+    data = [_model_object("auto", "omni-proxy")]
+    data += [_model_object(m.name, m.owned_by or m.provider, m.kind) for m in pipeline.registry]
+    return JSON({"object": "list", "data": data})
+
+
+async def get_model(request: Request) -> Response:
+    pipeline: Pipeline = request.app.state.pipeline
+    name = request.path_params["model"]
+    try:
+        await pipeline.authenticate(request, api_key_of(request), "read")
+        if name == "auto":
+            return JSON(_model_object("auto", "omni-proxy"))
+        model = pipeline.registry.get(name)
+        if model is None:
+            raise model_not_found(name)
+    except ProxyError as err:
+        return error_response(err, request_id(request))
+    return JSON(_model_object(model.name, model.owned_by or model.provider, model.kind))
+
+
+async def health(request: Request) -> Response:
+    return JSON({"status": "ok"})
+
+
+async def ready(request: Request) -> Response:
+    db = request.app.state.db
+    try:
+        await asyncio.wait_for(db.ping(), 2.0)
+    except Exception as exc:
+        return JSON(
+            {"status": "unavailable", "database": "unreachable", "detail": type(exc).__name__},
+            status_code=503,
+        )
+    body = {"status": "ready", "database": "ok"}
+    limiter = getattr(request.app.state, "limiter", None)
+    if limiter is not None and limiter.redis_url:
+        # Rate limits fall back to memory without Redis: degraded, but still serving.
+        body["redis"] = "ok" if limiter.redis_ok else "down (limits kept in memory)"
+        if not limiter.redis_ok:
+            body["status"] = "degraded"
+    recorder = getattr(request.app.state, "recorder", None)
+    if recorder is not None:
+        body["recorder_queue"] = recorder.depth
+    return JSON(body)

@@ -1,0 +1,170 @@
+"""HTTP hardening that is not a route's business: header size limits and (opt-in) CORS.
+
+* ``LimitedHttpToolsProtocol`` is the HTTP protocol ``omni-proxy serve`` runs: uvicorn's
+  httptools protocol, but a request line plus headers larger than ``MAX_HEADER_BYTES`` is
+  answered ``431`` and the connection closed *while it arrives*, so a client cannot make
+  the server buffer megabytes of headers (httptools itself sets no limit).
+* ``HeaderLimitMiddleware`` applies the same limit at the ASGI level, for servers other than
+  ``omni-proxy serve`` (e.g. ``uvicorn --factory omni_proxy.app:app_from_env``).
+* CORS is closed by default: no ``access-control-allow-origin`` on any response and no
+  preflight handling (``OPTIONS`` is 405). ``cors_origins`` in the config opens it for the
+  listed origins only (never credentials).
+
+See ``docs/security.md`` for every promise and the test that proves it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .errors import ProxyError
+from .http import error_response
+
+#: Request line + headers, in bytes (``OMNI_MAX_HEADER_BYTES``); nginx allows 32 KB by default.
+MAX_HEADER_BYTES = int(os.environ.get("OMNI_MAX_HEADER_BYTES") or 64 * 1024)
+
+CORS_EXPOSED = ["x-request-id", "x-omni-model", "x-omni-provider", "x-omni-task", "retry-after"]
+
+
+def headers_too_large(limit: int = MAX_HEADER_BYTES) -> ProxyError:
+    return ProxyError(
+        431,
+        f"The request headers are larger than the proxy's limit of {limit} bytes.",
+        code="request_header_fields_too_large",
+        headers={"connection": "close"},
+    )
+
+
+class _HeadersTooLarge(Exception):
+    pass
+
+
+class LimitedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a bound on the request head (see the module doc)."""
+
+    max_header_bytes = MAX_HEADER_BYTES
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_head = True
+        self._head_bytes = 0  # bytes received while a request head was incomplete
+        self._counted = 0  # request line and headers parsed so far
+        self._too_large = False
+
+    def data_received(self, data: bytes) -> None:
+        if self._too_large:
+            return
+        if self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        # A head still incomplete after this much data is too large, however it is split.
+        if not self._too_large and self._in_head and self._head_bytes > self.max_header_bytes:
+            self._too_large = True
+            self.send_400_response("")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._counted = 0
+
+    def _count(self, n: int) -> None:
+        self._counted += n
+        if self._counted > self.max_header_bytes:
+            self._too_large = True
+            raise _HeadersTooLarge
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._head_bytes = 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_head = True
+        self._head_bytes = 0
+        super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._too_large:
+            super().send_400_response(msg)
+            return
+        if self.transport.is_closing():
+            return
+        body = headers_too_large(self.max_header_bytes).to_bytes(None)
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"content-type: application/json\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\n"
+            b"connection: close\r\n\r\n" + body
+        )
+        self.transport.close()
+
+
+class HeaderLimitMiddleware:
+    """Answer 431 (CONTRACT.md error shape) to requests whose head exceeds ``max_bytes``."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_HEADER_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+            size += sum(len(k) + len(v) + 4 for k, v in scope["headers"])
+            if size > self.max_bytes:
+                rid = scope.get("state", {}).get("request_id")
+                response = error_response(headers_too_large(self.max_bytes), rid)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def middleware(config: Any) -> list[Middleware]:
+    """The security middleware for ``create_app`` (inside ``RequestIdMiddleware``)."""
+    stack = []
+    origins = list(getattr(config, "cors_origins", None) or [])
+    if origins:
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=origins,
+                allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "x-api-key",
+                    "x-request-id",
+                    "x-omni-priority",
+                    "x-omni-latency-pref",
+                    "x-omni-max-cost",
+                    "traceparent",
+                    "tracestate",
+                ],
+                expose_headers=CORS_EXPOSED,
+                allow_credentials=False,
+                max_age=600,
+            )
+        )
+    stack.append(Middleware(HeaderLimitMiddleware))
+    return stack
+
+
+__all__ = [
+    "MAX_HEADER_BYTES",
+    "HeaderLimitMiddleware",
+    "LimitedHttpToolsProtocol",
+    "headers_too_large",
+    "middleware",
+]

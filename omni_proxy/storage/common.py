@@ -1,0 +1,625 @@
+"""The queries both dialects share: orgs, keys, spend and usage.
+
+Each dialect supplies ``_fetch`` / ``_execute`` (``%s`` placeholders; SQLite rewrites them to
+``?``) and a handful of expressions (day of a timestamp, an exact sum of money). Everything
+aggregates in SQL: usage is a few ``GROUP BY`` queries, never a loop over rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+ORG_FIELDS = ("name", "monthly_budget_usd", "rpm_limit", "tpm_limit")
+KEY_COLUMNS = (
+    "id, org_id, name, prefix, permissions, rpm_limit, tpm_limit, expires_at, revoked_at,"
+    " last_used_at, created_at"
+)
+
+
+def new_id(kind: str) -> str:
+    return f"{kind}_{uuid.uuid4().hex[:24]}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_datetime(value: Any) -> datetime | None:
+    """A timestamp as stored by either dialect (datetime or ISO text) as an aware datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value).replace("Z", "+00:00")
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def iso_out(value: Any) -> str | None:
+    dt = to_datetime(value)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if dt else None
+
+
+def money_out(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    return Decimal(str(value))
+
+
+_SUMS = ("requests", "tokens", "cost", "premium_cost", "savings", "succeeded")
+
+
+def _empty_sums() -> dict[str, Any]:
+    return dict.fromkeys(_SUMS, 0)
+
+
+class SQLStore:
+    """Dialect-independent data access; subclasses provide the primitives below."""
+
+    dialect: str
+
+    # -- primitives (per dialect) ---------------------------------------------------------
+    async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    async def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """Run a statement; return the number of rows it changed."""
+        raise NotImplementedError
+
+    def _ts(self, value: datetime) -> Any:
+        """A datetime as a query parameter."""
+        raise NotImplementedError
+
+    def _money(self, value: Decimal | None) -> Any:
+        raise NotImplementedError
+
+    def _day(self, column: str) -> str:
+        """SQL: the UTC date (YYYY-MM-DD text) of a timestamp column."""
+        raise NotImplementedError
+
+    def _sum_money(self, column: str) -> str:
+        """SQL: an exact sum of a money column (see ``_money_sum_out``)."""
+        raise NotImplementedError
+
+    def _money_sum_out(self, value: Any) -> Decimal:
+        raise NotImplementedError
+
+    # -- orgs -------------------------------------------------------------------------------
+    def _org_out(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "name": row["name"],
+            "monthly_budget_usd": money_out(row["monthly_budget_usd"]),
+            "rpm_limit": row["rpm_limit"],
+            "tpm_limit": row["tpm_limit"],
+            "created_at": iso_out(row["created_at"]),
+            "deleted_at": iso_out(row["deleted_at"]),
+        }
+
+    async def create_org(
+        self,
+        name: str,
+        *,
+        monthly_budget_usd: Decimal | None = None,
+        rpm_limit: int | None = None,
+        tpm_limit: int | None = None,
+    ) -> dict[str, Any]:
+        org_id = new_id("org")
+        await self._execute(
+            "INSERT INTO orgs (id, name, monthly_budget_usd, rpm_limit, tpm_limit, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (
+                org_id,
+                name,
+                self._money(monthly_budget_usd),
+                rpm_limit,
+                tpm_limit,
+                self._ts(utcnow()),
+            ),
+        )
+        org = await self.get_org(org_id)
+        assert org is not None
+        return org
+
+    async def get_org(self, org_id: str) -> dict[str, Any] | None:
+        rows = await self._fetch("SELECT * FROM orgs WHERE id = %s", (org_id,))
+        return self._org_out(rows[0]) if rows else None
+
+    async def get_org_by_name(self, name: str) -> dict[str, Any] | None:
+        rows = await self._fetch(
+            "SELECT * FROM orgs WHERE name = %s AND deleted_at IS NULL", (name,)
+        )
+        return self._org_out(rows[0]) if rows else None
+
+    async def list_orgs(self, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+        where = "" if include_deleted else " WHERE deleted_at IS NULL"
+        rows = await self._fetch(f"SELECT * FROM orgs{where} ORDER BY created_at, id")
+        return [self._org_out(r) for r in rows]
+
+    async def update_org(self, org_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Set any of name, monthly_budget_usd, rpm_limit, tpm_limit; None if no such org."""
+        sets, params = [], []
+        for field in ORG_FIELDS:
+            if field in changes:
+                value = changes[field]
+                if field == "monthly_budget_usd":
+                    value = self._money(None if value is None else Decimal(str(value)))
+                sets.append(f"{field} = %s")
+                params.append(value)
+        if sets:
+            count = await self._execute(
+                f"UPDATE orgs SET {', '.join(sets)} WHERE id = %s AND deleted_at IS NULL",
+                (*params, org_id),
+            )
+            if not count:
+                return None
+        org = await self.get_org(org_id)
+        return org if org and org["deleted_at"] is None else None
+
+    async def delete_org(self, org_id: str) -> bool:
+        """Soft-delete an org and revoke its keys."""
+        now = self._ts(utcnow())
+        count = await self._execute(
+            "UPDATE orgs SET deleted_at = %s WHERE id = %s AND deleted_at IS NULL", (now, org_id)
+        )
+        if count:
+            await self._execute(
+                "UPDATE api_keys SET revoked_at = %s WHERE org_id = %s AND revoked_at IS NULL",
+                (now, org_id),
+            )
+        return bool(count)
+
+    # -- keys -------------------------------------------------------------------------------
+    def _key_out(self, row: dict[str, Any]) -> dict[str, Any]:
+        out = {
+            "id": row["id"],
+            "org_id": row["org_id"],
+            "name": row["name"],
+            "prefix": row["prefix"],
+            "permissions": [p for p in str(row["permissions"]).split(",") if p],
+            "rpm_limit": row["rpm_limit"],
+            "tpm_limit": row["tpm_limit"],
+            "expires_at": iso_out(row["expires_at"]),
+            "revoked_at": iso_out(row["revoked_at"]),
+            "last_used_at": iso_out(row["last_used_at"]),
+            "created_at": iso_out(row["created_at"]),
+        }
+        if "org_name" in row:
+            out["org_name"] = row["org_name"]
+        return out
+
+    async def insert_key(
+        self,
+        *,
+        key_id: str,
+        org_id: str,
+        prefix: str,
+        secret_hash: str,
+        permissions: list[str],
+        name: str | None = None,
+        expires_at: datetime | None = None,
+        rpm_limit: int | None = None,
+        tpm_limit: int | None = None,
+    ) -> dict[str, Any]:
+        await self._execute(
+            "INSERT INTO api_keys (id, org_id, name, prefix, secret_hash, permissions, rpm_limit,"
+            " tpm_limit, expires_at, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                key_id,
+                org_id,
+                name,
+                prefix,
+                secret_hash,
+                ",".join(permissions),
+                rpm_limit,
+                tpm_limit,
+                self._ts(expires_at) if expires_at else None,
+                self._ts(utcnow()),
+            ),
+        )
+        key = await self.get_key(key_id)
+        assert key is not None
+        return key
+
+    async def get_key(self, key_id: str) -> dict[str, Any] | None:
+        rows = await self._fetch(
+            f"SELECT k.{KEY_COLUMNS.replace(', ', ', k.')}, o.name AS org_name"
+            " FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE k.id = %s",
+            (key_id,),
+        )
+        return self._key_out(rows[0]) if rows else None
+
+    async def list_keys(self, org_id: str | None = None) -> list[dict[str, Any]]:
+        sql = (
+            f"SELECT k.{KEY_COLUMNS.replace(', ', ', k.')}, o.name AS org_name"
+            " FROM api_keys k JOIN orgs o ON o.id = k.org_id"
+        )
+        params: tuple[Any, ...] = ()
+        if org_id is not None:
+            sql += " WHERE k.org_id = %s"
+            params = (org_id,)
+        rows = await self._fetch(sql + " ORDER BY k.created_at, k.id", params)
+        return [self._key_out(r) for r in rows]
+
+    async def revoke_key(self, key_id: str, org_id: str | None = None) -> bool:
+        """Revoke a key (only within ``org_id`` when given); False if nothing was revoked."""
+        sql = "UPDATE api_keys SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL"
+        params: tuple[Any, ...] = (self._ts(utcnow()), key_id)
+        if org_id is not None:
+            sql += " AND org_id = %s"
+            params += (org_id,)
+        return bool(await self._execute(sql, params))
+
+    async def active_keys(self) -> list[dict[str, Any]]:
+        """Every usable key with its hash and its org's limits: what the key cache holds."""
+        rows = await self._fetch(
+            "SELECT k.id, k.org_id, k.prefix, k.secret_hash, k.permissions, k.rpm_limit,"
+            " k.tpm_limit, k.expires_at, o.name AS org_name, o.rpm_limit AS org_rpm_limit,"
+            " o.tpm_limit AS org_tpm_limit, o.monthly_budget_usd"
+            " FROM api_keys k JOIN orgs o ON o.id = k.org_id"
+            " WHERE k.revoked_at IS NULL AND o.deleted_at IS NULL"
+        )
+        for row in rows:
+            row["expires_at"] = to_datetime(row["expires_at"])
+            row["monthly_budget_usd"] = money_out(row["monthly_budget_usd"])
+        return rows
+
+    async def count_active_keys(self) -> int:
+        rows = await self._fetch(
+            "SELECT COUNT(*) AS n FROM api_keys k JOIN orgs o ON o.id = k.org_id"
+            " WHERE k.revoked_at IS NULL AND o.deleted_at IS NULL"
+            " AND (k.expires_at IS NULL OR k.expires_at > %s)",
+            (self._ts(utcnow()),),
+        )
+        return int(rows[0]["n"])
+
+    async def touch_keys(self, key_ids: list[str], when: datetime) -> None:
+        if not key_ids:
+            return
+        marks = ", ".join(["%s"] * len(key_ids))
+        await self._execute(
+            f"UPDATE api_keys SET last_used_at = %s WHERE id IN ({marks})",
+            (self._ts(when), *key_ids),
+        )
+
+    # -- models -----------------------------------------------------------------------------
+    async def seed_models(self, models: list[dict[str, Any]]) -> None:
+        """Upsert the config's models: the config is authoritative for the rows it names;
+        rows added to the table by other means stay."""
+        for m in models:
+            changed = await self._execute(
+                "UPDATE models SET provider = %s, upstream_model = %s, cost_input = %s,"
+                " cost_output = %s, avg_latency_ms = %s, strengths = %s,"
+                " supports_functions = %s, supports_vision = %s, max_tokens = %s, kind = %s,"
+                " updated_at = %s WHERE name = %s",
+                (
+                    m["provider"],
+                    m["model"],
+                    self._money(m["cost_input"]),
+                    self._money(m["cost_output"]),
+                    m["avg_latency_ms"],
+                    ",".join(m["strengths"]),
+                    m["supports_functions"],
+                    m["supports_vision"],
+                    m["max_tokens"],
+                    m["kind"],
+                    self._ts(utcnow()),
+                    m["name"],
+                ),
+            )
+            if changed:
+                continue
+            await self._execute(
+                "INSERT INTO models (name, provider, upstream_model, cost_input, cost_output,"
+                " avg_latency_ms, strengths, supports_functions, supports_vision, max_tokens,"
+                " kind, enabled, updated_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (name) DO NOTHING",
+                (
+                    m["name"],
+                    m["provider"],
+                    m["model"],
+                    self._money(m["cost_input"]),
+                    self._money(m["cost_output"]),
+                    m["avg_latency_ms"],
+                    ",".join(m["strengths"]),
+                    m["supports_functions"],
+                    m["supports_vision"],
+                    m["max_tokens"],
+                    m["kind"],
+                    True,
+                    self._ts(utcnow()),
+                ),
+            )
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        """Enabled registry rows, in the shape of the config's ``models`` entries."""
+        rows = await self._fetch("SELECT * FROM models WHERE enabled = %s ORDER BY name", (True,))
+        return [
+            {
+                "name": r["name"],
+                "provider": r["provider"],
+                "model": r["upstream_model"],
+                "cost_input": money_out(r["cost_input"]) or Decimal(0),
+                "cost_output": money_out(r["cost_output"]) or Decimal(0),
+                "avg_latency_ms": int(r["avg_latency_ms"]),
+                "strengths": [t for t in str(r["strengths"] or "").split(",") if t],
+                "supports_functions": bool(r["supports_functions"]),
+                "supports_vision": bool(r["supports_vision"]),
+                "max_tokens": int(r["max_tokens"]),
+                "kind": r["kind"],
+            }
+            for r in rows
+        ]
+
+    # -- spend and usage --------------------------------------------------------------------
+    async def spend_since(self, start: datetime) -> dict[str, Decimal]:
+        """Cost per org since ``start`` (the month's spend, for budgets)."""
+        rows = await self._fetch(
+            f"SELECT org_id, {self._sum_money('cost')} AS cost FROM requests"
+            " WHERE created_at >= %s AND org_id IS NOT NULL GROUP BY org_id",
+            (self._ts(start),),
+        )
+        return {r["org_id"]: self._money_sum_out(r["cost"]) for r in rows}
+
+    def _aggregates(self) -> str:
+        return (
+            "COUNT(*) AS requests,"
+            " COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS tokens,"
+            f" {self._sum_money('cost')} AS cost,"
+            f" {self._sum_money('premium_cost')} AS premium_cost,"
+            f" {self._sum_money('savings')} AS savings,"
+            " COALESCE(SUM(CASE WHEN status < 400 THEN 1 ELSE 0 END), 0) AS succeeded"
+        )
+
+    def _group_out(self, row: dict[str, Any]) -> dict[str, Any]:
+        requests = int(row["requests"])
+        return {
+            "requests": requests,
+            "tokens": int(row["tokens"]),
+            "cost": self._money_sum_out(row["cost"]),
+            "premium_cost": self._money_sum_out(row["premium_cost"]),
+            "savings": self._money_sum_out(row["savings"]),
+            "success_rate": (int(row["succeeded"]) / requests) if requests else None,
+        }
+
+    async def _percentiles(
+        self, where: str, params: tuple[Any, ...], n: int
+    ) -> tuple[float, float]:
+        """Nearest-rank p50 and p95 of ``latency_ms``, from one sort of the range."""
+        ranks = [max(1, -(-n * q // 100)) for q in (50, 95)]
+        rows = await self._fetch(
+            "SELECT rn, latency_ms FROM (SELECT latency_ms,"
+            f" ROW_NUMBER() OVER (ORDER BY latency_ms) AS rn{where}) AS ranked"
+            " WHERE rn IN (%s, %s)",
+            (*params, ranks[0], ranks[1]),
+        )
+        by_rank = {int(r["rn"]): float(r["latency_ms"]) for r in rows}
+        return by_rank[ranks[0]], by_rank[ranks[1]]
+
+    async def usage(self, org_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        """Totals, percentiles and breakdowns of one org's requests in ``[start, end)``.
+
+        One scan groups by (day, model, task) in SQL; the totals and the three breakdowns
+        are sums over those few groups, so a million rows are read once, not four times.
+        """
+        where = " FROM requests WHERE org_id = %s AND created_at >= %s AND created_at < %s"
+        params = (org_id, self._ts(start), self._ts(end))
+        day = self._day("created_at")
+        groups = await self._fetch(
+            f"SELECT {day} AS day, model_used, task_type, {self._aggregates()}{where}"
+            f" GROUP BY {day}, model_used, task_type",
+            params,
+        )
+        total: dict[str, Any] = _empty_sums()
+        by_day: dict[Any, dict[str, Any]] = {}
+        by_model: dict[Any, dict[str, Any]] = {}
+        by_task: dict[Any, dict[str, Any]] = {}
+        for row in groups:
+            for bucket in (
+                total,
+                by_day.setdefault(row["day"], _empty_sums()),
+                by_model.setdefault(row["model_used"], _empty_sums()),
+                by_task.setdefault(row["task_type"], _empty_sums()),
+            ):
+                for key in _SUMS:
+                    bucket[key] += row[key] or 0
+        totals = self._group_out(total)
+        p50 = p95 = None
+        if totals["requests"]:
+            p50, p95 = await self._percentiles(where, params, totals["requests"])
+
+        def ranked(groups: dict[Any, dict[str, Any]]) -> list[tuple[Any, dict[str, Any]]]:
+            return sorted(
+                groups.items(), key=lambda kv: (-kv[1]["requests"], kv[0] is None, kv[0] or "")
+            )
+
+        return {
+            "org_id": org_id,
+            **totals,
+            "latency_p50_ms": p50,
+            "latency_p95_ms": p95,
+            "by_day": [{"date": d, **self._group_out(sums)} for d, sums in sorted(by_day.items())],
+            "by_model": [{"model": m, **self._group_out(sums)} for m, sums in ranked(by_model)],
+            "by_task": [{"task_type": t, **self._group_out(sums)} for t, sums in ranked(by_task)],
+        }
+
+    # -- stored responses (the Responses API) -----------------------------------------------
+    async def save_response(
+        self,
+        *,
+        response_id: str,
+        org_id: str,
+        model: str | None,
+        input_items: list[dict[str, Any]],
+        output_items: list[dict[str, Any]],
+        body: dict[str, Any],
+        created_at: datetime | None = None,
+    ) -> None:
+        """Keep a response: its whole conversation so far, its output and the object itself
+        (JSON text on both dialects)."""
+        await self._execute(
+            "INSERT INTO responses (id, org_id, model, input, output, body, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                response_id,
+                org_id,
+                model,
+                orjson.dumps(input_items).decode(),
+                orjson.dumps(output_items).decode(),
+                orjson.dumps(body).decode(),
+                self._ts(created_at or utcnow()),
+            ),
+        )
+
+    async def get_response(
+        self, response_id: str, org_id: str, *, newer_than: datetime | None = None
+    ) -> dict[str, Any] | None:
+        """A stored response of ``org_id`` (None if absent, another org's, or expired):
+        ``{id, org_id, model, input, output, body, created_at}`` with the JSON decoded."""
+        sql = "SELECT * FROM responses WHERE id = %s AND org_id = %s"
+        params: tuple[Any, ...] = (response_id, org_id)
+        if newer_than is not None:
+            sql += " AND created_at >= %s"
+            params += (self._ts(newer_than),)
+        rows = await self._fetch(sql, params)
+        if not rows:
+            return None
+        row = rows[0]
+        for key in ("input", "output", "body"):
+            if isinstance(row[key], str | bytes):
+                row[key] = orjson.loads(row[key])
+        row["created_at"] = iso_out(row["created_at"])
+        return row
+
+    async def delete_response(self, response_id: str, org_id: str) -> bool:
+        return bool(
+            await self._execute(
+                "DELETE FROM responses WHERE id = %s AND org_id = %s", (response_id, org_id)
+            )
+        )
+
+    async def purge_responses(self, older_than: datetime) -> int:
+        """Delete responses created before ``older_than``; return how many went."""
+        return await self._execute(
+            "DELETE FROM responses WHERE created_at < %s", (self._ts(older_than),)
+        )
+
+    # -- dashboard (omni_proxy/dashboard): what the pages show beyond ``usage`` -------------
+    # Every query is bounded by ``org_id`` and a ``created_at`` range (the
+    # ``requests_org_created`` index) and returns at most ``limit`` rows.
+    async def has_requests(self, org_id: str) -> bool:
+        """Whether the org has ever sent a request (the dashboard's empty state)."""
+        rows = await self._fetch(
+            "SELECT 1 AS one FROM requests WHERE org_id = %s LIMIT 1", (org_id,)
+        )
+        return bool(rows)
+
+    async def fallback_totals(self, org_id: str, start: datetime, end: datetime) -> dict[str, int]:
+        """Failed attempts that were retried on another model, in ``[start, end)``:
+        ``fallbacks`` (attempts) and ``requests_with_fallback``."""
+        rows = await self._fetch(
+            "SELECT COALESCE(SUM(fallback_count), 0) AS fallbacks,"
+            " COALESCE(SUM(CASE WHEN fallback_count > 0 THEN 1 ELSE 0 END), 0) AS affected"
+            " FROM requests WHERE org_id = %s AND created_at >= %s AND created_at < %s",
+            (org_id, self._ts(start), self._ts(end)),
+        )
+        return {
+            "fallbacks": int(rows[0]["fallbacks"]),
+            "requests_with_fallback": int(rows[0]["affected"]),
+        }
+
+    async def model_task_breakdown(
+        self, org_id: str, start: datetime, end: datetime, *, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Requests, tokens, cost and latency per (model, task type) pair, busiest first."""
+        rows = await self._fetch(
+            "SELECT model_used, task_type, COUNT(*) AS requests,"
+            " COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,"
+            " COALESCE(SUM(completion_tokens), 0) AS completion_tokens,"
+            f" {self._sum_money('cost')} AS cost,"
+            " COALESCE(SUM(latency_ms), 0) AS latency_sum"
+            " FROM requests WHERE org_id = %s AND created_at >= %s AND created_at < %s"
+            " GROUP BY model_used, task_type"
+            " ORDER BY COUNT(*) DESC, COALESCE(model_used, ''), COALESCE(task_type, '')"
+            " LIMIT %s",
+            (org_id, self._ts(start), self._ts(end), limit),
+        )
+        return [
+            {
+                "model": r["model_used"],
+                "task_type": r["task_type"],
+                "requests": int(r["requests"]),
+                "prompt_tokens": int(r["prompt_tokens"]),
+                "completion_tokens": int(r["completion_tokens"]),
+                "cost": self._money_sum_out(r["cost"]),
+                "latency_sum_ms": float(r["latency_sum"]),
+            }
+            for r in rows
+        ]
+
+    async def recent_requests(
+        self,
+        org_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        before: tuple[datetime, str] | None = None,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """One page of the org's requests in ``[start, end)``, newest first, each with its
+        routing log (``reason``, ``candidates``, ``plan``, ``attempts``; None without one).
+
+        Keyset pagination on ``(created_at, id)``: ``before`` gives the page older than that
+        row, ``after`` the page newer than it (still returned newest first)."""
+        where = "org_id = %s AND created_at >= %s AND created_at < %s"
+        params: tuple[Any, ...] = (org_id, self._ts(start), self._ts(end))
+        order = "DESC"
+        if before is not None:
+            # The first term bounds the index range; the second breaks ties on the id.
+            where += " AND created_at <= %s AND (created_at < %s OR id < %s)"
+            params += (self._ts(before[0]), self._ts(before[0]), before[1])
+        elif after is not None:
+            where += " AND created_at >= %s AND (created_at > %s OR id > %s)"
+            params += (self._ts(after[0]), self._ts(after[0]), after[1])
+            order = "ASC"
+        page = (
+            "SELECT id, created_at, endpoint, task_type, model_requested, model_used, provider,"
+            " prompt_tokens, completion_tokens, cost, premium_cost, savings, latency_ms,"
+            " ttft_ms, stream, status, error, fallback_count"
+            f" FROM requests WHERE {where}"
+            f" ORDER BY created_at {order}, id {order} LIMIT %s"
+        )
+        rows = await self._fetch(
+            "SELECT r.*, l.strategy, l.reason, l.candidates, l.plan, l.attempts"
+            f" FROM ({page}) r LEFT JOIN routing_logs l ON l.request_id = r.id"
+            " ORDER BY r.created_at DESC, r.id DESC",
+            (*params, limit),
+        )
+        out = []
+        for r in rows:
+            for field in ("candidates", "plan", "attempts"):
+                if isinstance(r[field], str | bytes):
+                    r[field] = orjson.loads(r[field])
+            created = to_datetime(r["created_at"])
+            out.append(
+                {
+                    **r,
+                    "created_at": created,
+                    "cost": money_out(r["cost"]),
+                    "premium_cost": money_out(r["premium_cost"]),
+                    "savings": money_out(r["savings"]),
+                    "latency_ms": float(r["latency_ms"]),
+                    "ttft_ms": None if r["ttft_ms"] is None else float(r["ttft_ms"]),
+                    "stream": bool(r["stream"]),
+                    "status": int(r["status"]),
+                    "fallback_count": int(r["fallback_count"]),
+                }
+            )
+        return out

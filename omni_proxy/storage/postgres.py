@@ -1,0 +1,189 @@
+"""PostgreSQL (psycopg 3, async, a small connection pool): for several instances and big tables."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from psycopg_pool import AsyncConnectionPool
+
+from ..types import RequestRecord
+from .base import migrations
+from .common import SQLStore
+
+log = logging.getLogger("omni_proxy.storage")
+
+# pg_advisory_xact_lock key: two instances migrating at once take turns.
+MIGRATION_LOCK = 0x6F6D6E69  # "omni"
+
+INSERT_REQUEST = (
+    "INSERT INTO requests (id, org_id, key_id, endpoint, task_type, model_requested, model_used,"
+    " provider, prompt_tokens, completion_tokens, cost, premium_cost, savings, latency_ms,"
+    " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (id) DO NOTHING"
+)
+INSERT_ROUTING = (
+    "INSERT INTO routing_logs (request_id, org_id, strategy, task_type, candidates, plan,"
+    " attempts, final_model, reason, created_at)"
+    " VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s, %s, %s)"
+    " ON CONFLICT (request_id) DO NOTHING"
+)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+    created = datetime.fromtimestamp(r.created_at, UTC)
+    request = (
+        r.request_id,
+        r.org_id,
+        r.key_id,
+        r.endpoint,
+        r.task_type,
+        r.model_requested,
+        r.model_used,
+        r.provider,
+        r.prompt_tokens,
+        r.completion_tokens,
+        r.cost,
+        r.premium_cost,
+        r.savings,
+        r.latency_ms,
+        r.ttft_ms,
+        r.stream,
+        r.status,
+        r.error,
+        r.fallback_count,
+        r.client_disconnected,
+        created,
+    )
+    routing = None
+    if r.routing is not None:
+        routing = (
+            r.request_id,
+            r.org_id,
+            r.routing.get("strategy"),
+            r.task_type,
+            _json(r.routing.get("candidates") or []),
+            _json(r.routing.get("plan") or []),
+            _json(r.attempts),
+            r.model_used,
+            r.routing.get("reason"),
+            created,
+        )
+    return request, routing
+
+
+class PostgresDatabase(SQLStore):
+    dialect = "postgres"
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://") :]
+        self.url = url
+        self._pool = AsyncConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            timeout=10.0,
+            kwargs={"autocommit": True, "connect_timeout": 5},
+            check=AsyncConnectionPool.check_connection,
+            name="omni-proxy",
+        )
+
+    async def open(self) -> None:
+        await self._pool.open(wait=True, timeout=10.0)
+
+    async def migrate(self) -> list[str]:
+        applied: list[str] = []
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY,"
+                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            cur = await conn.execute("SELECT name FROM schema_migrations")
+            done = {row[0] for row in await cur.fetchall()}
+            for name, sql in migrations("postgres"):
+                if name in done:
+                    continue
+                await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
+                applied.append(name)
+        return applied
+
+    async def ping(self) -> None:
+        async with self._pool.connection(timeout=2.0) as conn:
+            await conn.execute("SELECT 1")
+
+    async def write_records(self, records: list[RequestRecord]) -> None:
+        if not records:
+            return
+        rows = [record_rows(r) for r in records]
+        routing = [r[1] for r in rows if r[1] is not None]
+        async with (
+            self._pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor() as cur,
+        ):
+            await cur.executemany(INSERT_REQUEST, [r[0] for r in rows])
+            if routing:
+                await cur.executemany(INSERT_ROUTING, routing)
+
+    async def fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return await cur.fetchall()
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    # -- SQLStore primitives ----------------------------------------------------------------
+    async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            names = [d.name for d in cur.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]
+
+    async def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return cur.rowcount
+
+    def _ts(self, value: datetime) -> Any:
+        return value
+
+    def _money(self, value: Decimal | None) -> Any:
+        return value
+
+    def _day(self, column: str) -> str:
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+    async def _percentiles(
+        self, where: str, params: tuple[Any, ...], n: int
+    ) -> tuple[float, float]:
+        # percentile_disc is the nearest-rank percentile: the same numbers as SQLite's path.
+        row = (
+            await self._fetch(
+                "SELECT percentile_disc(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY latency_ms)"
+                f" AS p{where}",
+                params,
+            )
+        )[0]
+        return float(row["p"][0]), float(row["p"][1])
+
+    def _sum_money(self, column: str) -> str:
+        return f"COALESCE(SUM({column}), 0)"
+
+    def _money_sum_out(self, value: Any) -> Decimal:
+        return Decimal(value or 0).quantize(Decimal("0.00000001"))
+
+
+__all__ = ["PostgresDatabase"]

@@ -1,0 +1,198 @@
+"""SQLite: the zero-set-up default. One connection, used from a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from ..types import RequestRecord
+from .base import migrations
+from .common import SQLStore
+
+T = TypeVar("T")
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+    created = iso(r.created_at)
+    request = (
+        r.request_id,
+        r.org_id,
+        r.key_id,
+        r.endpoint,
+        r.task_type,
+        r.model_requested,
+        r.model_used,
+        r.provider,
+        r.prompt_tokens,
+        r.completion_tokens,
+        str(r.cost),
+        str(r.premium_cost),
+        str(r.savings),
+        r.latency_ms,
+        r.ttft_ms,
+        int(r.stream),
+        r.status,
+        r.error,
+        r.fallback_count,
+        int(r.client_disconnected),
+        created,
+    )
+    routing = None
+    if r.routing is not None:
+        routing = (
+            r.request_id,
+            r.org_id,
+            r.routing.get("strategy"),
+            r.task_type,
+            orjson.dumps(r.routing.get("candidates") or [], default=str).decode(),
+            orjson.dumps(r.routing.get("plan") or []).decode(),
+            orjson.dumps(r.attempts).decode(),
+            r.model_used,
+            r.routing.get("reason"),
+            created,
+        )
+    return request, routing
+
+
+INSERT_REQUEST = (
+    "INSERT INTO requests (id, org_id, key_id, endpoint, task_type, model_requested, model_used,"
+    " provider, prompt_tokens, completion_tokens, cost, premium_cost, savings, latency_ms,"
+    " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at)"
+    " VALUES ({}) ON CONFLICT (id) DO NOTHING"
+)
+INSERT_ROUTING = (
+    "INSERT INTO routing_logs (request_id, org_id, strategy, task_type, candidates, plan,"
+    " attempts, final_model, reason, created_at) VALUES ({}) ON CONFLICT (request_id) DO NOTHING"
+)
+
+
+class SQLiteDatabase(SQLStore):
+    dialect = "sqlite"
+
+    def __init__(self, url: str) -> None:
+        path = url.split("sqlite:///", 1)[1] if url.startswith("sqlite:///") else url[7:]
+        self.path = path or ":memory:"
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def work() -> T:
+            with self._lock:
+                assert self._conn is not None, "database is closed"
+                return fn(self._conn)
+
+        return await asyncio.to_thread(work)
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA foreign_keys=ON")
+        self._conn = conn
+
+    async def migrate(self) -> list[str]:
+        def work(conn: sqlite3.Connection) -> list[str]:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY,"
+                " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"
+            )
+            done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+            applied = []
+            for name, sql in migrations("sqlite"):
+                if name in done:
+                    continue
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    # Another process (serve --workers N) may have applied it meanwhile.
+                    if conn.execute(
+                        "SELECT 1 FROM schema_migrations WHERE name = ?", (name,)
+                    ).fetchone():
+                        conn.execute("COMMIT")
+                        continue
+                    for statement in sql.split(";\n"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute("INSERT INTO schema_migrations (name) VALUES (?)", (name,))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                applied.append(name)
+            return applied
+
+        return await self._run(work)
+
+    async def ping(self) -> None:
+        await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    async def write_records(self, records: list[RequestRecord]) -> None:
+        rows = [record_rows(r) for r in records]
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN")
+            try:
+                conn.executemany(INSERT_REQUEST.format(", ".join("?" * 21)), [r[0] for r in rows])
+                conn.executemany(
+                    INSERT_ROUTING.format(", ".join("?" * 10)), [r[1] for r in rows if r[1]]
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        await self._run(work)
+
+    async def fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return await self._run(lambda conn: conn.execute(sql, params).fetchall())
+
+    # -- SQLStore primitives ----------------------------------------------------------------
+    async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        query = sql.replace("%s", "?")
+
+        def work(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            cur = conn.execute(query, params)
+            names = [d[0] for d in cur.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+        return await self._run(work)
+
+    async def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        query = sql.replace("%s", "?")
+        return await self._run(lambda conn: conn.execute(query, params).rowcount)
+
+    def _ts(self, value: datetime) -> Any:
+        return iso(value.timestamp())
+
+    def _money(self, value: Decimal | None) -> Any:
+        return None if value is None else str(value)
+
+    def _day(self, column: str) -> str:
+        return f"substr({column}, 1, 10)"
+
+    def _sum_money(self, column: str) -> str:
+        # Money is decimal text with at most 8 places: summed as integer units of 1e-8 USD,
+        # which is exact (a REAL sum would drift).
+        return f"COALESCE(SUM(CAST(ROUND(CAST({column} AS REAL) * 100000000) AS INTEGER)), 0)"
+
+    def _money_sum_out(self, value: Any) -> Decimal:
+        return Decimal(int(value or 0)).scaleb(-8)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await asyncio.to_thread(conn.close)

@@ -1,0 +1,35 @@
+"""Request ids and W3C trace context, carried to the upstream call without new arguments.
+
+A context variable holds the headers for the current request's upstream calls, so every
+provider can send them (``upstream_headers()``) without the provider interface changing.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from contextvars import ContextVar
+
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_EMPTY: dict[str, str] = {}
+_current: ContextVar[dict[str, str]] = ContextVar("omni_upstream_headers", default=_EMPTY)
+
+
+def child_traceparent(incoming: str | None) -> str:
+    """Continue the caller's trace with a new span id, or start a trace."""
+    match = _TRACEPARENT.match(incoming.strip().lower()) if incoming else None
+    if match and match.group(1) != "0" * 32 and match.group(2) != "0" * 16:
+        return f"00-{match.group(1)}-{secrets.token_hex(8)}-{match.group(3)}"
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+
+
+def begin(request_id: str, traceparent: str | None, tracestate: str | None = None) -> None:
+    headers = {"x-request-id": request_id, "traceparent": child_traceparent(traceparent)}
+    if tracestate:
+        headers["tracestate"] = tracestate[:512]
+    _current.set(headers)
+
+
+def upstream_headers() -> dict[str, str]:
+    """Headers every provider should add to its upstream request."""
+    return _current.get()

@@ -1,0 +1,97 @@
+"""``/metrics``: Prometheus text with the request, upstream, money and recorder series."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import openai
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import MASTER_KEY, ProxyProcess
+from tests.fakes.openai_upstream import FakeOpenAI
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def value(data: dict, name: str, **labels: str) -> float:
+    return sum(
+        v
+        for (n, lab), v in data.items()
+        if n == name and all(dict(lab).get(k) == x for k, x in labels.items())
+    )
+
+
+def test_metrics_count_requests_errors_fallbacks_tokens_and_cost(tmp_path: Path) -> None:
+    with FakeOpenAI() as fake:
+        fake.set_behaviour("bad-model", "status", status=500)
+        config = {
+            "providers": {
+                "up": {"plugin": "openai", "base_url": fake.base_url, "api_key": "sk-upstream-test"}
+            },
+            "models": [
+                {
+                    "name": "m",
+                    "provider": "up",
+                    "model": "gpt-4o-mini",
+                    "cost_input": 1,
+                    "cost_output": 2,
+                },
+                {"name": "bad", "provider": "up", "model": "bad-model"},
+            ],
+            "routing": {"fallback_model": "m"},
+        }
+        proxy = ProxyProcess(tmp_path, config).start()
+        try:
+            client = openai.OpenAI(base_url=proxy.base_url, api_key=MASTER_KEY, max_retries=0)
+            for _ in range(3):
+                client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": "a b c"}]
+                )
+            client.chat.completions.create(model="bad", messages=[{"role": "user", "content": "x"}])
+            list(
+                client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": "s"}], stream=True
+                )
+            )
+            assert httpx.get(proxy.root + "/metrics").status_code == 401  # spend is private
+            r = httpx.get(
+                proxy.root + "/metrics", headers={"authorization": f"Bearer {MASTER_KEY}"}
+            )
+        finally:
+            proxy.stop()
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    data = samples(r.text)
+    route = "/v1/chat/completions"
+    assert value(data, "omni_requests_total", route=route, status="200", model="m") == 5
+    assert value(data, "omni_upstream_errors_total", model="bad") == 1
+    assert value(data, "omni_fallbacks_total", model="m") == 1
+    assert value(data, "omni_tokens_total", model="m", direction="input") > 0
+    assert value(data, "omni_cost_usd_total", model="m", org="default") > 0
+    assert value(data, "omni_request_duration_seconds_count", route=route) == 5
+    assert value(data, "omni_proxy_overhead_seconds_count", route=route) == 4
+    assert value(data, "omni_time_to_first_token_seconds_count", model="m") == 1
+    assert ("omni_recorder_queue_depth", ()) in data
+    assert ("omni_cooldowns_active", ()) in data
+
+
+def test_docs_and_dashboard_name_only_real_metrics() -> None:
+    import json
+    import re
+
+    from omni_proxy import metrics
+
+    root = Path(__file__).resolve().parent.parent
+    defined = {m._name for m in vars(metrics).values() if hasattr(m, "_name")}
+    documented = set(re.findall(r"`(omni_[a-z_]+)`", (root / "docs/metrics.md").read_text()))
+    assert {d.removesuffix("_total") for d in documented} == defined
+    dashboard = json.loads((root / "examples/grafana-dashboard.json").read_text())
+    used = set(re.findall(r"omni_[a-z_]+", json.dumps(dashboard)))
+    known = {d for d in documented} | {f"{d}_bucket" for d in documented}
+    assert used <= known, used - known
