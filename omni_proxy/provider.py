@@ -3,12 +3,14 @@
 A provider turns an OpenAI-format chat request into a call to its upstream and answers in
 OpenAI format. The core hands it its settings and a shared, pooled ``httpx.AsyncClient``;
 providers never read the environment and never build clients, so tests can hand them any
-transport.
+transport. ``post`` and ``post_stream`` are the fast way to call the upstream: they use the
+pool's aiohttp session directly when there is one (see ``upstream_http``), the client
+otherwise.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
@@ -16,6 +18,7 @@ import httpx
 if TYPE_CHECKING:
     from .config import ProviderSettings
     from .types import ModelInfo
+    from .upstream_http import UpstreamHTTP, UpstreamResponse
 
 
 class Provider:
@@ -28,6 +31,25 @@ class Provider:
     def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
         self.settings = settings
         self.client = client
+        #: The aiohttp pool behind ``client``, set by the core (None: use ``client``).
+        self.http: UpstreamHTTP | None = None
+
+    async def post(
+        self, url: str | httpx.URL, content: bytes, headers: Mapping[str, str]
+    ) -> UpstreamResponse:
+        """POST and read the whole answer (any status); raises ``httpx.HTTPError``."""
+        if self.http is not None:
+            return await self.http.request("POST", url, content, headers)
+        return await self.client.post(url, content=content, headers=headers)
+
+    async def post_stream(
+        self, url: str | httpx.URL, content: bytes, headers: Mapping[str, str]
+    ) -> UpstreamResponse:
+        """POST and return at the headers; read with ``aiter_bytes``, then ``aclose``."""
+        if self.http is not None:
+            return await self.http.request("POST", url, content, headers, stream=True)
+        request = self.client.build_request("POST", url, content=content, headers=headers)
+        return await self.client.send(request, stream=True)
 
     @property
     def name(self) -> str:

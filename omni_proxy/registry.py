@@ -15,6 +15,7 @@ import httpx
 from .config import Config, ConfigError, ModelSettings, ProviderSettings
 from .provider import Provider
 from .types import ModelInfo
+from .upstream_http import UpstreamHTTP
 
 
 class Registry:
@@ -115,24 +116,37 @@ class Providers:
     def __init__(self, config: Config, provider_classes: dict[str, type[Provider]]) -> None:
         self._by_name: dict[str, Provider] = {}
         self._clients: list[httpx.AsyncClient] = []
+        self._pools: list[UpstreamHTTP] = []
         for name, settings in provider_settings(config).items():
             cls = provider_classes[settings.plugin]
-            client = self._client_for(settings)
+            client, pool = self._client_for(settings)
             self._clients.append(client)
-            self._by_name[name] = cls(settings, client)
+            provider = cls(settings, client)
+            if pool is not None:
+                self._pools.append(pool)
+                provider.http = pool
+            self._by_name[name] = provider
 
     @staticmethod
-    def _client_for(settings: ProviderSettings) -> httpx.AsyncClient:
+    def _client_for(settings: ProviderSettings) -> tuple[httpx.AsyncClient, UpstreamHTTP | None]:
+        """The provider's httpx client and, unless ``transport: httpx``, the aiohttp pool
+        behind it, which ``Provider.post`` uses directly on the hot path."""
         limits = httpx.Limits(
             max_connections=settings.max_connections,
             max_keepalive_connections=settings.max_connections,
             keepalive_expiry=60,
         )
         timeout = httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
-        transport = _transport(settings, limits)
-        return httpx.AsyncClient(
+        pool = _aiohttp_pool(settings, limits, timeout)
+        transport = None
+        if pool is not None:
+            from httpx_aiohttp import AiohttpTransport
+
+            transport = AiohttpTransport(limits=limits, client=pool.session)
+        client = httpx.AsyncClient(
             limits=limits, timeout=timeout, follow_redirects=False, transport=transport
         )
+        return client, pool
 
     def get(self, name: str) -> Provider | None:
         return self._by_name.get(name)
@@ -147,19 +161,23 @@ class Providers:
     async def aclose(self) -> None:
         for client in self._clients:
             await client.aclose()
+        for pool in self._pools:
+            await pool.aclose()
 
 
-def _transport(settings: ProviderSettings, limits: httpx.Limits) -> httpx.AsyncBaseTransport | None:
-    """aiohttp's connection pool behind httpx's API, unless ``transport: httpx`` is set.
+def _aiohttp_pool(
+    settings: ProviderSettings, limits: httpx.Limits, timeout: httpx.Timeout
+) -> UpstreamHTTP | None:
+    """aiohttp's connection pool, unless ``transport: httpx`` is set.
 
     httpcore's pool costs O(connections) per request and was most of the proxy's CPU under
-    load (bench/README.md); aiohttp's keeps providers and tests on httpx's API at a fraction
-    of the cost.
+    load (bench/README.md); aiohttp's, used directly or behind httpx's API (httpx-aiohttp),
+    costs a fraction of it.
     """
     if settings.option("transport", "aiohttp") == "httpx":
         return None
     try:
-        from httpx_aiohttp import AiohttpTransport
+        import httpx_aiohttp  # noqa: F401
     except ImportError:  # pragma: no cover - a dependency, but stay usable without it
         return None
-    return AiohttpTransport(limits=limits)
+    return UpstreamHTTP(limits, timeout)

@@ -6,16 +6,19 @@ whichever wire format the upstream speaks.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 
 from .errors import ProxyError, bad_request, upstream_error
 
+if TYPE_CHECKING:
+    from .upstream_http import UpstreamResponse
 
-def retry_after_of(headers: httpx.Headers) -> float | None:
+
+def retry_after_of(headers: Mapping[str, str]) -> float | None:
     """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds only), capped at a minute."""
     raw_ms = headers.get("retry-after-ms")
     raw = headers.get("retry-after")
@@ -136,7 +139,7 @@ def arguments_object(arguments: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def error_body(response: httpx.Response, content: bytes) -> tuple[Any, str]:
+def error_body(response: UpstreamResponse, content: bytes) -> tuple[Any, str]:
     """An upstream error response's parsed body (None when it is not JSON) and a short text
     to report when the body says nothing useful."""
     try:
@@ -173,7 +176,7 @@ def error_message(payload: Any) -> tuple[str, str | None, str | None, str | None
     return "", None, None, None
 
 
-async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str | None, bytes]]:
+async def sse_events(response: UpstreamResponse) -> AsyncIterator[tuple[str | None, bytes]]:
     """(event name, data) for each server-sent event, per the WHATWG framing rules."""
     buffer = b""
     event: str | None = None

@@ -25,6 +25,7 @@ from omni_proxy.upstream import (
     retry_after_of,
     sse_events,
 )
+from omni_proxy.upstream_http import UpstreamResponse
 
 from .presets import PRESETS
 from .quirks import (
@@ -90,7 +91,7 @@ class OpenAIProvider(Provider):
         except orjson.JSONEncodeError as exc:  # e.g. nesting deeper than orjson writes
             raise ProxyError(400, f"The request cannot be sent upstream: {exc}.") from None
 
-    def _error(self, response: httpx.Response, content: bytes) -> ProxyError:
+    def _error(self, response: UpstreamResponse, content: bytes) -> ProxyError:
         payload, fallback = error_body(response, content)
         return upstream_error_of(
             self.name,
@@ -102,9 +103,7 @@ class OpenAIProvider(Provider):
 
     async def chat(self, body: dict[str, Any], model: ModelInfo) -> dict[str, Any]:
         try:
-            response = await self.client.post(
-                self.url, content=self._payload(body), headers=self._headers()
-            )
+            response = await self.post(self.url, self._payload(body), self._headers())
         except httpx.HTTPError as exc:
             raise error_from_exception(self.name, exc) from None
         if response.status_code != 200:
@@ -126,9 +125,7 @@ class OpenAIProvider(Provider):
 
     async def embed(self, body: dict[str, Any], model: ModelInfo) -> dict[str, Any]:
         try:
-            response = await self.client.post(
-                self.embeddings_url, content=self._payload(body), headers=self._headers()
-            )
+            response = await self.post(self.embeddings_url, self._payload(body), self._headers())
         except httpx.HTTPError as exc:
             raise error_from_exception(self.name, exc) from None
         if response.status_code != 200:
@@ -145,11 +142,8 @@ class OpenAIProvider(Provider):
             options = body.get("stream_options") or {}
             if not options.get("include_usage"):
                 body = {**body, "stream_options": {**options, "include_usage": True}}
-        request = self.client.build_request(
-            "POST", self.url, content=self._payload(body), headers=self._headers()
-        )
         try:
-            response = await self.client.send(request, stream=True)
+            response = await self.post_stream(self.url, self._payload(body), self._headers())
         except httpx.HTTPError as exc:
             raise error_from_exception(self.name, exc) from None
         try:

@@ -1,0 +1,163 @@
+"""The upstream call on the hot path: aiohttp's connection pool, used directly.
+
+httpx in front of the same aiohttp pool (the ``httpx-aiohttp`` transport) cost about 4.6
+times the CPU of aiohttp itself per call (``bench/clients.py``: 580 against 126 µs at 16
+concurrent requests), which made it the largest single share of the proxy's own time.
+Providers call ``Provider.post`` / ``Provider.post_stream``: those come here when the
+provider's pool is aiohttp's (the default), and go through the provider's
+``httpx.AsyncClient`` otherwise (``transport: httpx``, or a test's ``MockTransport``). Both
+answer with the same small interface (``UpstreamResponse``, which ``httpx.Response`` already
+is) and fail with httpx's exceptions, so provider code has one path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
+
+import aiohttp
+import httpx
+from yarl import URL
+
+
+class UpstreamResponse(Protocol):
+    """What providers read of an upstream answer: a subset of ``httpx.Response``."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def reason_phrase(self) -> str: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+    async def aread(self) -> bytes: ...
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def as_httpx_error(exc: BaseException) -> httpx.HTTPError:
+    """The httpx exception a provider already handles for an aiohttp (or timeout) one."""
+    text = str(exc) or type(exc).__name__
+    error: httpx.HTTPError
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        error = httpx.ConnectTimeout(text)
+    elif isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
+        error = httpx.ReadTimeout(text)
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        error = httpx.ConnectError(text)
+    elif isinstance(exc, aiohttp.ServerDisconnectedError):
+        error = httpx.RemoteProtocolError(text)
+    elif isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+        error = httpx.ReadError(text)
+    elif isinstance(exc, aiohttp.InvalidURL):
+        error = httpx.UnsupportedProtocol(text)
+    else:
+        error = httpx.TransportError(text)
+    error.__cause__ = exc
+    return error
+
+
+_FAILURES = (aiohttp.ClientError, TimeoutError)
+
+
+class AiohttpResponse:
+    """An aiohttp response behind ``UpstreamResponse``; errors surface as httpx's."""
+
+    __slots__ = ("_raw", "content", "headers", "reason_phrase", "status_code")
+
+    def __init__(self, raw: aiohttp.ClientResponse) -> None:
+        self._raw = raw
+        self.status_code = raw.status
+        self.headers: Mapping[str, str] = raw.headers
+        self.reason_phrase = raw.reason or ""
+        self.content = b""
+
+    async def aread(self) -> bytes:
+        try:
+            self.content = await self._raw.read()
+        except _FAILURES as exc:
+            raise as_httpx_error(exc) from exc
+        return self.content
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._raw.content.iter_any():
+                yield chunk
+        except _FAILURES as exc:
+            raise as_httpx_error(exc) from exc
+
+    async def aclose(self) -> None:
+        # Back to the pool when the body was read to the end; closed otherwise.
+        self._raw.release()
+
+
+class UpstreamHTTP:
+    """One provider's aiohttp session, made on first use (it needs the running loop)."""
+
+    def __init__(self, limits: httpx.Limits, timeout: httpx.Timeout) -> None:
+        self.limits = limits
+        self.timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=timeout.pool,
+            sock_connect=timeout.connect,
+            sock_read=timeout.read,
+        )
+        self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, URL] = {}
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self.limits.max_connections or 0,
+                keepalive_timeout=self.limits.keepalive_expiry or 60.0,
+                ssl=httpx.create_ssl_context(),
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self.timeout, raise_for_status=False
+            )
+        return self._session
+
+    def _url(self, url: str | httpx.URL) -> URL:
+        text = str(url)
+        parsed = self._urls.get(text)
+        if parsed is None:
+            if len(self._urls) > 256:  # provider URLs are few; never let this grow
+                self._urls.clear()
+            parsed = self._urls[text] = URL(text)
+        return parsed
+
+    async def request(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        content: bytes,
+        headers: Mapping[str, str],
+        *,
+        stream: bool = False,
+    ) -> AiohttpResponse:
+        """Send; read the whole body unless ``stream`` (then the caller must ``aclose``)."""
+        try:
+            raw = await self.session().request(
+                method, self._url(url), data=content, headers=headers, allow_redirects=False
+            )
+        except _FAILURES as exc:
+            raise as_httpx_error(exc) from exc
+        response = AiohttpResponse(raw)
+        if not stream:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        return response
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
