@@ -149,17 +149,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                text = value.decode("latin-1")
-                if _SAFE_ID.match(text):
-                    rid = text
-                break
-        if rid is None:
-            rid = "req_" + os.urandom(16).hex()
-        scope.setdefault("state", {})["request_id"] = rid
-        header = (b"x-request-id", rid.encode())
+        header = (b"x-request-id", assign_request_id(scope).encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -170,3 +160,18 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+def assign_request_id(scope: Scope) -> str:
+    """The client's ``x-request-id`` if it is sane, else a new one; kept in the scope."""
+    rid = None
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if _SAFE_ID.match(text):
+                rid = text
+            break
+    if rid is None:
+        rid = "req_" + os.urandom(16).hex()
+    scope.setdefault("state", {})["request_id"] = rid
+    return rid

@@ -116,6 +116,15 @@ def month_start(now: datetime | None = None) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+def next_month_start(now: datetime) -> datetime:
+    start = month_start(now)
+    return (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
+
+
 class MemoryWindows:
     """The sliding-window counters in this process."""
 
@@ -173,6 +182,7 @@ class Limiter:
         self._check_script: Any = None
         self._add_script: Any = None
         self.month = current_month()
+        self._month_ends = 0.0
         self.spend: dict[str, Decimal] = {}
         self._budget_orgs: set[str] = set()
         self._tpm_keys: dict[str, list[str]] = {}  # key_id/org_id -> tpm counter names
@@ -245,7 +255,12 @@ class Limiter:
 
     # -- budgets ----------------------------------------------------------------------------
     def _roll_month(self) -> None:
-        month = current_month()
+        # Called per request: a float comparison, not a date format, until the month ends.
+        if time.time() < self._month_ends:
+            return
+        now = datetime.now(UTC)
+        self._month_ends = next_month_start(now).timestamp()
+        month = current_month(now)
         if month != self.month:
             self.month = month
             self.spend = {}

@@ -7,6 +7,7 @@ and ``/metrics`` merges them, so any worker answers for all of them.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from prometheus_client import (
@@ -81,54 +82,78 @@ COOLDOWNS = Gauge(
 )
 
 
+_children: dict[tuple[Any, ...], Any] = {}
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, remembered: prometheus_client validates and locks on
+    every ``labels`` call, a measurable share of a proxied request's CPU. The label sets
+    are the ones prometheus_client keeps anyway, so this grows no further than it does."""
+    key = (metric, *labels)
+    found = _children.get(key)
+    if found is None:
+        if len(_children) >= 10_000:  # e.g. a client sending many unknown model names
+            _children.clear()
+        found = _children[key] = metric.labels(*labels)
+    return found
+
+
+#: Gauges are also set at every scrape; per request they need only be roughly current.
+GAUGES_EVERY_S = 1.0
+
+
 class MetricsPlugin:
     """Default ``record``: turns each finished request into counters and histograms."""
 
     def __init__(self, state: Any = None) -> None:
         self.state = state
+        self._gauges_at = 0.0
 
     @hookimpl(trylast=True)
     def record(self, event: RequestRecord) -> None:
         model = event.model_used or event.model_requested or ""
         provider = event.provider or ""
         org = event.org_id or ""
-        REQUESTS.labels(
-            event.endpoint, str(event.status), provider, model, event.task_type or ""
+        child(
+            REQUESTS, event.endpoint, str(event.status), provider, model, event.task_type or ""
         ).inc()
-        LATENCY.labels(event.endpoint).observe(event.latency_ms / 1000)
+        child(LATENCY, event.endpoint).observe(event.latency_ms / 1000)
         if event.upstream_ms is not None and not event.stream:
-            UPSTREAM_LATENCY.labels(provider, model).observe(event.upstream_ms / 1000)
-            OVERHEAD.labels(event.endpoint).observe(
+            child(UPSTREAM_LATENCY, provider, model).observe(event.upstream_ms / 1000)
+            child(OVERHEAD, event.endpoint).observe(
                 max(0.0, event.latency_ms - event.upstream_ms) / 1000
             )
         if event.ttft_ms is not None:
-            TTFT.labels(model).observe(event.ttft_ms / 1000)
+            child(TTFT, model).observe(event.ttft_ms / 1000)
         if event.prompt_tokens or event.completion_tokens:
-            TOKENS.labels(model, org, "input").inc(event.prompt_tokens)
-            TOKENS.labels(model, org, "output").inc(event.completion_tokens)
+            child(TOKENS, model, org, "input").inc(event.prompt_tokens)
+            child(TOKENS, model, org, "output").inc(event.completion_tokens)
         if event.cost:
-            COST.labels(model, org).inc(float(event.cost))
+            child(COST, model, org).inc(float(event.cost))
         if event.savings > 0:
-            SAVINGS.labels(org).inc(float(event.savings))
+            child(SAVINGS, org).inc(float(event.savings))
         tried: set[str] = set()
         for attempt in event.attempts:
             kind = attempt.get("code") or str(attempt.get("status"))
-            UPSTREAM_ERRORS.labels(attempt.get("provider") or "", attempt["model"], kind).inc()
+            child(UPSTREAM_ERRORS, attempt.get("provider") or "", attempt["model"], kind).inc()
             if attempt["model"] in tried:
-                RETRIES.labels(attempt["model"]).inc()
+                child(RETRIES, attempt["model"]).inc()
             tried.add(attempt["model"])
         if event.attempts and event.status < 400:
-            FALLBACKS.labels(model).inc()
+            child(FALLBACKS, model).inc()
         if event.status == 429 and event.error_code in (
             "rate_limit_exceeded",
             "insufficient_quota",
         ):
             reason = "budget" if event.error_code == "insufficient_quota" else "rate_limit"
             if not event.attempts:  # refused here, not by an upstream
-                REJECTIONS.labels(reason).inc()
+                child(REJECTIONS, reason).inc()
         if event.client_disconnected:
             DISCONNECTS.inc()
-        self._gauges()
+        now = time.monotonic()
+        if now - self._gauges_at >= GAUGES_EVERY_S:
+            self._gauges_at = now
+            self._gauges()
 
     def _gauges(self) -> None:
         state = self.state

@@ -120,15 +120,18 @@ class HeaderLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
-            size += sum(len(k) + len(v) + 4 for k, v in scope["headers"])
-            if size > self.max_bytes:
-                rid = scope.get("state", {}).get("request_id")
-                response = error_response(headers_too_large(self.max_bytes), rid)
-                await response(scope, receive, send)
-                return
+        if scope["type"] == "http" and head_size(scope) > self.max_bytes:
+            rid = scope.get("state", {}).get("request_id")
+            response = error_response(headers_too_large(self.max_bytes), rid)
+            await response(scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+
+def head_size(scope: Scope) -> int:
+    """Bytes of the request line's target and the headers, as HTTP/1.1 would send them."""
+    size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+    return size + sum(len(k) + len(v) + 4 for k, v in scope["headers"])
 
 
 def middleware(config: Any) -> list[Middleware]:

@@ -1,0 +1,69 @@
+"""``OmniApp``'s direct dispatch of chat completions must answer exactly as the middleware
+stack would: request ids, the header limit, an unhandled error as a 500, CORS when set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.requests import Request
+from starlette.testclient import TestClient
+
+from omni_proxy.app import OmniApp
+
+from .conftest import MASTER_KEY
+from .test_security import assert_contract_error, in_process_app
+
+AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
+
+
+def test_chat_completions_skip_the_stack_and_keep_its_behaviour(tmp_path: Path) -> None:
+    app = in_process_app(tmp_path)
+    assert isinstance(app, OmniApp)
+    assert set(app.fast_routes) == {("POST", "/v1/chat/completions"), ("POST", "/chat/completions")}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        # An error answer from the endpoint: CONTRACT.md's shape, with the client's id echoed.
+        r = client.post(
+            "/v1/chat/completions", json={"model": "auto"}, headers={"x-request-id": "mine-1"}
+        )
+        assert r.status_code == 401
+        assert_contract_error(401, r.json())
+        assert r.headers["x-request-id"] == "mine-1"
+        # A fresh id when the client's is missing or unsafe.
+        r = client.post("/chat/completions", json={}, headers={**AUTH, "x-request-id": "bad id\t"})
+        assert r.status_code == 400
+        assert r.headers["x-request-id"].startswith("req_")
+        # The header limit holds on the direct path too.
+        r = client.post("/v1/chat/completions", json={}, headers={"x-big": "a" * 100_000})
+        assert r.status_code == 431
+        assert_contract_error(431, r.json())
+        assert r.headers["x-request-id"].startswith("req_")
+        # Other methods on the same path still go through the router (405, not a 404).
+        r = client.get("/v1/chat/completions", headers=AUTH)
+        assert r.status_code == 405
+
+
+def test_an_unhandled_error_on_the_direct_path_is_a_contract_500(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(request: Request) -> Any:
+        raise RuntimeError("boom")
+
+    app = in_process_app(tmp_path)
+    monkeypatch.setitem(app.fast_routes, ("POST", "/v1/chat/completions"), broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.post("/v1/chat/completions", json={}, headers={"x-request-id": "rid-500"})
+    assert r.status_code == 500
+    assert_contract_error(500, r.json())
+    assert "boom" not in r.text  # no internals leak
+    assert r.headers["x-request-id"] == "rid-500"
+
+
+def test_cors_turns_the_direct_path_off(tmp_path: Path) -> None:
+    app = in_process_app(tmp_path, cors_origins=["https://app.example"])
+    assert app.fast_routes == {}
+    with TestClient(app) as client:
+        r = client.post("/v1/chat/completions", json={}, headers={"origin": "https://app.example"})
+    assert r.status_code == 401
+    assert r.headers["access-control-allow-origin"] == "https://app.example"
