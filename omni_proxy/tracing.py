@@ -6,8 +6,8 @@ provider can send them (``upstream_headers()``) without the provider interface c
 
 from __future__ import annotations
 
+import random
 import re
-import secrets
 from contextvars import ContextVar
 
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
@@ -18,9 +18,12 @@ _current: ContextVar[dict[str, str]] = ContextVar("omni_upstream_headers", defau
 def child_traceparent(incoming: str | None) -> str:
     """Continue the caller's trace with a new span id, or start a trace."""
     match = _TRACEPARENT.match(incoming.strip().lower()) if incoming else None
+    # Ids must be unique and non-zero, not secret (W3C trace context): random's generator
+    # (reseeded in forked children) instead of two getrandom() system calls per request.
+    span = f"{random.getrandbits(64) or 1:016x}"
     if match and match.group(1) != "0" * 32 and match.group(2) != "0" * 16:
-        return f"00-{match.group(1)}-{secrets.token_hex(8)}-{match.group(3)}"
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+        return f"00-{match.group(1)}-{span}-{match.group(3)}"
+    return f"00-{random.getrandbits(128) or 1:032x}-{span}-01"
 
 
 def begin(request_id: str, traceparent: str | None, tracestate: str | None = None) -> None:
