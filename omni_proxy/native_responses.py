@@ -141,9 +141,8 @@ def _text(content: Any) -> str:
         return content
     if not isinstance(content, list):
         return ""
-    return "\n".join(
-        str(p.get("text") or p.get("refusal") or "") for p in content if isinstance(p, dict)
-    )
+    texts = (p.get("text") or p.get("refusal") for p in content if isinstance(p, dict))
+    return "\n".join(str(t) for t in texts if t)
 
 
 def portable_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

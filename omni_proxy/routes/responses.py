@@ -25,7 +25,7 @@ from starlette.responses import Response
 
 from .. import native_responses as native
 from .. import tracing
-from ..errors import ProxyError
+from ..errors import ProxyError, bad_request
 from ..formats import responses as fmt
 from ..http import JSON, api_key_of, read_json
 from ..pipeline import Pipeline, final_error
@@ -176,6 +176,13 @@ async def create_response(request: Request) -> Response:
             if err.status != 400:
                 raise
             untranslatable = err
+        except (KeyError, TypeError, AttributeError):
+            # Stored history from a native upstream in a shape the translation cannot read.
+            untranslatable = bad_request(
+                "The stored conversation cannot be sent to this model; use a model whose "
+                "provider serves the Responses API.",
+                param="previous_response_id",
+            )
         routed = chat if chat is not None else native.routing_body(raw, turn.history)
         ctx.requested_model = basics.model
         ctx.stream = basics.stream
