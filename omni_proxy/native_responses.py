@@ -52,6 +52,15 @@ def is_native(pipeline: Pipeline, route: Route) -> bool:
     return provider_is_native(pipeline, route.model.provider)
 
 
+def can_serve(pipeline: Pipeline, model: str) -> bool:
+    """Whether a request only native providers can take may go on: the named model's
+    provider is native, or ``auto`` has a native provider to pick from."""
+    if model == "auto":
+        return any(provider_is_native(pipeline, name) for name in pipeline.providers.names())
+    named = pipeline.registry.get(model)
+    return named is not None and provider_is_native(pipeline, named.provider)
+
+
 def provider_is_native(pipeline: Pipeline, name: str) -> bool:
     # getattr: a provider class that predates ``supports_responses`` is translated.
     check = getattr(pipeline.providers.get(name), "supports_responses", None)

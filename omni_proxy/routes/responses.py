@@ -183,6 +183,8 @@ async def create_response(request: Request) -> Response:
                 "provider serves the Responses API.",
                 param="previous_response_id",
             )
+        if untranslatable is not None and not native.can_serve(pipeline, basics.model):
+            raise untranslatable  # before admission: nothing here could answer it
         routed = chat if chat is not None else native.routing_body(raw, turn.history)
         ctx.requested_model = basics.model
         ctx.stream = basics.stream
@@ -190,12 +192,7 @@ async def create_response(request: Request) -> Response:
         ctx.prompt_estimate = max(1, estimate_prompt_tokens(routed))
         await pipeline.admit(ctx)
         plan = await pipeline.route(routed, routing, ctx)
-        if untranslatable is not None:
-            # Only providers with the Responses API can serve it: the named model must be
-            # one ("auto" picks among them); fallback stays among them.
-            named = pipeline.registry.get(basics.model)
-            if named is not None and not native.provider_is_native(pipeline, named.provider):
-                raise untranslatable
+        if untranslatable is not None:  # only native providers can serve it, fallback too
             plan.routes = [r for r in plan.routes if native.is_native(pipeline, r)]
             if not plan.routes:
                 raise untranslatable
