@@ -225,7 +225,13 @@ def test_tools_and_built_in_tools(
     searched = post(proxy, {"model": "native-mini", "input": "search the news", "tools": [search]})
     assert searched.status_code == 200, searched.text
     assert [i["type"] for i in searched.json()["output"]] == ["web_search_call", "message"]
+    validate(searched.json(), "Response")
     assert upstream_bodies(native_up)[-1]["tools"] == [search]
+    streamed = post(
+        proxy, {"model": "native-mini", "input": "search it", "tools": [search], "stream": True}
+    )
+    kinds = [k for k, _ in checked_events(streamed.content)]
+    assert "response.web_search_call.searching" in kinds and kinds[-1] == "response.completed"
     # ... "auto" routes it only among models whose provider serves the Responses API ...
     auto = post(proxy, {"model": "auto", "input": "search again", "tools": [search]})
     assert auto.status_code == 200 and auto.json()["omni"]["provider"] == "openai"
