@@ -160,8 +160,9 @@ async def create_response(request: Request) -> Response:
             if previous is None:
                 raise previous_not_found(basics.previous_response_id)
             turn.history = previous["input"] + previous["output"]
-            omni = previous["body"].get("omni") or {}
-            turn.previous_provider = omni.get("provider") if omni.get("native") else None
+            omni = previous["body"].get("omni") if isinstance(previous["body"], dict) else None
+            if isinstance(omni, dict) and omni.get("native"):
+                turn.previous_provider = omni.get("provider")
         # Translated unless the routed model's provider serves the Responses API itself; a
         # request only such providers can serve (built-in tools, files by id, ...) keeps
         # the translation's 400 for when none of them is in the plan.
@@ -197,15 +198,14 @@ async def create_response(request: Request) -> Response:
             if not plan.routes:
                 raise untranslatable
         if native.is_native(pipeline, plan.primary):
-            return await _native(request, pipeline, ctx, turn, req, chat, store)
+            return await _native(pipeline, ctx, turn, req, chat, store)
         assert req is not None and chat is not None
-        return await _translated(pipeline, ctx, req, chat, turn.conversation(), store)
+        return await _translated(pipeline, ctx, req, chat, turn.history + req.input, store)
     except ProxyError as err:
         return fail(request, err, ctx)
 
 
 async def _native(
-    request: Request,
     pipeline: Pipeline,
     ctx: CallContext,
     turn: native.NativeTurn,
@@ -229,7 +229,8 @@ async def _native(
             ctx.plan = plan
 
         try:
-            return await _translated(pipeline, ctx, req, chat, turn.conversation(), store, restore)
+            conversation = turn.history + req.input
+            return await _translated(pipeline, ctx, req, chat, conversation, store, restore)
         finally:
             restore()
     conversation = turn.conversation()
