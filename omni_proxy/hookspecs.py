@@ -79,7 +79,9 @@ def call_provider(
 ) -> Any:
     """Call the route's provider. Return an awaitable of the OpenAI response dict, or (when
     ``stream`` is true) an async iterator of chunk JSON bytes. Raise ``ProxyError`` on failure.
-    ``operation`` is ``"chat"`` or ``"embeddings"``.
+    ``operation`` is ``"chat"``, ``"embeddings"`` or ``"responses"`` (a ``CreateResponse``
+    body for a provider whose ``supports_responses()`` is true: answer the upstream's
+    ``Response`` dict, or when streaming its raw SSE events as bytes).
     """
 
 

@@ -1,7 +1,11 @@
 """The provider interface: what a provider plugin implements.
 
 A provider turns an OpenAI-format chat request into a call to its upstream and answers in
-OpenAI format. The core hands it its settings and a shared, pooled ``httpx.AsyncClient``;
+OpenAI format. One whose upstream speaks OpenAI's Responses API may also say so
+(``supports_responses``) and take ``/v1/responses`` requests as they are; every other
+provider keeps working, with those requests translated onto ``chat``.
+
+The core hands a provider its settings and a shared, pooled ``httpx.AsyncClient``;
 providers never read the environment and never build clients, so tests can hand them any
 transport. ``post`` and ``post_stream`` are the fast way to call the upstream: they use the
 pool's aiohttp session directly when there is one (see ``upstream_http``), the client
@@ -88,6 +92,32 @@ class Provider:
         ask the upstream for usage so the final chunk carries it.
         """
         raise NotImplementedError
+
+    # -- OpenAI's Responses API, for upstreams that serve it themselves (optional) --------
+    def supports_responses(self) -> bool:
+        """Whether ``/v1/responses`` requests go to this upstream as they are (``responses``
+        and ``responses_stream``). False (the default) translates them onto ``chat``."""
+        return False
+
+    async def responses(self, body: dict[str, Any], model: ModelInfo) -> dict[str, Any]:
+        """Answer a ``CreateResponse`` body (``model`` already the upstream id) with the
+        upstream's ``Response`` object, untouched. Raise ``ProxyError`` on failure."""
+        raise _no_responses(self)
+
+    def responses_stream(self, body: dict[str, Any], model: ModelInfo) -> AsyncIterator[bytes]:
+        """Yield each server-sent event of the upstream's Responses stream exactly as it
+        arrived, blank-line terminator included (the proxy relays the bytes). Failures
+        before the first event must raise, so the proxy can fall back."""
+        raise _no_responses(self)
+
+
+def _no_responses(provider: Provider) -> Exception:
+    from .errors import bad_request
+
+    return bad_request(
+        f"provider {provider.name!r} ({provider.plugin}) does not serve the Responses API",
+        param="model",
+    )
 
 
 __all__ = ["Provider"]

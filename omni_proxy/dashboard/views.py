@@ -2,7 +2,8 @@
 
 Every number comes from the database through the same queries as ``GET /v1/usage``
 (``db.usage``; the range is parsed by the same ``date_range``), plus a few bounded queries of
-its own (``fallback_totals``, ``model_task_breakdown``, ``recent_requests``). The pages use no
+its own (``fallback_totals``, ``model_task_breakdown`` from the same hourly rollups, see
+``storage/rollup.py``; ``recent_requests``, a keyset page of raw rows). The pages use no
 JavaScript: charts are SVG rendered here, forms are plain forms.
 """
 

@@ -25,6 +25,10 @@ def call_provider(
     upstream = {**body, "model": route.model.model}
     if operation == "embeddings":
         return provider.embed(upstream, route.model)
+    if operation == "responses":  # only for providers whose supports_responses() is true
+        if stream:
+            return provider.responses_stream(upstream, route.model)
+        return provider.responses(upstream, route.model)
     if stream:
         return provider.stream(upstream, route.model)
     return provider.chat(upstream, route.model)

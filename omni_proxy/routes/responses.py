@@ -1,7 +1,10 @@
-"""``/v1/responses``: OpenAI's Responses API, translated onto the chat pipeline.
+"""``/v1/responses``: OpenAI's Responses API, passed through or translated onto chat.
 
 ``POST`` routes, limits and records like ``/v1/chat/completions``; answers with a ``Response``
-object (or its stream of events). Responses are kept per org (unless ``store: false``) so
+object (or its stream of events). A model whose provider serves the Responses API gets the
+request as it is (``native_responses.py``); any other gets it as chat completions.
+
+Responses are kept per org (unless ``store: false``) so
 ``previous_response_id`` can continue a conversation and ``GET`` / ``DELETE
 /v1/responses/{id}`` can reach them; rows older than ``OMNI_RESPONSES_RETENTION_DAYS`` (default
 30; 0 keeps them forever) are purged now and then as new ones are written.
@@ -13,21 +16,23 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .. import native_responses as native
 from .. import tracing
-from ..errors import ProxyError
+from ..errors import ProxyError, bad_request
 from ..formats import responses as fmt
 from ..http import JSON, api_key_of, read_json
-from ..pipeline import Pipeline
+from ..pipeline import Pipeline, final_error
 from ..routing import estimate_prompt_tokens
 from ..storage.common import utcnow
 from ..streaming import SSEResponse
-from ..types import CallContext
+from ..types import CallContext, RoutePlan
 from ..validation import take_routing_options, validate_chat
 from .chat import fail, finish_response, new_context, routed_headers
 
@@ -143,56 +148,154 @@ async def create_response(request: Request) -> Response:
         )
         ctx.principal = await pipeline.authenticate(request, api_key_of(request), "write")
         org_id = ctx.principal.org_id
-        req = fmt.parse_request(await read_json(request, pipeline.config.max_body_bytes))
+        raw = await read_json(request, pipeline.config.max_body_bytes)
+        if not isinstance(raw, dict):
+            fmt.parse_request(raw)  # raises the 400 for a body that is not an object
+        routing = take_routing_options(raw, request.headers)
+        basics = native.check_basics(raw)
         store = response_store(request)
-        history: list[dict[str, Any]] = []
-        if req.previous_response_id is not None:
-            previous = await store.load(req.previous_response_id, org_id)
+        turn = native.NativeTurn(raw, basics)
+        if basics.previous_response_id is not None:
+            previous = await store.load(basics.previous_response_id, org_id)
             if previous is None:
-                raise previous_not_found(req.previous_response_id)
-            history = previous["input"] + previous["output"]
-        conversation = history + req.input
-        body = fmt.to_chat(req, history)
-        validate_chat(body)
-        routing = take_routing_options(body, request.headers)
-        ctx.requested_model = body["model"]
-        ctx.stream = req.stream
-        ctx.deadline = time.monotonic() + pipeline.config.routing.deadline_s
-        ctx.prompt_estimate = max(1, estimate_prompt_tokens(body))
-        await pipeline.admit(ctx)
-        await pipeline.route(body, routing, ctx)
-        response_id = fmt.new_id("resp")
-        created_at = int(time.time())
-        if ctx.stream:
-            iterator, first = await pipeline.open_stream(body, ctx)
-            assert ctx.route is not None
-            relay = pipeline.relay(iterator, first, ctx, True, ctx.prompt_estimate)
-            shell = fmt.response_shell(req, response_id, created_at, ctx.route.model.name)
-
-            async def keep(response: dict[str, Any]) -> None:
-                await store.save(org_id, conversation, response)
-
-            events = fmt.translate_stream(
-                relay, fmt.StreamTranslator(shell), keep if req.store else None
+                raise previous_not_found(basics.previous_response_id)
+            turn.history = previous["input"] + previous["output"]
+            omni = previous["body"].get("omni") if isinstance(previous["body"], dict) else None
+            if isinstance(omni, dict) and omni.get("native"):
+                turn.previous_provider = omni.get("provider")
+        # Translated unless the routed model's provider serves the Responses API itself; a
+        # request only such providers can serve (built-in tools, files by id, ...) keeps
+        # the translation's 400 for when none of them is in the plan.
+        req: fmt.ResponsesRequest | None = None
+        chat: dict[str, Any] | None = None
+        untranslatable: ProxyError | None = None
+        try:
+            req = fmt.parse_request(raw)
+            chat = fmt.to_chat(req, turn.history)
+            validate_chat(chat)
+        except ProxyError as err:
+            if err.status != 400:
+                raise
+            untranslatable = err
+        except (KeyError, TypeError, AttributeError):
+            # Stored history from a native upstream in a shape the translation cannot read.
+            untranslatable = bad_request(
+                "The stored conversation cannot be sent to this model; use a model whose "
+                "provider serves the Responses API.",
+                param="previous_response_id",
             )
-            return SSEResponse(events, routed_headers(ctx))
-        chat = await pipeline.call(body, ctx)
-        omni = finish_response(pipeline, body, chat, ctx)
-        if not isinstance(chat.get("usage"), dict) and ctx.usage is not None:
-            chat["usage"] = {
-                "prompt_tokens": ctx.usage.prompt_tokens,
-                "completion_tokens": ctx.usage.completion_tokens,
-                "total_tokens": ctx.usage.total_tokens,
-            }
-        result = fmt.from_chat(
-            chat, req, response_id=response_id, created_at=created_at, model=chat["model"]
-        )
-        result["omni"] = omni
-        if req.store:
-            await store.save(org_id, conversation, result)
-        return JSON(result, headers=routed_headers(ctx))
+        if untranslatable is not None and not native.can_serve(pipeline, basics.model):
+            raise untranslatable  # before admission: nothing here could answer it
+        routed = chat if chat is not None else native.routing_body(raw, turn.history)
+        ctx.requested_model = basics.model
+        ctx.stream = basics.stream
+        ctx.deadline = time.monotonic() + pipeline.config.routing.deadline_s
+        ctx.prompt_estimate = max(1, estimate_prompt_tokens(routed))
+        await pipeline.admit(ctx)
+        plan = await pipeline.route(routed, routing, ctx)
+        if untranslatable is not None:  # only native providers can serve it, fallback too
+            plan.routes = [r for r in plan.routes if native.is_native(pipeline, r)]
+            if not plan.routes:
+                raise untranslatable
+        if native.is_native(pipeline, plan.primary):
+            return await _native(pipeline, ctx, turn, req, chat, store)
+        assert req is not None and chat is not None
+        return await _translated(pipeline, ctx, req, chat, turn.history + req.input, store)
     except ProxyError as err:
         return fail(request, err, ctx)
+
+
+async def _native(
+    pipeline: Pipeline,
+    ctx: CallContext,
+    turn: native.NativeTurn,
+    req: fmt.ResponsesRequest | None,
+    chat: dict[str, Any] | None,
+    store: ResponseStore,
+) -> Response:
+    """Passthrough, handing over to the translation if fallback reaches a provider that
+    has no Responses API (with the plan put back before the request is recorded)."""
+    assert ctx.principal is not None and ctx.plan is not None
+    org_id = ctx.principal.org_id
+    answer = await native.attempt(pipeline, ctx, turn, turn.basics.stream)
+    if isinstance(answer, native.Handoff):
+        if req is None or chat is None:
+            raise final_error(answer.last, ctx)
+        plan = ctx.plan
+        rest = [r for r in plan.routes if r is not answer.route]
+        ctx.plan = RoutePlan([answer.route, *rest], plan.reason, plan.strategy, plan.candidates)
+
+        def restore() -> None:
+            ctx.plan = plan
+
+        try:
+            conversation = turn.history + req.input
+            return await _translated(pipeline, ctx, req, chat, conversation, store, restore)
+        finally:
+            restore()
+    conversation = turn.conversation()
+    if isinstance(answer, dict):
+        result = native.finish(pipeline, ctx, answer, turn)
+        if turn.basics.store:
+            await store.save(org_id, conversation, result)
+        return JSON(result, headers=routed_headers(ctx))
+    iterator, first = answer
+
+    async def keep(response: dict[str, Any]) -> None:
+        await store.save(org_id, conversation, response)
+
+    events = native.relay(pipeline, ctx, iterator, first, turn, keep if turn.basics.store else None)
+    return SSEResponse(events, routed_headers(ctx))
+
+
+async def _translated(
+    pipeline: Pipeline,
+    ctx: CallContext,
+    req: fmt.ResponsesRequest,
+    body: dict[str, Any],
+    conversation: list[dict[str, Any]],
+    store: ResponseStore,
+    called: Callable[[], None] | None = None,
+) -> Response:
+    """The request as chat completions, the answer translated back. ``called`` runs once
+    a provider answered, before the request is recorded."""
+    assert ctx.principal is not None
+    org_id = ctx.principal.org_id
+    response_id = fmt.new_id("resp")
+    created_at = int(time.time())
+    if ctx.stream:
+        iterator, first = await pipeline.open_stream(body, ctx)
+        if called is not None:
+            called()
+        assert ctx.route is not None
+        relay = pipeline.relay(iterator, first, ctx, True, ctx.prompt_estimate)
+        shell = fmt.response_shell(req, response_id, created_at, ctx.route.model.name)
+
+        async def keep(response: dict[str, Any]) -> None:
+            if isinstance(response.get("omni"), dict):
+                response["omni"]["native"] = False
+            if req.store:
+                await store.save(org_id, conversation, response)
+
+        events = fmt.translate_stream(relay, fmt.StreamTranslator(shell), keep)
+        return SSEResponse(events, routed_headers(ctx))
+    chat = await pipeline.call(body, ctx)
+    if called is not None:
+        called()
+    omni = finish_response(pipeline, body, chat, ctx)
+    if not isinstance(chat.get("usage"), dict) and ctx.usage is not None:
+        chat["usage"] = {
+            "prompt_tokens": ctx.usage.prompt_tokens,
+            "completion_tokens": ctx.usage.completion_tokens,
+            "total_tokens": ctx.usage.total_tokens,
+        }
+    result = fmt.from_chat(
+        chat, req, response_id=response_id, created_at=created_at, model=chat["model"]
+    )
+    result["omni"] = {**omni, "native": False}
+    if req.store:
+        await store.save(org_id, conversation, result)
+    return JSON(result, headers=routed_headers(ctx))
 
 
 async def get_response(request: Request) -> Response:

@@ -34,7 +34,8 @@ class Database(Protocol):
         ...
 
     async def write_records(self, records: list[RequestRecord]) -> None:
-        """Insert requests and routing logs; idempotent by request id."""
+        """Insert requests and routing logs; idempotent by request id (the usage rollups
+        follow by trigger, counting only rows really inserted)."""
         ...
 
     async def close(self) -> None: ...

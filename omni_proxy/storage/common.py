@@ -1,8 +1,8 @@
-"""The queries both dialects share: orgs, keys, spend and usage.
+"""The queries both dialects share: orgs, keys, models, stored responses, the requests page.
 
-Each dialect supplies ``_fetch`` / ``_execute`` (``%s`` placeholders; SQLite rewrites them to
-``?``) and a handful of expressions (day of a timestamp, an exact sum of money). Everything
-aggregates in SQL: usage is a few ``GROUP BY`` queries, never a loop over rows.
+Each dialect supplies the ``Dialect`` primitives (``_fetch`` / ``_execute`` with ``%s``
+placeholders, which SQLite rewrites to ``?``, and a handful of expressions). Usage and spend
+live in ``rollup`` and read the hourly rollups, never a loop over rows.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+
+from .rollup import UsageQueries
 
 ORG_FIELDS = ("name", "monthly_budget_usd", "rpm_limit", "tpm_limit")
 KEY_COLUMNS = (
@@ -51,43 +53,8 @@ def money_out(value: Any) -> Decimal | None:
     return Decimal(str(value))
 
 
-_SUMS = ("requests", "tokens", "cost", "premium_cost", "savings", "succeeded")
-
-
-def _empty_sums() -> dict[str, Any]:
-    return dict.fromkeys(_SUMS, 0)
-
-
-class SQLStore:
-    """Dialect-independent data access; subclasses provide the primitives below."""
-
-    dialect: str
-
-    # -- primitives (per dialect) ---------------------------------------------------------
-    async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        raise NotImplementedError
-
-    async def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
-        """Run a statement; return the number of rows it changed."""
-        raise NotImplementedError
-
-    def _ts(self, value: datetime) -> Any:
-        """A datetime as a query parameter."""
-        raise NotImplementedError
-
-    def _money(self, value: Decimal | None) -> Any:
-        raise NotImplementedError
-
-    def _day(self, column: str) -> str:
-        """SQL: the UTC date (YYYY-MM-DD text) of a timestamp column."""
-        raise NotImplementedError
-
-    def _sum_money(self, column: str) -> str:
-        """SQL: an exact sum of a money column (see ``_money_sum_out``)."""
-        raise NotImplementedError
-
-    def _money_sum_out(self, value: Any) -> Decimal:
-        raise NotImplementedError
+class SQLStore(UsageQueries):
+    """Dialect-independent data access; subclasses provide the ``Dialect`` primitives."""
 
     # -- orgs -------------------------------------------------------------------------------
     def _org_out(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -357,98 +324,6 @@ class SQLStore:
             for r in rows
         ]
 
-    # -- spend and usage --------------------------------------------------------------------
-    async def spend_since(self, start: datetime) -> dict[str, Decimal]:
-        """Cost per org since ``start`` (the month's spend, for budgets)."""
-        rows = await self._fetch(
-            f"SELECT org_id, {self._sum_money('cost')} AS cost FROM requests"
-            " WHERE created_at >= %s AND org_id IS NOT NULL GROUP BY org_id",
-            (self._ts(start),),
-        )
-        return {r["org_id"]: self._money_sum_out(r["cost"]) for r in rows}
-
-    def _aggregates(self) -> str:
-        return (
-            "COUNT(*) AS requests,"
-            " COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS tokens,"
-            f" {self._sum_money('cost')} AS cost,"
-            f" {self._sum_money('premium_cost')} AS premium_cost,"
-            f" {self._sum_money('savings')} AS savings,"
-            " COALESCE(SUM(CASE WHEN status < 400 THEN 1 ELSE 0 END), 0) AS succeeded"
-        )
-
-    def _group_out(self, row: dict[str, Any]) -> dict[str, Any]:
-        requests = int(row["requests"])
-        return {
-            "requests": requests,
-            "tokens": int(row["tokens"]),
-            "cost": self._money_sum_out(row["cost"]),
-            "premium_cost": self._money_sum_out(row["premium_cost"]),
-            "savings": self._money_sum_out(row["savings"]),
-            "success_rate": (int(row["succeeded"]) / requests) if requests else None,
-        }
-
-    async def _percentiles(
-        self, where: str, params: tuple[Any, ...], n: int
-    ) -> tuple[float, float]:
-        """Nearest-rank p50 and p95 of ``latency_ms``, from one sort of the range."""
-        ranks = [max(1, -(-n * q // 100)) for q in (50, 95)]
-        rows = await self._fetch(
-            "SELECT rn, latency_ms FROM (SELECT latency_ms,"
-            f" ROW_NUMBER() OVER (ORDER BY latency_ms) AS rn{where}) AS ranked"
-            " WHERE rn IN (%s, %s)",
-            (*params, ranks[0], ranks[1]),
-        )
-        by_rank = {int(r["rn"]): float(r["latency_ms"]) for r in rows}
-        return by_rank[ranks[0]], by_rank[ranks[1]]
-
-    async def usage(self, org_id: str, start: datetime, end: datetime) -> dict[str, Any]:
-        """Totals, percentiles and breakdowns of one org's requests in ``[start, end)``.
-
-        One scan groups by (day, model, task) in SQL; the totals and the three breakdowns
-        are sums over those few groups, so a million rows are read once, not four times.
-        """
-        where = " FROM requests WHERE org_id = %s AND created_at >= %s AND created_at < %s"
-        params = (org_id, self._ts(start), self._ts(end))
-        day = self._day("created_at")
-        groups = await self._fetch(
-            f"SELECT {day} AS day, model_used, task_type, {self._aggregates()}{where}"
-            f" GROUP BY {day}, model_used, task_type",
-            params,
-        )
-        total: dict[str, Any] = _empty_sums()
-        by_day: dict[Any, dict[str, Any]] = {}
-        by_model: dict[Any, dict[str, Any]] = {}
-        by_task: dict[Any, dict[str, Any]] = {}
-        for row in groups:
-            for bucket in (
-                total,
-                by_day.setdefault(row["day"], _empty_sums()),
-                by_model.setdefault(row["model_used"], _empty_sums()),
-                by_task.setdefault(row["task_type"], _empty_sums()),
-            ):
-                for key in _SUMS:
-                    bucket[key] += row[key] or 0
-        totals = self._group_out(total)
-        p50 = p95 = None
-        if totals["requests"]:
-            p50, p95 = await self._percentiles(where, params, totals["requests"])
-
-        def ranked(groups: dict[Any, dict[str, Any]]) -> list[tuple[Any, dict[str, Any]]]:
-            return sorted(
-                groups.items(), key=lambda kv: (-kv[1]["requests"], kv[0] is None, kv[0] or "")
-            )
-
-        return {
-            "org_id": org_id,
-            **totals,
-            "latency_p50_ms": p50,
-            "latency_p95_ms": p95,
-            "by_day": [{"date": d, **self._group_out(sums)} for d, sums in sorted(by_day.items())],
-            "by_model": [{"model": m, **self._group_out(sums)} for m, sums in ranked(by_model)],
-            "by_task": [{"task_type": t, **self._group_out(sums)} for t, sums in ranked(by_task)],
-        }
-
     # -- stored responses (the Responses API) -----------------------------------------------
     async def save_response(
         self,
@@ -519,49 +394,6 @@ class SQLStore:
             "SELECT 1 AS one FROM requests WHERE org_id = %s LIMIT 1", (org_id,)
         )
         return bool(rows)
-
-    async def fallback_totals(self, org_id: str, start: datetime, end: datetime) -> dict[str, int]:
-        """Failed attempts that were retried on another model, in ``[start, end)``:
-        ``fallbacks`` (attempts) and ``requests_with_fallback``."""
-        rows = await self._fetch(
-            "SELECT COALESCE(SUM(fallback_count), 0) AS fallbacks,"
-            " COALESCE(SUM(CASE WHEN fallback_count > 0 THEN 1 ELSE 0 END), 0) AS affected"
-            " FROM requests WHERE org_id = %s AND created_at >= %s AND created_at < %s",
-            (org_id, self._ts(start), self._ts(end)),
-        )
-        return {
-            "fallbacks": int(rows[0]["fallbacks"]),
-            "requests_with_fallback": int(rows[0]["affected"]),
-        }
-
-    async def model_task_breakdown(
-        self, org_id: str, start: datetime, end: datetime, *, limit: int = 1000
-    ) -> list[dict[str, Any]]:
-        """Requests, tokens, cost and latency per (model, task type) pair, busiest first."""
-        rows = await self._fetch(
-            "SELECT model_used, task_type, COUNT(*) AS requests,"
-            " COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,"
-            " COALESCE(SUM(completion_tokens), 0) AS completion_tokens,"
-            f" {self._sum_money('cost')} AS cost,"
-            " COALESCE(SUM(latency_ms), 0) AS latency_sum"
-            " FROM requests WHERE org_id = %s AND created_at >= %s AND created_at < %s"
-            " GROUP BY model_used, task_type"
-            " ORDER BY COUNT(*) DESC, COALESCE(model_used, ''), COALESCE(task_type, '')"
-            " LIMIT %s",
-            (org_id, self._ts(start), self._ts(end), limit),
-        )
-        return [
-            {
-                "model": r["model_used"],
-                "task_type": r["task_type"],
-                "requests": int(r["requests"]),
-                "prompt_tokens": int(r["prompt_tokens"]),
-                "completion_tokens": int(r["completion_tokens"]),
-                "cost": self._money_sum_out(r["cost"]),
-                "latency_sum_ms": float(r["latency_sum"]),
-            }
-            for r in rows
-        ]
 
     async def recent_requests(
         self,

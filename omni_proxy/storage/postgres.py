@@ -19,11 +19,17 @@ log = logging.getLogger("omni_proxy.storage")
 # pg_advisory_xact_lock key: two instances migrating at once take turns.
 MIGRATION_LOCK = 0x6F6D6E69  # "omni"
 
+# One statement per batch (arrays, unnested): the rollup trigger then runs once per batch.
+# ON CONFLICT DO NOTHING makes a retried batch a no-op for rows already there, and those rows
+# never reach the trigger's transition table, so the rollups count each request once.
 INSERT_REQUEST = (
     "INSERT INTO requests (id, org_id, key_id, endpoint, task_type, model_requested, model_used,"
     " provider, prompt_tokens, completion_tokens, cost, premium_cost, savings, latency_ms,"
     " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+    " %s::text[], %s::text[], %s::text[], %s::integer[], %s::integer[], %s::numeric[],"
+    " %s::numeric[], %s::numeric[], %s::float8[], %s::float8[], %s::boolean[], %s::integer[],"
+    " %s::text[], %s::integer[], %s::boolean[], %s::timestamptz[])"
     " ON CONFLICT (id) DO NOTHING"
 )
 INSERT_ROUTING = (
@@ -49,18 +55,19 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
         r.model_requested,
         r.model_used,
         r.provider,
-        r.prompt_tokens,
-        r.completion_tokens,
-        r.cost,
-        r.premium_cost,
-        r.savings,
-        r.latency_ms,
-        r.ttft_ms,
-        r.stream,
-        r.status,
+        # Typed alike column by column: each column travels as one array.
+        int(r.prompt_tokens),
+        int(r.completion_tokens),
+        Decimal(r.cost),
+        Decimal(r.premium_cost),
+        Decimal(r.savings),
+        float(r.latency_ms),
+        None if r.ttft_ms is None else float(r.ttft_ms),
+        bool(r.stream),
+        int(r.status),
         r.error,
-        r.fallback_count,
-        r.client_disconnected,
+        int(r.fallback_count),
+        bool(r.client_disconnected),
         created,
     )
     routing = None
@@ -133,7 +140,9 @@ class PostgresDatabase(SQLStore):
             conn.transaction(),
             conn.cursor() as cur,
         ):
-            await cur.executemany(INSERT_REQUEST, [r[0] for r in rows])
+            # Sorted by id: concurrent batches take the index locks in the same order.
+            columns = list(zip(*sorted((r[0] for r in rows), key=lambda t: t[0]), strict=True))
+            await cur.execute(INSERT_REQUEST, [list(c) for c in columns])
             if routing:
                 await cur.executemany(INSERT_ROUTING, routing)
 
@@ -166,24 +175,32 @@ class PostgresDatabase(SQLStore):
     def _day(self, column: str) -> str:
         return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
+    def _money_units(self, column: str) -> str:
+        return column  # NUMERIC sums exactly
+
+    def _money_sum_out(self, value: Any) -> Decimal:
+        return Decimal(value or 0).quantize(Decimal("0.00000001"))
+
+    def _latency_us(self, column: str) -> str:
+        return f"omni_latency_us({column})"  # defined by sql/postgres/0003_rollups.sql
+
+    def _latency_bin(self, column: str) -> str:
+        return f"omni_latency_bin({column})"
+
     async def _percentiles(
-        self, where: str, params: tuple[Any, ...], n: int
+        self, org_id: str, start: datetime, end: datetime
     ) -> tuple[float, float]:
         # percentile_disc is the nearest-rank percentile: the same numbers as SQLite's path.
         row = (
             await self._fetch(
                 "SELECT percentile_disc(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY latency_ms)"
-                f" AS p{where}",
-                params,
+                " AS p FROM requests WHERE org_id = %s AND created_at >= %s AND created_at < %s",
+                (org_id, start, end),
             )
         )[0]
+        if row["p"] is None:
+            return 0.0, 0.0
         return float(row["p"][0]), float(row["p"][1])
-
-    def _sum_money(self, column: str) -> str:
-        return f"COALESCE(SUM({column}), 0)"
-
-    def _money_sum_out(self, value: Any) -> Decimal:
-        return Decimal(value or 0).quantize(Decimal("0.00000001"))
 
 
 __all__ = ["PostgresDatabase"]

@@ -78,6 +78,30 @@ INSERT_ROUTING = (
 )
 
 
+def latency_bin_sql(column: str) -> str:
+    """Two significant digits of the latency in whole microseconds, with the number of digits
+    in front (so bins sort like latencies), in integer and text functions only: SQLite builds
+    without the math functions have no ln(). Must match sql/sqlite/0003_rollups.sql."""
+    us = f"CAST(MAX(MIN({column}, 1e12), 0) * 1000 AS INTEGER)"
+    return f"(length({us}) * 100 + CAST(substr({us}, 1, 2) AS INTEGER))"
+
+
+def statements(script: str) -> list[str]:
+    """A migration split into statements (``CREATE TRIGGER … END;`` stays whole)."""
+    out: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    if pending.strip() and not all(
+        ln.strip().startswith("--") or not ln.strip() for ln in pending.splitlines()
+    ):
+        out.append(pending.strip())
+    return out
+
+
 class SQLiteDatabase(SQLStore):
     dialect = "sqlite"
 
@@ -124,9 +148,8 @@ class SQLiteDatabase(SQLStore):
                     ).fetchone():
                         conn.execute("COMMIT")
                         continue
-                    for statement in sql.split(";\n"):
-                        if statement.strip():
-                            conn.execute(statement)
+                    for statement in statements(sql):
+                        conn.execute(statement)
                     conn.execute("INSERT INTO schema_migrations (name) VALUES (?)", (name,))
                     conn.execute("COMMIT")
                 except BaseException:
@@ -184,13 +207,19 @@ class SQLiteDatabase(SQLStore):
     def _day(self, column: str) -> str:
         return f"substr({column}, 1, 10)"
 
-    def _sum_money(self, column: str) -> str:
+    def _money_units(self, column: str) -> str:
         # Money is decimal text with at most 8 places: summed as integer units of 1e-8 USD,
         # which is exact (a REAL sum would drift).
-        return f"COALESCE(SUM(CAST(ROUND(CAST({column} AS REAL) * 100000000) AS INTEGER)), 0)"
+        return f"CAST(ROUND(CAST({column} AS REAL) * 100000000) AS INTEGER)"
 
     def _money_sum_out(self, value: Any) -> Decimal:
         return Decimal(int(value or 0)).scaleb(-8)
+
+    def _latency_us(self, column: str) -> str:
+        return f"CAST(ROUND({column} * 1000) AS INTEGER)"
+
+    def _latency_bin(self, column: str) -> str:
+        return latency_bin_sql(column)
 
     async def close(self) -> None:
         if self._conn is not None:

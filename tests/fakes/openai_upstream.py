@@ -38,6 +38,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from tests.fakes.openai_responses import ResponsesAPI
+
 DEFAULT_API_KEY = "sk-upstream-test"
 DEFAULT_MODELS: tuple[str, ...] = (
     "gpt-4o-mini",
@@ -416,6 +418,8 @@ class FakeOpenAI:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transports: set[Any] = set()
+        #: POST /v1/responses (tests/fakes/openai_responses.py): stored responses, streams sent.
+        self.responses_api = ResponsesAPI(self)
         self.app = self._build_app()
 
     # ---- lifecycle
@@ -513,6 +517,7 @@ class FakeOpenAI:
             self.requests.clear()
             self.behaviours.clear()
             self._queue.clear()
+            self.responses_api.sent_streams.clear()
 
     def fail_next(
         self,
@@ -592,6 +597,7 @@ class FakeOpenAI:
         routes = [
             Route("/v1/chat/completions", self._handle(self._chat), methods=["POST"]),
             Route("/v1/embeddings", self._handle(self._embeddings), methods=["POST"]),
+            Route("/v1/responses", self._handle(self.responses_api.handle), methods=["POST"]),
             Route("/v1/models", self._handle(self._list_models), methods=["GET"]),
             Route("/v1/models/{model:path}", self._handle(self._get_model), methods=["GET"]),
             Route("/{rest:path}", self._handle(self._not_found), methods=every),

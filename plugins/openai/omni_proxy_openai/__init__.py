@@ -35,6 +35,7 @@ from .quirks import (
     usage_chunk,
     usage_from_x_groq,
 )
+from .responses import post_response, responses_enabled, stream_response
 
 __all__ = ["PRESETS", "OpenAIProvider"]
 
@@ -54,6 +55,8 @@ class OpenAIProvider(Provider):
         # Parsed once: httpx would otherwise parse the URL string on every request.
         self.url = httpx.URL(base.rstrip("/") + "/chat/completions")
         self.embeddings_url = httpx.URL(base.rstrip("/") + "/embeddings")
+        self.responses_url = httpx.URL(base.rstrip("/") + "/responses")
+        self.responses_api = responses_enabled(settings, preset)
         self.headers = {"content-type": "application/json", **preset.get("headers", {})}
         self.headers.update(settings.headers)
         if settings.api_key:
@@ -189,6 +192,16 @@ class OpenAIProvider(Provider):
             raise error_from_exception(self.name, exc) from None
         finally:
             await response.aclose()
+
+    # The Responses API, passed through where the upstream serves it (see responses.py).
+    def supports_responses(self) -> bool:
+        return self.responses_api
+
+    async def responses(self, body: dict[str, Any], model: ModelInfo) -> dict[str, Any]:
+        return await post_response(self, body)
+
+    def responses_stream(self, body: dict[str, Any], model: ModelInfo) -> AsyncIterator[bytes]:
+        return stream_response(self, body)
 
 
 @hookimpl

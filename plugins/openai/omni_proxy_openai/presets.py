@@ -12,6 +12,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "openai": {
         "base_url": "https://api.openai.com/v1",
         "key_env": "OPENAI_API_KEY",
+        # POST /v1/responses is passed through, not translated (the provider's
+        # ``responses_api`` option overrides this; other presets default to false).
+        "responses_api": True,
         "models": [
             {
                 "name": "gpt-4o",

@@ -1,0 +1,552 @@
+"""``/v1/responses`` passed through to upstreams that serve the Responses API themselves.
+
+After routing, a request whose model's provider says ``supports_responses()`` goes upstream
+as the client sent it, with only ``model`` replaced (and ``previous_response_id`` expanded
+when the upstream cannot resolve it itself); the answer comes back as the upstream wrote it.
+Only the events that carry the whole ``Response`` (``response.created`` … ``response.completed``)
+are re-written, to give ``model`` its public name and the final one its ``omni`` object;
+every other event is relayed byte for byte. Fallback, limits, recording and the org's stored
+responses work as on the translated path (``routes/responses.py``), which takes over when a
+fallback lands on a provider without the Responses API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .errors import ProxyError, bad_request
+from .pipeline import Pipeline, _aclose, _next_chunk, final_error
+from .plugins import await_me_maybe
+from .types import Attempt, CallContext, Route, Usage
+from .validation import type_name
+
+#: Events whose data carries the whole ``Response`` (re-written: public model name, omni).
+ENVELOPES = frozenset(
+    {
+        "response.created",
+        "response.in_progress",
+        "response.queued",
+        "response.completed",
+        "response.incomplete",
+        "response.failed",
+    }
+)
+TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+#: Fields no upstream can honour through the proxy: their follow-up calls (polling, cancel,
+#: the Conversations API) are not proxied.
+NEVER = {
+    "background": "Background responses are not supported by this proxy.",
+    "conversation": "Conversations are not supported by this proxy; use 'previous_response_id'.",
+}
+PORTABLE_KINDS = frozenset({"message", "function_call", "function_call_output"})
+
+
+def is_native(pipeline: Pipeline, route: Route) -> bool:
+    """Whether the route's provider takes Responses API requests as they are."""
+    return provider_is_native(pipeline, route.model.provider)
+
+
+def can_serve(pipeline: Pipeline, model: str) -> bool:
+    """Whether a request only native providers can take may go on: the named model's
+    provider is native, or ``auto`` has a native provider to pick from."""
+    if model == "auto":
+        return any(provider_is_native(pipeline, name) for name in pipeline.providers.names())
+    named = pipeline.registry.get(model)
+    return named is not None and provider_is_native(pipeline, named.provider)
+
+
+def provider_is_native(pipeline: Pipeline, name: str) -> bool:
+    # getattr: a provider class that predates ``supports_responses`` is translated.
+    check = getattr(pipeline.providers.get(name), "supports_responses", None)
+    return bool(check()) if callable(check) else False
+
+
+# -- the request ------------------------------------------------------------------------------
+@dataclass
+class Basics:
+    """What the proxy itself must know of any ``CreateResponse`` body, native or not."""
+
+    model: str
+    stream: bool
+    store: bool
+    previous_response_id: str | None
+
+
+def _typed(body: dict[str, Any], key: str, kind: type, expected: str) -> Any:
+    value = body.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise bad_request(
+            f"Invalid type for '{key}': expected {expected}, but got {type_name(value)} instead.",
+            param=key,
+            code="invalid_type",
+        )
+    return value
+
+
+def check_basics(body: dict[str, Any]) -> Basics:
+    """The checks every request gets, whichever upstream answers it (400 otherwise)."""
+    for key, message in NEVER.items():
+        if body.get(key):
+            raise bad_request(message, param=key, code="unsupported_parameter")
+    model = body.get("model")
+    if model is None:
+        raise bad_request(
+            "Missing required parameter: 'model'.", param="model", code="missing_required_parameter"
+        )
+    if not isinstance(model, str) or not model:
+        raise bad_request(
+            f"Invalid type for 'model': expected a non-empty string, but got {type_name(model)} "
+            "instead.",
+            param="model",
+            code="invalid_type",
+        )
+    previous = _typed(body, "previous_response_id", str, "a string")
+    if body.get("input") is None and previous is None and body.get("prompt") is None:
+        raise bad_request(
+            "Missing required parameter: 'input'.", param="input", code="missing_required_parameter"
+        )
+    stream = _typed(body, "stream", bool, "a boolean")
+    store = _typed(body, "store", bool, "a boolean")
+    return Basics(model, bool(stream), store is not False, previous)
+
+
+def input_items(value: Any) -> list[dict[str, Any]]:
+    """``input`` as a list of items, as little changed as can be (``type`` filled in for
+    bare ``{role, content}`` messages), for storing and for expanding history."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [{"type": "message", "role": "user", "content": value}]
+    if not isinstance(value, list):
+        raise bad_request(
+            f"Invalid type for 'input': expected a string or an array of input items, but got "
+            f"{type_name(value)} instead.",
+            param="input",
+            code="invalid_type",
+        )
+    items = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise bad_request(
+                f"Invalid type for 'input[{i}]': expected an object, but got {type_name(item)} "
+                "instead.",
+                param=f"input[{i}]",
+                code="invalid_type",
+            )
+        if "type" not in item and "role" in item:
+            item = {"type": "message", **item}
+        items.append(item)
+    return items
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    texts = (p.get("text") or p.get("refusal") for p in content if isinstance(p, dict))
+    return "\n".join(str(t) for t in texts if t)
+
+
+def portable_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored conversation items any Responses upstream can take as ``input``: what they
+    said, without the ids that only the upstream which made them can resolve.
+
+    Assistant messages become plain text, calls and their outputs keep their ``call_id``;
+    reasoning is kept only when it carries its ``encrypted_content``; built-in tool calls
+    (web search and the like) go, their findings being in the message that followed.
+    """
+    out: list[dict[str, Any]] = []
+    for item in items:
+        kind = item.get("type")
+        if kind == "message":
+            role = item.get("role")
+            if role == "assistant":
+                out.append({"role": "assistant", "content": _text(item.get("content"))})
+            else:
+                out.append({"type": "message", "role": role, "content": item.get("content")})
+        elif kind == "function_call":
+            out.append({k: item[k] for k in ("type", "call_id", "name", "arguments") if k in item})
+        elif kind == "function_call_output":
+            out.append({k: item[k] for k in ("type", "call_id", "output") if k in item})
+        elif kind == "reasoning" and item.get("encrypted_content"):
+            out.append(item)
+    return out
+
+
+def routing_body(body: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, Any]:
+    """A chat-shaped stand-in for a request that cannot be translated (built-in tools,
+    files by id, ...): enough for the classifier, the filters and the token estimate."""
+    messages: list[dict[str, Any]] = []
+    instructions = body.get("instructions")
+    if isinstance(instructions, str) and instructions:
+        messages.append({"role": "system", "content": instructions})
+    for item in portable_items([*history, *input_items(body.get("input"))]):
+        role = item.get("role")
+        content = item.get("content")
+        if item.get("type") == "function_call_output":
+            messages.append({"role": "user", "content": _text(item.get("output"))})
+        elif role in ("user", "system", "developer", "assistant"):
+            parts: list[dict[str, Any]] = [{"type": "text", "text": _text(content)}]
+            if isinstance(content, list):
+                parts += [
+                    {"type": "image_url", "image_url": {"url": "image"}}
+                    for p in content
+                    if isinstance(p, dict) and p.get("type") == "input_image"
+                ]
+            messages.append(
+                {"role": role, "content": parts if len(parts) > 1 else parts[0]["text"]}
+            )
+    if not messages:
+        messages.append({"role": "user", "content": ""})
+    chat: dict[str, Any] = {"model": body["model"], "messages": messages}
+    tools = [
+        {"type": "function", "function": {"name": str(t.get("name") or "tool")}}
+        for t in body.get("tools") or ()
+        if isinstance(t, dict) and t.get("type") == "function"
+    ]
+    if tools:
+        chat["tools"] = tools
+    return chat
+
+
+@dataclass
+class NativeTurn:
+    """One request's body and history, and how to send them to a given upstream."""
+
+    body: dict[str, Any]
+    basics: Basics
+    #: The stored conversation before this turn (the previous response's input and output).
+    history: list[dict[str, Any]] = field(default_factory=list)
+    #: Provider that answered the previous response natively (it can resolve its own id).
+    previous_provider: str | None = None
+
+    def payload_for(self, route: Route) -> dict[str, Any]:
+        """The client's body with the upstream model id; ``previous_response_id`` stays
+        only for the provider that made that response (it keeps the state — reasoning,
+        tool results — itself); any other gets the stored conversation in ``input``."""
+        payload = {**self.body, "model": route.model.model}
+        if self.basics.previous_response_id is not None and (
+            self.previous_provider != route.model.provider
+        ):
+            payload.pop("previous_response_id", None)
+            raw = self.body.get("input")
+            new = [{"role": "user", "content": raw}] if isinstance(raw, str) else raw or []
+            payload["input"] = portable_items(self.history) + list(new)
+        return payload
+
+    def conversation(self) -> list[dict[str, Any]]:
+        """What is stored as this response's input: the history, then the new items."""
+        return self.history + input_items(self.body.get("input"))
+
+
+# -- calling ----------------------------------------------------------------------------------
+@dataclass
+class Handoff:
+    """Fallback reached ``route``, whose provider has no Responses API: translate from here."""
+
+    route: Route
+    last: ProxyError
+
+
+def event_parts(raw: bytes) -> tuple[str | None, bytes]:
+    """(event name, data) of one raw server-sent event."""
+    name: str | None = None
+    data: list[bytes] = []
+    for line in raw.splitlines():
+        if line.startswith(b"data:"):
+            value = line[5:]
+            data.append(value[1:] if value.startswith(b" ") else value)
+        elif line.startswith(b"event:"):
+            name = line[6:].strip().decode("utf-8", "replace")
+    joined = b"\n".join(data)
+    if name is None and joined.startswith(b"{"):
+        name = _type_in(joined)
+    return name, joined
+
+
+def _type_in(data: bytes) -> str | None:
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    kind = obj.get("type") if isinstance(obj, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _failure(message: str, code: Any) -> ProxyError:
+    """An upstream's in-band failure (``error`` event, ``failed`` response) as an error
+    the fallback logic understands: rate limits are 429s, anything else a 502."""
+    limited = code == "rate_limit_exceeded"
+    return ProxyError(
+        429 if limited else 502,
+        message or "the upstream failed to generate a response",
+        type="requests" if limited else "server_error",
+        code=str(code) if code else "upstream_error",
+        retryable=True,
+    )
+
+
+def failure_of(name: str | None, data: bytes) -> ProxyError | None:
+    """The error an ``error`` or ``response.failed`` event reports, else None."""
+    if name not in ("error", "response.failed"):
+        return None
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return _failure("the upstream sent an unreadable error event", None)
+    if not isinstance(obj, dict):
+        return _failure("", None)
+    err = obj if name == "error" else (obj.get("response") or {}).get("error")
+    err = err if isinstance(err, dict) else {}
+    return _failure(str(err.get("message") or ""), err.get("code"))
+
+
+async def _first_events(iterator: AsyncIterator[bytes]) -> list[bytes]:
+    """Events up to the first with data (keep-alive comments may come first)."""
+    events = []
+    while True:
+        raw = await anext(iterator)
+        events.append(raw)
+        name, data = event_parts(raw)
+        if data:
+            failure = failure_of(name, data)
+            if failure is not None:
+                raise failure
+            return events
+
+
+def check_response(response: Any) -> dict[str, Any]:
+    if not isinstance(response, dict):
+        raise ProxyError(502, "the upstream sent no Response object", type="server_error")
+    if response.get("status") == "failed":
+        err = response.get("error")
+        err = err if isinstance(err, dict) else {}
+        raise _failure(str(err.get("message") or ""), err.get("code"))
+    return response
+
+
+async def attempt(
+    pipeline: Pipeline, ctx: CallContext, turn: NativeTurn, stream: bool
+) -> tuple[Any, list[bytes]] | dict[str, Any] | Handoff:
+    """Try the plan's routes natively, falling back as ``Pipeline.call`` does, until one
+    answers: its ``Response`` (or, streaming, its iterator and first events), or a
+    ``Handoff`` when the fallback is a provider without the Responses API."""
+    assert ctx.plan is not None
+    route: Route | None = ctx.plan.primary
+    last: ProxyError | None = None
+    while route is not None:
+        if not is_native(pipeline, route):
+            assert last is not None  # the primary is native, or this path is not taken
+            return Handoff(route, last)
+        ctx.route = route
+        t0 = time.perf_counter()
+        iterator: Any = None
+        try:
+            pending = pipeline.hook.call_provider(
+                route=route,
+                body=turn.payload_for(route),
+                stream=stream,
+                providers=pipeline.providers,
+                context=ctx,
+                operation="responses",
+            )
+            if stream:
+                iterator = await await_me_maybe(pending)
+                first = await pipeline._with_deadline(_first_events(iterator), ctx)
+            else:
+                answer = await pipeline._with_deadline(await_me_maybe(pending), ctx)
+                response = check_response(answer)
+        except StopAsyncIteration:
+            last = ProxyError(502, "upstream closed the stream without data", type="server_error")
+            route = await pipeline._next_route(route, last, ctx)
+            continue
+        except ProxyError as err:
+            if iterator is not None:
+                await _aclose(iterator)
+            last = pipeline.scrub(err)
+            route = await pipeline._next_route(route, err, ctx)
+            continue
+        finally:
+            ctx.upstream_ms = (time.perf_counter() - t0) * 1000
+        pipeline.health.succeeded(route.model.name)
+        if stream:
+            ctx.first_token_at = time.perf_counter()
+            return iterator, first
+        return response
+    assert last is not None
+    raise final_error(last, ctx)
+
+
+def usage_of(response: dict[str, Any]) -> Usage | None:
+    usage = response.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    return Usage(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0))
+
+
+def _dress(
+    pipeline: Pipeline, ctx: CallContext, response: dict[str, Any], turn: NativeTurn
+) -> None:
+    """Public model name, the client's ``previous_response_id`` (the upstream may have been
+    sent the history instead) — on every copy of the ``Response`` the client sees."""
+    assert ctx.route is not None
+    response["model"] = ctx.route.model.name
+    if turn.basics.previous_response_id is not None:
+        response["previous_response_id"] = turn.basics.previous_response_id
+
+
+def finish(
+    pipeline: Pipeline, ctx: CallContext, response: dict[str, Any], turn: NativeTurn
+) -> dict[str, Any]:
+    """A non-streamed native answer ready for the client: usage, ``omni``, recorded."""
+    usage = usage_of(response) or Usage(ctx.prompt_estimate, 0)
+    ctx.usage = usage
+    _dress(pipeline, ctx, response, turn)
+    response["omni"] = {**pipeline.omni(ctx, usage), "native": True}
+    pipeline.record(ctx)
+    return response
+
+
+def _sse(name: str, obj: Any) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(obj) + b"\n\n"
+
+
+def _sequence(data: bytes) -> int | None:
+    at = data.rfind(b'"sequence_number":')
+    if at < 0:
+        return None
+    digits = data[at + 18 : at + 40].lstrip()
+    end = 0
+    while end < len(digits) and digits[end : end + 1].isdigit():
+        end += 1
+    return int(digits[:end]) if end else None
+
+
+class _Relay:
+    """Per-stream state: the last sequence number, how many deltas went by, the end."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        ctx: CallContext,
+        turn: NativeTurn,
+        keep: Callable[[dict[str, Any]], Awaitable[None]] | None,
+    ) -> None:
+        self.pipeline, self.ctx, self.turn, self.keep = pipeline, ctx, turn, keep
+        self.seq = -1
+        self.deltas = 0
+        self.ended = False
+
+    def estimate(self) -> Usage:
+        return Usage(self.ctx.prompt_estimate, self.deltas)
+
+    async def handle(self, raw: bytes) -> bytes:
+        """One upstream event as the client gets it (the same bytes unless it carries
+        the ``Response``); notes usage and failures on the context."""
+        name, data = event_parts(raw)
+        seq = _sequence(data) if data else None
+        self.seq = self.seq if seq is None else seq
+        if name is None:
+            return raw
+        if name.endswith(".delta"):
+            self.deltas += 1
+        elif name == "error":
+            self._failed(failure_of(name, data))
+        elif name in ENVELOPES:
+            try:
+                obj = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                return raw
+            response = obj.get("response") if isinstance(obj, dict) else None
+            if isinstance(response, dict):
+                await self._envelope(name, data, response)
+                return _sse(name, obj)
+        return raw
+
+    async def _envelope(self, name: str, data: bytes, response: dict[str, Any]) -> None:
+        ctx = self.ctx
+        _dress(self.pipeline, ctx, response, self.turn)
+        if name not in TERMINAL:
+            return
+        ctx.usage = usage_of(response) or self.estimate()
+        response["omni"] = {**self.pipeline.omni(ctx, ctx.usage), "native": True}
+        if name == "response.failed":
+            self._failed(failure_of(name, data))
+            return
+        self.ended = True
+        if self.keep is not None:
+            await self.keep(response)
+
+    def _failed(self, err: ProxyError | None) -> None:
+        assert err is not None
+        self.ended = True
+        ctx = self.ctx
+        ctx.status, ctx.error, ctx.error_code = err.status, err.message, err.code
+        ctx.usage = ctx.usage or self.estimate()
+
+    def broke(self, err: ProxyError) -> bytes:
+        """The stream broke on the proxy's side of it: note it, tell the client."""
+        ctx = self.ctx
+        assert ctx.route is not None
+        self.pipeline.scrub(err)
+        model = ctx.route.model
+        ctx.attempts.append(Attempt(model.name, model.provider, err.status, err.message, err.code))
+        self._failed(err)
+        event = {
+            "type": "error",
+            "code": err.code or "server_error",
+            "message": err.message,
+            "param": None,
+            "sequence_number": self.seq + 1,
+        }
+        return _sse("error", event)
+
+
+async def relay(
+    pipeline: Pipeline,
+    ctx: CallContext,
+    iterator: Any,
+    first: list[bytes],
+    turn: NativeTurn,
+    keep: Callable[[dict[str, Any]], Awaitable[None]] | None,
+) -> AsyncGenerator[bytes, None]:
+    """The upstream's events for the client; stores the final ``Response`` (``keep``)
+    before its event goes out, and records the request however the stream ends."""
+    assert ctx.route is not None
+    idle_s = pipeline.config.routing.stream_idle_s
+    state = _Relay(pipeline, ctx, turn, keep)
+    try:
+        try:
+            pending = first
+            while not state.ended:
+                for raw in pending:
+                    yield await state.handle(raw)
+                if state.ended:
+                    break
+                try:
+                    pending = [await _next_chunk(iterator, idle_s)]
+                except StopAsyncIteration:
+                    raise ProxyError(
+                        502,
+                        f"{ctx.route.model.provider}: the stream ended before response.completed",
+                        type="server_error",
+                        code="upstream_stream_cut",
+                    ) from None
+        except ProxyError as err:
+            yield state.broke(err)
+    except (asyncio.CancelledError, GeneratorExit):
+        ctx.client_disconnected = True
+        ctx.usage = ctx.usage or state.estimate()
+        if ctx.status < 400:
+            ctx.status, ctx.error = 499, "client disconnected"
+        raise
+    finally:
+        pipeline.record(ctx)
+        await _aclose(iterator)
