@@ -9,7 +9,7 @@ either lack the endpoint or serve a stateless subset, so they opt in explicitly)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
 import httpx
@@ -18,6 +18,7 @@ import orjson
 from omni_proxy import ProxyError
 from omni_proxy.config import ConfigError, ProviderSettings
 from omni_proxy.upstream import error_from_exception, parse_json
+from omni_proxy.upstream_http import UpstreamResponse
 
 from .quirks import upstream_error_of
 
@@ -30,12 +31,19 @@ class ResponsesUpstream(Protocol):
     @property
     def name(self) -> str: ...
 
-    client: httpx.AsyncClient
     responses_url: httpx.URL
 
     def _headers(self) -> dict[str, str]: ...
 
-    def _error(self, response: httpx.Response, content: bytes) -> ProxyError: ...
+    def _error(self, response: UpstreamResponse, content: bytes) -> ProxyError: ...
+
+    async def post(
+        self, url: str | httpx.URL, content: bytes, headers: Mapping[str, str]
+    ) -> UpstreamResponse: ...
+
+    async def post_stream(
+        self, url: str | httpx.URL, content: bytes, headers: Mapping[str, str]
+    ) -> UpstreamResponse: ...
 
 
 def responses_enabled(settings: ProviderSettings, preset: dict[str, Any]) -> bool:
@@ -61,9 +69,7 @@ def _payload(body: dict[str, Any]) -> bytes:
 async def post_response(provider: ResponsesUpstream, body: dict[str, Any]) -> dict[str, Any]:
     """The upstream's ``Response`` object for a non-streaming request."""
     try:
-        response = await provider.client.post(
-            provider.responses_url, content=_payload(body), headers=provider._headers()
-        )
+        response = await provider.post(provider.responses_url, _payload(body), provider._headers())
     except httpx.HTTPError as exc:
         raise error_from_exception(provider.name, exc) from None
     if response.status_code != 200:
@@ -97,11 +103,10 @@ async def stream_response(
 ) -> AsyncIterator[bytes]:
     """Each event of the upstream's stream, bytes as received; comment-only keep-alives
     are relayed too (they are part of the stream the client would have seen)."""
-    request = provider.client.build_request(
-        "POST", provider.responses_url, content=_payload(body), headers=provider._headers()
-    )
     try:
-        response = await provider.client.send(request, stream=True)
+        response = await provider.post_stream(
+            provider.responses_url, _payload(body), provider._headers()
+        )
     except httpx.HTTPError as exc:
         raise error_from_exception(provider.name, exc) from None
     try:
