@@ -114,10 +114,11 @@ class UpstreamHTTP:
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            # ssl left at aiohttp's default: the verified context it built at import
+            # (system CAs, SSL_CERT_FILE), not another 50 ms of loading certificates.
             connector = aiohttp.TCPConnector(
                 limit=self.limits.max_connections or 0,
                 keepalive_timeout=self.limits.keepalive_expiry or 60.0,
-                ssl=httpx.create_ssl_context(),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=self.timeout, raise_for_status=False
