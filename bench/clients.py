@@ -7,10 +7,11 @@ this process, threads included), which other load on the machine barely moves.
 
     python bench/clients.py [--seconds 3] [--extra-path DIR]
 
-Variants: omni-proxy's httpx ``AsyncClient`` (limits as in ``registry.Providers``), httpx
-with limits sized to the load, httpx2, httpx over the ``httpx-aiohttp`` transport, aiohttp
-directly, and a bare asyncio-streams client (the floor). Libraries that are not importable are
-skipped; ``--extra-path`` adds a directory (e.g. ``pip install --target DIR aiohttp
+Variants: httpx's ``AsyncClient`` (limits as omni-proxy sizes them), httpx with limits sized
+to the load, httpx2, httpx over the ``httpx-aiohttp`` transport, aiohttp directly,
+omni-proxy's own ``Provider.post`` (what providers call now: the aiohttp pool with an
+httpx-shaped answer), and a bare asyncio-streams client (the floor). Libraries that are not
+importable are skipped; ``--extra-path`` adds a directory (e.g. ``pip install --target DIR aiohttp
 httpx-aiohttp``) to the end of ``sys.path`` so nothing has to be installed into the venv.
 Writes ``bench/results/clients-<date>-<commit>.md`` and ``.json``.
 """
@@ -99,6 +100,29 @@ async def aiohttp_client(url: str, conns: int) -> tuple[Call, Callable[[], Any]]
     return call, session.close
 
 
+async def omni_provider_post(url: str, conns: int) -> tuple[Call, Callable[[], Any]]:
+    """What omni-proxy's providers do now: ``Provider.post`` on the aiohttp pool."""
+    from omni_proxy.config import ProviderSettings
+    from omni_proxy.provider import Provider
+    from omni_proxy.registry import Providers
+
+    settings = ProviderSettings(name="up", plugin="openai", base_url=url, max_connections=512)
+    client, pool = Providers._client_for(settings)
+    provider = Provider(settings, client)
+    provider.http = pool
+
+    async def call() -> dict[str, Any]:
+        r = await provider.post(url, BODY, HEADERS)
+        return orjson.loads(r.content)  # type: ignore[no-any-return]
+
+    async def close() -> None:
+        await client.aclose()
+        if pool is not None:
+            await pool.aclose()
+
+    return call, close
+
+
 async def raw_client(url: str, conns: int) -> tuple[Call, Callable[[], Any]]:
     """The floor: keep-alive asyncio streams, one per worker, content-length bodies only."""
     host_port = url.split("//", 1)[1].split("/", 1)[0]
@@ -134,6 +158,7 @@ VARIANTS: dict[str, Callable[[str, int], Awaitable[tuple[Call, Callable[[], Any]
     "httpx2 AsyncClient": httpx2_client,
     "httpx + httpx-aiohttp transport": httpx_aiohttp_client,
     "aiohttp ClientSession": aiohttp_client,
+    "omni-proxy Provider.post (aiohttp pool, httpx-shaped answer)": omni_provider_post,
     "raw asyncio streams (floor)": raw_client,
 }
 
