@@ -18,6 +18,7 @@ from omni_proxy.upstream import (
     retry_after_of,
     sse_events,
 )
+from omni_proxy.upstream_http import UpstreamResponse
 
 from .translate import (
     ANTHROPIC_VERSION,
@@ -115,7 +116,7 @@ class AnthropicProvider(Provider):
         )
         return orjson.dumps(payload)
 
-    def _error(self, response: httpx.Response, content: bytes) -> ProxyError:
+    def _error(self, response: UpstreamResponse, content: bytes) -> ProxyError:
         payload, fallback = error_body(response, content)
         return anthropic_error(
             self.name,
@@ -128,7 +129,7 @@ class AnthropicProvider(Provider):
     async def chat(self, body: dict[str, Any], model: ModelInfo) -> dict[str, Any]:
         content = self._payload(body, model, stream=False)
         try:
-            response = await self.client.post(self.url, content=content, headers=self.headers)
+            response = await self.post(self.url, content, self.headers)
         except httpx.HTTPError as exc:
             raise error_from_exception(self.name, exc) from None
         if response.status_code != 200:
@@ -143,11 +144,10 @@ class AnthropicProvider(Provider):
         translator = StreamTranslator(
             model.name, provider=self.name, include_usage=bool(options.get("include_usage"))
         )
-        request = self.client.build_request(
-            "POST", self.url, content=self._payload(body, model, stream=True), headers=self.headers
-        )
         try:
-            response = await self.client.send(request, stream=True)
+            response = await self.post_stream(
+                self.url, self._payload(body, model, stream=True), self.headers
+            )
         except httpx.HTTPError as exc:
             raise error_from_exception(self.name, exc) from None
         try:

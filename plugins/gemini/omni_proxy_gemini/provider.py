@@ -24,6 +24,7 @@ from omni_proxy.upstream import (
     retry_after_of,
     sse_events,
 )
+from omni_proxy.upstream_http import UpstreamResponse
 
 from .embed import (
     batch_values,
@@ -129,7 +130,7 @@ class GeminiProvider(Provider):
                 while len(self.signatures) > SIGNATURE_CACHE_SIZE:
                     self.signatures.popitem(last=False)
 
-    def _error(self, response: httpx.Response, content: bytes) -> ProxyError:
+    def _error(self, response: UpstreamResponse, content: bytes) -> ProxyError:
         payload, fallback = error_body(response, content)
         return gemini_error(
             self.name,
@@ -142,9 +143,7 @@ class GeminiProvider(Provider):
     async def chat(self, body: dict[str, Any], model: ModelInfo) -> dict[str, Any]:
         content = self._payload(body)
         try:
-            response = await self.client.post(
-                self.url(model.model, False), content=content, headers=self.headers
-            )
+            response = await self.post(self.url(model.model, False), content, self.headers)
         except httpx.HTTPError as exc:
             raise error_from_exception(self.name, exc) from None
         if response.status_code != 200:
@@ -164,9 +163,7 @@ class GeminiProvider(Provider):
 
     async def _post_json(self, url: str, payload: dict[str, Any]) -> Any:
         try:
-            response = await self.client.post(
-                url, content=orjson.dumps(payload), headers=self.headers
-            )
+            response = await self.post(url, orjson.dumps(payload), self.headers)
         except httpx.HTTPError as exc:
             raise error_from_exception(self.name, exc) from None
         if response.status_code != 200:
@@ -210,11 +207,10 @@ class GeminiProvider(Provider):
         translator = StreamTranslator(
             model.name, provider=self.name, include_usage=bool(options.get("include_usage"))
         )
-        request = self.client.build_request(
-            "POST", self.url(model.model, True), content=self._payload(body), headers=self.headers
-        )
         try:
-            response = await self.client.send(request, stream=True)
+            response = await self.post_stream(
+                self.url(model.model, True), self._payload(body), self.headers
+            )
         except httpx.HTTPError as exc:
             raise error_from_exception(self.name, exc) from None
         try:
