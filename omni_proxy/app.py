@@ -182,6 +182,7 @@ def routes() -> list[Route]:
         Route("/v1/responses", responses.create_response, methods=["POST"]),
         Route("/v1/responses/{response_id}", responses.get_response, methods=["GET"]),
         Route("/v1/responses/{response_id}", responses.delete_response, methods=["DELETE"]),
+        Route("/v1/responses/{response_id}/input_items", responses.list_input_items),
         Route("/v1/models", meta.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", meta.get_model, methods=["GET"]),
         Route("/health", meta.health, methods=["GET"]),

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import __version__
+from .formats.responses import INCLUDABLE
 
 OPENAPI_VERSION = "3.1.0"
 
@@ -182,6 +183,11 @@ SCHEMAS: dict[str, Schema] = {
         savings_estimate=NUMBER,
         latency_ms=NUMBER,
         fallbacks={"type": "array", "items": ANY_OBJECT},
+        native={
+            "type": "boolean",
+            "description": "On `/v1/responses`: true when the model's provider served the "
+            "Responses API itself (passthrough), false when it was translated onto chat.",
+        },
     ),
     "ChatCompletion": obj(
         ["id", "object", "created", "model", "choices"],
@@ -327,6 +333,18 @@ SCHEMAS: dict[str, Schema] = {
         **ROUTING_PROPERTIES,
     ),
     "ResponseObject": obj(["id", "object"], id=STRING, object={"const": "response"}),
+    "ResponseItemList": obj(
+        ["object", "data", "first_id", "last_id", "has_more"],
+        object={"const": "list"},
+        data={
+            "type": "array",
+            "description": "Items used to generate the response (OpenAI's `ItemResource`).",
+            "items": obj(["id", "type"], id=STRING, type=STRING),
+        },
+        first_id={"type": ["string", "null"], "description": "Null on an empty page."},
+        last_id={"type": ["string", "null"], "description": "Null on an empty page."},
+        has_more=BOOLEAN,
+    ),
     "Usage": obj(
         ["total_requests", "total_tokens", "total_cost", "total_savings", "by_day"],
         total_requests=INTEGER,
@@ -561,6 +579,40 @@ OPERATIONS: dict[tuple[str, str], Schema] = {
         "A stored response of the caller's organization.",
         _json("The response.", "ResponseObject"),
         params=[_path_param("response_id", "Response id.")],
+    ),
+    ("/v1/responses/{response_id}/input_items", "get"): _op(
+        "listResponseInputItems",
+        "The input items of a stored response of the caller's organization: the conversation "
+        "carried over from `previous_response_id`, then the request's `input`.",
+        _json("A page of items.", "ResponseItemList"),
+        params=[
+            _path_param("response_id", "Response id."),
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                "description": "Items per page.",
+            },
+            {
+                "name": "order",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": ["asc", "desc"], "default": "desc"},
+                "description": "`desc` (default): newest item first.",
+            },
+            _query("after", "An item id: list the items after it."),
+            {
+                "name": "include",
+                "in": "query",
+                "required": False,
+                "style": "form",
+                "explode": True,
+                "schema": {"type": "array", "items": {"type": "string", "enum": list(INCLUDABLE)}},
+                "description": "Accepted (also as `include[]`) and without effect: items "
+                "always carry everything that was stored.",
+            },
+        ],
     ),
     ("/v1/responses/{response_id}", "delete"): _op(
         "deleteResponse",

@@ -348,13 +348,18 @@ def test_org_isolation_on_every_org_scoped_route(world: World) -> None:
     assert world.post("a-admin", "/v1/organizations", {"name": "gamma"}).status_code == 403
     assert world.patch("a-admin", f"/v1/organizations/{a_org}", {"rpm_limit": 1}).status_code == 403
 
-    # /v1/responses: stored per org; another org can neither read, delete nor continue it.
+    # /v1/responses: stored per org; another org can neither read (the response or its input
+    # items), delete nor continue it.
     created = world.post("a-rw", "/v1/responses", {"model": "cheap", "input": "alpha only"})
     assert created.status_code == 200, created.text
     rid = created.json()["id"]
     assert world.get("a-rw", f"/v1/responses/{rid}").status_code == 200
     assert world.get("b-rw", f"/v1/responses/{rid}").status_code == 404
     assert world.delete("b-rw", f"/v1/responses/{rid}").status_code == 404
+    items = world.get("a-read", f"/v1/responses/{rid}/input_items")
+    assert items.status_code == 200 and "alpha only" in items.text
+    listed = world.get("b-rw", f"/v1/responses/{rid}/input_items")
+    assert listed.status_code == 404 and "alpha only" not in listed.text
     follow = world.post(
         "b-rw", "/v1/responses", {"model": "cheap", "input": "more", "previous_response_id": rid}
     )

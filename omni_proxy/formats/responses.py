@@ -31,6 +31,19 @@ UNSUPPORTED_FIELDS = {
     "prompt": "Prompt templates are not supported by this proxy; send 'input' instead.",
 }
 
+#: The spec's ``IncludeEnum``: what ``include`` may name. ``GET /v1/responses/{id}/input_items``
+#: accepts each and lists items with everything that was stored whatever it names.
+INCLUDABLE = (
+    "file_search_call.results",
+    "web_search_call.results",
+    "web_search_call.action.sources",
+    "message.input_image.image_url",
+    "computer_call_output.output.image_url",
+    "code_interpreter_call.outputs",
+    "reasoning.encrypted_content",
+    "message.output_text.logprobs",
+)
+
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(24)}"
