@@ -12,8 +12,10 @@ is) and fail with httpx's exceptions, so provider code has one path.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import httpx
@@ -70,7 +72,7 @@ _FAILURES = (aiohttp.ClientError, TimeoutError)
 class AiohttpResponse:
     """An aiohttp response behind ``UpstreamResponse``; errors surface as httpx's."""
 
-    __slots__ = ("_raw", "content", "headers", "reason_phrase", "status_code")
+    __slots__ = ("_raw", "complete", "content", "headers", "reason_phrase", "status_code")
 
     def __init__(self, raw: aiohttp.ClientResponse) -> None:
         self._raw = raw
@@ -78,6 +80,8 @@ class AiohttpResponse:
         self.headers: Mapping[str, str] = raw.headers
         self.reason_phrase = raw.reason or ""
         self.content = b""
+        #: Set by ``stream_complete``: the last event came, only the transfer's end is due.
+        self.complete = False
 
     async def aread(self) -> bytes:
         try:
@@ -94,8 +98,53 @@ class AiohttpResponse:
             raise as_httpx_error(exc) from exc
 
     async def aclose(self) -> None:
-        # Back to the pool when the body was read to the end; closed otherwise.
-        self._raw.release()
+        # Back to the pool when the body was read to the end; closed otherwise, unless the
+        # stream is complete and only the transfer's end (the chunked terminator, usually a
+        # packet behind the last event) is missing: then that is awaited in the background,
+        # so the connection, and its TLS session, serve the next request.
+        raw = self._raw
+        if self.complete and not raw.content.is_eof():
+            task = asyncio.get_running_loop().create_task(_finish(raw))
+            _FINISHING.add(task)
+            task.add_done_callback(_FINISHING.discard)
+            return
+        raw.release()
+
+
+_FINISHING: set[asyncio.Task[Any]] = set()
+#: How long a complete stream's transfer may take to end before its connection is closed.
+FINISH_S = 2.0
+#: At most this much is read past the last event (a well-behaved upstream sends 5 bytes).
+FINISH_MAX_BYTES = 64 * 1024
+
+
+async def _finish(raw: aiohttp.ClientResponse) -> None:
+    try:
+        async with asyncio.timeout(FINISH_S):
+            extra = 0
+            while not raw.content.is_eof() and extra <= FINISH_MAX_BYTES:
+                extra += len(await raw.content.readany())
+    except Exception:  # the upstream stalled or broke: its connection is not reused
+        raw.close()
+        return
+    if raw.content.is_eof():
+        raw.release()
+    else:
+        raw.close()
+
+
+def stream_complete(response: UpstreamResponse) -> None:
+    """Say a stream's last event has been read, before closing it early (an SSE ``[DONE]``
+    or ``message_stop``): its connection can then go back to the pool."""
+    if isinstance(response, AiohttpResponse):
+        response.complete = True
+
+
+async def finish_pending() -> None:
+    """Wait for the background stream endings (at shutdown, before the pools close)."""
+    if _FINISHING:
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*_FINISHING, return_exceptions=True)
 
 
 class UpstreamHTTP:
@@ -159,6 +208,7 @@ class UpstreamHTTP:
         return response
 
     async def aclose(self) -> None:
+        await finish_pending()
         if self._session is not None:
             await self._session.close()
             self._session = None

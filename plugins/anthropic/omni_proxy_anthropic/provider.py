@@ -18,7 +18,7 @@ from omni_proxy.upstream import (
     retry_after_of,
     sse_events,
 )
-from omni_proxy.upstream_http import UpstreamResponse
+from omni_proxy.upstream_http import UpstreamResponse, stream_complete
 
 from .translate import (
     ANTHROPIC_VERSION,
@@ -179,6 +179,7 @@ class AnthropicProvider(Provider):
                     else:
                         pending.append(encoded)
                 if translator.done:
+                    stream_complete(response)
                     return
             raise error_from_status(
                 self.name, 502, "the stream ended before message_stop", code="upstream_stream_cut"

@@ -25,7 +25,7 @@ from omni_proxy.upstream import (
     retry_after_of,
     sse_events,
 )
-from omni_proxy.upstream_http import UpstreamResponse
+from omni_proxy.upstream_http import UpstreamResponse, stream_complete
 
 from .presets import PRESETS
 from .quirks import (
@@ -167,6 +167,7 @@ class OpenAIProvider(Provider):
             last: dict[str, Any] = {}
             async for _, data in sse_events(response):
                 if data == b"[DONE]":
+                    stream_complete(response)
                     if groq_usage is not None and not usage_seen:
                         yield orjson.dumps(usage_chunk(last, groq_usage))
                     return

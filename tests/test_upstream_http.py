@@ -1,0 +1,174 @@
+"""``Provider.post`` / ``post_stream`` over aiohttp's pool, against a raw HTTP/1.1 server on
+127.0.0.1 that controls exactly how a stream's bytes and its end arrive."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from omni_proxy_openai import OpenAIProvider
+
+from omni_proxy import upstream_http
+from omni_proxy.config import ProviderSettings
+from omni_proxy.registry import Providers
+from omni_proxy.types import ModelInfo
+
+CHUNK = (
+    b'{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi"}}]}'
+)
+
+
+def _chunked(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+class RawUpstream:
+    """Answers every POST with an SSE stream: one chunk, ``[DONE]``, then the chunked
+    terminator after ``end_delay_s`` (never, if None). Counts connections."""
+
+    def __init__(self, end_delay_s: float | None) -> None:
+        self.end_delay_s = end_delay_s
+        self.connections = 0
+        self.closed = 0
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> RawUpstream:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        assert self.server is not None
+        self.server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.server.wait_closed(), 2)
+
+    @property
+    def base_url(self) -> str:
+        assert self.server is not None
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/v1"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                await reader.readexactly(length)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                    b"transfer-encoding: chunked\r\n\r\n"
+                    + _chunked(b"data: " + CHUNK + b"\n\n")
+                    + _chunked(b"data: [DONE]\n\n")
+                )
+                await writer.drain()
+                if self.end_delay_s is None:
+                    await reader.read()  # never ends the stream; returns when the client hangs up
+                    return
+                await asyncio.sleep(self.end_delay_s)
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self.closed += 1
+            writer.close()
+
+
+def _provider(base_url: str) -> tuple[OpenAIProvider, httpx.AsyncClient, Any]:
+    settings = ProviderSettings(name="up", plugin="openai", base_url=base_url, api_key="sk-x")
+    client, pool = Providers._client_for(settings)
+    assert pool is not None  # aiohttp is the default pool
+    provider = OpenAIProvider(settings, client)
+    provider.http = pool
+    return provider, client, pool
+
+
+MODEL = ModelInfo(name="m", provider="up", model="m")
+BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+
+
+async def _drain(it: AsyncIterator[bytes]) -> list[bytes]:
+    return [chunk async for chunk in it]
+
+
+async def _wait(check: Any, timeout: float = 3.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(0.01)
+    return bool(check())
+
+
+@pytest.mark.parametrize("marked", [True, False])
+async def test_a_finished_stream_keeps_its_connection_when_the_end_arrives_late(
+    marked: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not marked:  # the control: what closing at [DONE] without the mark does
+        monkeypatch.setattr("omni_proxy_openai.stream_complete", lambda response: None)
+    async with RawUpstream(end_delay_s=0.05) as upstream:
+        provider, client, pool = _provider(upstream.base_url)
+        try:
+            for _ in range(3):
+                started = asyncio.get_running_loop().time()
+                chunks = await _drain(provider.stream(dict(BODY), MODEL))
+                assert chunks and b'"hi"' in chunks[0]  # [DONE] ends it: the client has all
+                assert asyncio.get_running_loop().time() - started < 0.05  # not held for the end
+                await asyncio.sleep(0.15)  # the next request comes after the terminator
+            # The terminator arrives 50 ms after [DONE]: awaited in the background, so the
+            # streams share one connection (and, upstream, one TLS session).
+            assert upstream.connections == (1 if marked else 3), upstream.connections
+        finally:
+            await pool.aclose()
+            await client.aclose()
+
+
+async def test_a_stream_whose_end_never_comes_loses_its_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(upstream_http, "FINISH_S", 0.2)
+    async with RawUpstream(end_delay_s=None) as upstream:
+        provider, client, pool = _provider(upstream.base_url)
+        try:
+            chunks = await _drain(provider.stream(dict(BODY), MODEL))
+            assert chunks  # the client is not kept waiting for the terminator
+            assert await _wait(lambda: upstream.closed == 1), "the stalled connection stayed open"
+            await _drain(provider.stream(dict(BODY), MODEL))
+            assert upstream.connections == 2  # a new connection, not the stalled one
+        finally:
+            await pool.aclose()
+            await client.aclose()
+
+
+async def test_upstream_failures_surface_as_httpx_errors() -> None:
+    settings = ProviderSettings(name="up", plugin="openai", base_url="http://127.0.0.1:9/v1")
+    client, pool = Providers._client_for(settings)
+    assert pool is not None
+    try:
+        with pytest.raises(httpx.ConnectError):
+            await pool.request("POST", "http://127.0.0.1:9/v1/x", b"{}", {})
+    finally:
+        await pool.aclose()
+        await client.aclose()
+
+
+async def test_transport_httpx_uses_the_httpx_client() -> None:
+    settings = ProviderSettings(
+        name="up", plugin="openai", base_url="http://127.0.0.1:9/v1", transport="httpx"
+    )
+    client, pool = Providers._client_for(settings)
+    try:
+        assert pool is None
+        provider = OpenAIProvider(settings, client)
+        with pytest.raises(httpx.ConnectError):
+            await provider.post("http://127.0.0.1:9/v1/x", b"{}", {})
+    finally:
+        await client.aclose()
