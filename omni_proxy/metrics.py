@@ -88,7 +88,8 @@ _children: dict[tuple[Any, ...], Any] = {}
 def child(metric: Any, *labels: str) -> Any:
     """``metric.labels(*labels)``, remembered: prometheus_client validates and locks on
     every ``labels`` call, a measurable share of a proxied request's CPU. The label sets
-    are the ones prometheus_client keeps anyway, so this grows no further than it does."""
+    are the ones prometheus_client keeps anyway (client-chosen names are mapped to
+    "unknown" first), so this grows no further than it does."""
     key = (metric, *labels)
     found = _children.get(key)
     if found is None:
@@ -109,9 +110,17 @@ class MetricsPlugin:
         self.state = state
         self._gauges_at = 0.0
 
+    def _model_label(self, name: str | None) -> str:
+        """A model name clients chose becomes a label only if the registry knows it: label
+        sets are kept for the process's life, so free text would grow them without bound."""
+        if not name or name == "auto":
+            return name or ""
+        registry = getattr(self.state, "registry", None) if self.state is not None else None
+        return name if registry is None or name in registry else "unknown"
+
     @hookimpl(trylast=True)
     def record(self, event: RequestRecord) -> None:
-        model = event.model_used or event.model_requested or ""
+        model = event.model_used or self._model_label(event.model_requested)
         provider = event.provider or ""
         org = event.org_id or ""
         child(

@@ -159,10 +159,11 @@ class Providers:
         return list(self._by_name)
 
     async def aclose(self) -> None:
-        for client in self._clients:
-            await client.aclose()
+        # Pools first: a stream still finishing in the background needs its session open.
         for pool in self._pools:
             await pool.aclose()
+        for client in self._clients:
+            await client.aclose()
 
 
 def _aiohttp_pool(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 import openai
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import MASTER_KEY, ProxyProcess
@@ -60,6 +61,11 @@ def test_metrics_count_requests_errors_fallbacks_tokens_and_cost(tmp_path: Path)
                     model="m", messages=[{"role": "user", "content": "s"}], stream=True
                 )
             )
+            for i in range(3):  # names nobody configured must not become label values
+                with pytest.raises(openai.NotFoundError):
+                    client.chat.completions.create(
+                        model=f"no-such-model-{i}", messages=[{"role": "user", "content": "x"}]
+                    )
             assert httpx.get(proxy.root + "/metrics").status_code == 401  # spend is private
             r = httpx.get(
                 proxy.root + "/metrics", headers={"authorization": f"Bearer {MASTER_KEY}"}
@@ -74,9 +80,11 @@ def test_metrics_count_requests_errors_fallbacks_tokens_and_cost(tmp_path: Path)
     assert value(data, "omni_fallbacks_total", model="m") == 1
     assert value(data, "omni_tokens_total", model="m", direction="input") > 0
     assert value(data, "omni_cost_usd_total", model="m", org="default") > 0
-    assert value(data, "omni_request_duration_seconds_count", route=route) == 5
+    assert value(data, "omni_request_duration_seconds_count", route=route) == 8  # 404s too
     assert value(data, "omni_proxy_overhead_seconds_count", route=route) == 4
     assert value(data, "omni_time_to_first_token_seconds_count", model="m") == 1
+    assert value(data, "omni_requests_total", status="404", model="unknown") == 3
+    assert not any("no-such-model" in str(labels) for _, labels in data)
     assert ("omni_recorder_queue_depth", ()) in data
     assert ("omni_cooldowns_active", ()) in data
 
