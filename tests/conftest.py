@@ -146,3 +146,22 @@ def make_proxy(tmp_path: Path) -> Iterator[Any]:
     yield make
     for proxy in started:
         proxy.stop()
+
+
+# -- the Responses API end-to-end tests' upstreams (one module's worth each) ------------------
+@pytest.fixture(scope="module")
+def native_up() -> Iterator[Any]:
+    """A fake OpenAI that serves the Responses API itself (the ``openai`` preset's kind)."""
+    from tests.fakes.openai_upstream import FakeOpenAI
+
+    with FakeOpenAI(model_suffix="-2024-07-18") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def compat_up() -> Iterator[Any]:
+    """A fake OpenAI-compatible upstream that the proxy translates Responses requests for."""
+    from tests.fakes.openai_upstream import FakeOpenAI
+
+    with FakeOpenAI() as server:
+        yield server

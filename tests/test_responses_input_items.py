@@ -19,21 +19,9 @@ from omni_proxy.routes.responses import derived_item_id, input_item_list
 from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.openai_schema import validate
-from tests.test_responses_native import WEATHER_TOOL
+from tests.test_responses_e2e import WEATHER_TOOL
 
 HEADERS = {"authorization": f"Bearer {MASTER_KEY}"}
-
-
-@pytest.fixture(scope="module")
-def native_up() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(model_suffix="-2024-07-18") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def compat_up() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -22,34 +22,11 @@ import pytest
 from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.openai_schema import validate
+from tests.test_responses_e2e import WEATHER_TOOL
 from tests.test_responses_translate import EVENT_SCHEMAS, parse_sse
 
 HEADERS = {"authorization": f"Bearer {MASTER_KEY}"}
 ENVELOPES = {"response.created", "response.in_progress", "response.completed"}
-WEATHER_TOOL: dict[str, Any] = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Current weather for a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-        "additionalProperties": False,
-    },
-    "strict": True,
-}
-
-
-@pytest.fixture(scope="module")
-def native_up() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(model_suffix="-2024-07-18") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def compat_up() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
