@@ -424,9 +424,11 @@ def test_redis_outage_falls_back_to_memory_and_shares_limits_again(
                 assert eventually(lambda p=proxy: _ready(p)[1]["status"] == "ready", 15)
         for load in (load_a, load_b):
             assert not load.errors and {s for _, s, _ in load.results} == {200}, load.errors[:3]
-        # Shared again, within a few probes: a Redis call that fails just after the
-        # restart (a pooled connection to the old process) sends that one instance back to
-        # memory until its next probe, 2 s later. Each attempt takes a fresh key.
+        # Shared again. Stale pooled connections to the old process used to send one
+        # instance back to memory for a probe interval (1 run in ~20; now fixed, see
+        # test_after_a_redis_restart_no_stale_pooled_connection_is_used); any other failed
+        # Redis call still does, until the next probe 2 s later, so allow a few attempts,
+        # each with a fresh key.
         attempts: list[list[int]] = []
 
         def shared_again() -> bool:
@@ -446,3 +448,45 @@ def test_redis_outage_falls_back_to_memory_and_shares_limits_again(
     finally:
         a.stop()
         b.stop()
+
+
+async def test_after_a_redis_restart_no_stale_pooled_connection_is_used(
+    private_redis: PrivateRedis,
+) -> None:
+    """The limiter's probes drop the pool's idle connections while Redis is away, so the
+    requests right after it returns all count in Redis: none stumbles on a socket to the
+    old process and sends this instance back to memory limits."""
+    import asyncio
+
+    from omni_proxy.limits import Limiter
+    from omni_proxy.types import CallContext, Principal
+
+    limiter = Limiter(redis_url=private_redis.url, prefix=f"omni-t-{uuid.uuid4().hex[:8]}:")
+    await limiter.start()
+    try:
+        assert limiter.redis_ok
+        principal = Principal(org_id="org", key_id="key", limits={"key_rpm": 1000})
+
+        async def admit_many(n: int) -> None:
+            await asyncio.gather(
+                *(
+                    limiter.admit(
+                        principal, CallContext(request_id=f"r{i}", endpoint="/v1/chat/completions")
+                    )
+                    for i in range(n)
+                )
+            )
+
+        await admit_many(8)  # several pooled connections now exist
+        private_redis.kill()
+        await limiter._probe_redis()
+        assert not limiter.redis_ok
+        private_redis.start()  # same port, a new process
+        await limiter._probe_redis()
+        assert limiter.redis_ok
+        await admit_many(8)  # concurrent: each needs a connection of its own
+        assert limiter.redis_ok, "a stale pooled connection sent the limiter back to memory"
+        counted = await limiter.redis.keys(f"{limiter.prefix}rl:k:key:rpm:*")
+        assert counted  # the counting happened in Redis (a new process), not in memory
+    finally:
+        await limiter.stop()
