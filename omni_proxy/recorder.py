@@ -8,8 +8,8 @@
   be written in time is spilled too, and replayed by the next start.
 * Writes are idempotent by request id (``ON CONFLICT DO NOTHING``), so a batch that is
   retried or replayed after a partial failure never makes duplicates: exactly once. The
-  usage rollups are kept by triggers on the rows actually inserted, in the same
-  transaction, so they count each request once too.
+  usage rollups count only the rows actually inserted, in the same transaction (triggers;
+  on SQLite the recorder's batches grouped), so they count each request once too.
 """
 
 from __future__ import annotations

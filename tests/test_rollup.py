@@ -4,6 +4,7 @@ retried, and after the migration backfills rows that were there before it."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -251,6 +252,51 @@ def test_sqlite_bin_expression_is_the_migrations() -> None:
     assert expr[1:-1].replace(" ", "") in flat.replace(" ", "")
 
 
+async def test_sqlite_batches_roll_up_themselves_and_other_writers_use_the_trigger(
+    tmp_path: Path,
+) -> None:
+    """The recorder's batches add their new rows to the rollups grouped, with the trigger
+    standing aside; the flag is down again after a batch (and after a failed one), so a
+    write from anywhere else still rolls up row by row."""
+    path = tmp_path / "batch.db"
+    database = await open_database(f"sqlite:///{path}")
+    try:
+        assert "0004_rollup_batches.sql" in await database.migrate()
+        rng = random.Random(11)
+        batch = [random_record(rng, "org_a") for _ in range(40)]
+        await database.write_records(batch)
+        await database.write_records([*batch[:5], random_record(rng, "org_a")])
+        broken = dataclasses.replace(random_record(rng, "org_a"), endpoint=None)
+        with pytest.raises(sqlite3.IntegrityError):  # NOT NULL endpoint: the batch rolls back
+            await database.write_records([random_record(rng, "org_a"), broken])
+        active = await database._fetch("SELECT active FROM rollup_batch")
+        assert [r["active"] for r in active] == [0]
+        await rollup_equals_raw(database)
+    finally:
+        await database.close()
+    conn = sqlite3.connect(str(path))  # another writer: a manual INSERT, a bulk load
+    try:
+        conn.execute(
+            "INSERT INTO requests (id, org_id, endpoint, model_used, task_type, prompt_tokens,"
+            " completion_tokens, cost, premium_cost, savings, latency_ms, status,"
+            " fallback_count, created_at) VALUES ('manual1', 'org_a', '/v1/chat/completions',"
+            " 'm', 'chat', 10, 5, '0.001', '0.01', '0.009', 12.5, 200, 0,"
+            " '2025-03-01T05:10:00.000000Z')"
+        )
+        conn.commit()
+    finally:
+        conn.close()
+    database = await open_database(f"sqlite:///{path}")
+    try:
+        await database.migrate()
+        assert await count(database, "requests") == 42
+        rolled = await database._fetch("SELECT SUM(requests) AS n FROM request_rollup")
+        assert int(rolled[0]["n"]) == 42
+        await rollup_equals_raw(database)
+    finally:
+        await database.close()
+
+
 # -- on both dialects --------------------------------------------------------------------------
 LATENCIES = [
     -1.0,
@@ -414,7 +460,7 @@ async def test_migration_backfills_existing_rows(db_url: str, monkeypatch: Any) 
         # Written before the rollups exist (the PostgreSQL insert needs no trigger either).
         await database.write_records(records)
         monkeypatch.setattr(module, "migrations", every)
-        assert await database.migrate() == ["0003_rollups.sql"]
+        assert (await database.migrate())[0] == "0003_rollups.sql"  # SQLite: then 0004
         await rollup_equals_raw(database)
         await assert_matches(
             database, records, "org_a", BASE + timedelta(minutes=5), BASE + timedelta(days=3)
