@@ -10,6 +10,7 @@ untouched.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -22,6 +23,7 @@ import pytest
 from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.openai_schema import validate
+from tests.reliability_support import sqlite_path
 from tests.test_responses_e2e import WEATHER_TOOL
 from tests.test_responses_translate import EVENT_SCHEMAS, parse_sse
 
@@ -363,3 +365,35 @@ def test_native_requests_are_recorded_in_usage(client: openai.OpenAI, proxy: Pro
     assert after["total_tokens"] == before["total_tokens"] + tokens
     by_model = {row["model"]: row for row in after["by_model"]}
     assert by_model["native-big"]["requests"] >= 2
+
+
+def test_a_client_leaving_a_native_stream_is_recorded(
+    client: openai.OpenAI, proxy: ProxyProcess, native_up: FakeOpenAI
+) -> None:
+    """The upstream was called, so the request is recorded even though nobody read the end:
+    status 499 and ``client_disconnected``, as on the chat path."""
+    native_up.chunk_delay_s = 0.2  # the stream takes long enough to walk out of
+    try:
+        body = {"model": "native-mini", "input": "a long story, please", "stream": True}
+        with httpx.stream(
+            "POST", proxy.base_url + "/responses", json=body, headers=HEADERS, timeout=30
+        ) as r:
+            assert r.status_code == 200
+            rid = r.headers["x-request-id"]
+            for line in r.iter_lines():
+                if line.startswith("data:"):
+                    break  # one event in, the client hangs up
+    finally:
+        native_up.chunk_delay_s = 0.0
+    db = sqlite_path(proxy)
+    row = None
+    for _ in range(100):  # the recorder writes in the background
+        with sqlite3.connect(db) as conn:
+            row = conn.execute(
+                "SELECT status, client_disconnected, endpoint, stream FROM requests WHERE id = ?",
+                (rid,),
+            ).fetchone()
+        if row is not None:
+            break
+        time.sleep(0.1)
+    assert row == (499, 1, "/v1/responses", 1), row
