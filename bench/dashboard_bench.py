@@ -36,12 +36,11 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from omni_proxy.app import create_app  # noqa: E402
 from omni_proxy.config import load_config  # noqa: E402
-from omni_proxy.keys import create_key, ensure_org  # noqa: E402
-from omni_proxy.storage import open_database  # noqa: E402
 from tests.test_dashboard_support import (  # noqa: E402
     seed_postgres_bulk,
     seed_sqlite_bulk,
     sign_in,
+    two_orgs_and_a_read_key,
 )
 
 PAGES = [
@@ -54,19 +53,6 @@ PAGES = [
     ("requests, older page", "{older}"),
     ("GET /v1/usage, 30 days", "/v1/usage"),
 ]
-
-
-async def _prepare(url: str) -> tuple[str, str]:
-    """Migrate, make the org and a read key; return (org id, key)."""
-    db = await open_database(url)
-    try:
-        await db.migrate()
-        org = await ensure_org(db, "bench")
-        other = await ensure_org(db, "bench-other")
-        key, _row = await create_key(db, org["id"], permissions="read")
-        return f"{org['id']}|{other['id']}", key
-    finally:
-        await db.close()
 
 
 @contextlib.contextmanager
@@ -141,8 +127,7 @@ def main() -> int:
     ]
     for dialect in dialects:
         with tempfile.TemporaryDirectory() as tmp, database(dialect, Path(tmp), args.pg_url) as url:
-            orgs, key = asyncio.run(_prepare(url))
-            org_a, org_b = orgs.split("|")
+            org_a, org_b, key = asyncio.run(two_orgs_and_a_read_key(url, "bench"))
             if dialect == "sqlite":
                 path = url.split("sqlite:///", 1)[1]
                 seeded = seed_sqlite_bulk(path, args.rows, (org_a, org_b), span_s=span)

@@ -105,7 +105,9 @@ class OmniApp(Starlette):
     CORS is configured, since its middleware must see every request.
     """
 
-    fast_routes: dict[tuple[str, str], Endpoint]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fast_routes: dict[tuple[str, str], Endpoint] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -237,7 +239,6 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )
-    app.fast_routes = {}
     if not getattr(config, "cors_origins", None):
         for path in ("/v1/chat/completions", "/chat/completions"):
             app.fast_routes[("POST", path)] = chat.chat_completions

@@ -18,9 +18,7 @@ from starlette.testclient import TestClient
 
 from omni_proxy.app import create_app
 from omni_proxy.config import load_config
-from omni_proxy.keys import create_key, ensure_org
-from omni_proxy.storage import open_database
-from tests.test_dashboard_support import seed_postgres_bulk, sign_in
+from tests.test_dashboard_support import seed_postgres_bulk, sign_in, two_orgs_and_a_read_key
 from tests.test_storage_support import postgres_database
 
 ROWS = 1_000_000
@@ -36,21 +34,9 @@ PAGES = [
 pytestmark = pytest.mark.postgres
 
 
-async def _org_and_key(url: str) -> tuple[str, str, str]:
-    db = await open_database(url)
-    try:
-        await db.migrate()
-        org = await ensure_org(db, "scale")
-        other = await ensure_org(db, "scale-other")
-        key, _row = await create_key(db, org["id"], permissions="read")
-        return org["id"], other["id"], key
-    finally:
-        await db.close()
-
-
 def test_every_page_answers_over_a_million_postgres_rows() -> None:
     with postgres_database() as url:
-        org, other, key = asyncio.run(_org_and_key(url))
+        org, other, key = asyncio.run(two_orgs_and_a_read_key(url, "scale"))
         seeded = seed_postgres_bulk(url, ROWS, (org, other))
         config = load_config(env={"OMNI_DATABASE_URL": url}, demo=True)
         timings: list[tuple[str, float]] = []

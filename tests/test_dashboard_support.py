@@ -148,10 +148,14 @@ def history(org_id: str, days: int, per_day: int, *, seed: int = 1) -> list[Requ
 # -- a million rows, in SQL ------------------------------------------------------------------
 # Row i: org by i % 10 (nine of ten in the first org), task by i % 6, model by i % 5, a status
 # 502 every 40th row, a fallback every 25th, spread evenly over ``span_s`` seconds up to now.
-_MODEL_SQL = "CASE {i} % 5 WHEN 0 THEN 'demo-mini' WHEN 1 THEN 'demo-coder' WHEN 2 THEN " \
+_MODEL_SQL = (
+    "CASE {i} % 5 WHEN 0 THEN 'demo-mini' WHEN 1 THEN 'demo-coder' WHEN 2 THEN "
     "'demo-reasoner' WHEN 3 THEN 'demo-fast' ELSE 'demo-premium' END"
-_TASK_SQL = "CASE {i} % 6 WHEN 0 THEN 'chat' WHEN 1 THEN 'coding' WHEN 2 THEN 'reasoning' " \
+)
+_TASK_SQL = (
+    "CASE {i} % 6 WHEN 0 THEN 'chat' WHEN 1 THEN 'coding' WHEN 2 THEN 'reasoning' "
     "WHEN 3 THEN 'summarization' WHEN 4 THEN 'translation' ELSE 'agent_step' END"
+)
 
 
 def seed_sqlite_bulk(
@@ -189,7 +193,7 @@ def seed_sqlite_bulk(
         "INSERT INTO routing_logs (request_id, org_id, strategy, task_type, candidates, plan,"
         " attempts, final_model, reason, created_at)"
         " SELECT id, org_id, 'hybrid', task_type,"
-        " '[{\"model\": \"' || model_used || '\", \"provider\": \"demo\", \"eligible\": true,"
+        ' \'[{"model": "\' || model_used || \'", "provider": "demo", "eligible": true,'
         " \"score\": 0.82, \"rank\": 1}]', '[\"' || model_used || '\"]', '[]', model_used,"
         " 'auto: ' || task_type || ' task; ' || model_used || ' scores best', created_at"
         " FROM requests WHERE key_id = 'key_bench'"
@@ -240,6 +244,23 @@ def seed_postgres_bulk(
         conn.execute("VACUUM ANALYZE request_rollup")
         conn.execute("VACUUM ANALYZE request_latency_rollup")
     return time.perf_counter() - begin
+
+
+async def two_orgs_and_a_read_key(url: str, name: str) -> tuple[str, str, str]:
+    """Migrate ``url``, make orgs ``name`` and ``name-other`` and a read key for the first:
+    (org id, other org id, key). For seeding bulk rows and signing in to look at them."""
+    from omni_proxy.keys import create_key, ensure_org
+    from omni_proxy.storage import open_database
+
+    db = await open_database(url)
+    try:
+        await db.migrate()
+        org = await ensure_org(db, name)
+        other = await ensure_org(db, f"{name}-other")
+        key, _row = await create_key(db, org["id"], permissions="read")
+        return org["id"], other["id"], key
+    finally:
+        await db.close()
 
 
 # -- signing in without a browser ------------------------------------------------------------
