@@ -6,6 +6,7 @@ import asyncio
 import os
 import random
 import re
+import time
 from typing import Any
 
 import orjson
@@ -174,7 +175,9 @@ def assign_request_id(scope: Scope) -> str:
             break
     if rid is None:
         # Unique, not secret: random's generator (reseeded in forked children) costs a
-        # fraction of a getrandom() system call per request.
-        rid = f"req_{random.getrandbits(128):032x}"
+        # fraction of a getrandom() system call per request. Time first (ms, then 80 random
+        # bits): the ids are primary keys, and appending at the index's edge keeps a growing
+        # table's insert cost flat (random ids doubled SQLite's by 500k rows).
+        rid = f"req_{time.time_ns() // 1_000_000:012x}{random.getrandbits(80):020x}"
     scope.setdefault("state", {})["request_id"] = rid
     return rid
