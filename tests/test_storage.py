@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -49,8 +50,9 @@ async def test_money_is_exact(db) -> None:
     await db.write_records(
         [make_record(cost="0.00000001", premium="0.10000003") for _ in range(1000)]
     )
-    usage = await db.usage("org_a", datetime.now(UTC) - timedelta(days=1),
-                           datetime.now(UTC) + timedelta(days=1))
+    usage = await db.usage(
+        "org_a", datetime.now(UTC) - timedelta(days=1), datetime.now(UTC) + timedelta(days=1)
+    )
     assert usage["cost"] == Decimal("0.00001")
     assert usage["premium_cost"] == Decimal("100.00003")
     assert usage["savings"] == Decimal("100.00002")
@@ -71,8 +73,9 @@ async def test_org_lifecycle(db) -> None:
     assert updated is not None
     assert updated["tpm_limit"] == 1000 and updated["monthly_budget_usd"] is None
     assert updated["rpm_limit"] == 60
-    await db.insert_key(key_id="key_1", org_id=org["id"], prefix="abcdefgh",
-                        secret_hash="h", permissions=["read"])
+    await db.insert_key(
+        key_id="key_1", org_id=org["id"], prefix="abcdefgh", secret_hash="h", permissions=["read"]
+    )
     assert await db.count_active_keys() == 1
     assert await db.delete_org(org["id"]) is True
     assert await db.delete_org(org["id"]) is False
@@ -92,11 +95,36 @@ async def test_org_names_are_unique(db) -> None:
 
 async def test_spend_since_sums_this_period_per_org(db) -> None:
     old = (datetime.now(UTC) - timedelta(days=40)).timestamp()
-    await db.write_records([
-        make_record("org_a", cost="1.25"),
-        make_record("org_a", cost="0.75"),
-        make_record("org_a", cost="100", created_at=old),
-        make_record("org_b", cost="0.5"),
-    ])
+    await db.write_records(
+        [
+            make_record("org_a", cost="1.25"),
+            make_record("org_a", cost="0.75"),
+            make_record("org_a", cost="100", created_at=old),
+            make_record("org_b", cost="0.5"),
+        ]
+    )
     spend = await db.spend_since(datetime.now(UTC) - timedelta(days=1))
     assert spend == {"org_a": Decimal("2"), "org_b": Decimal("0.5")}
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="thread niceness is POSIX-only")
+async def test_sqlite_runs_on_one_thread_nicer_than_the_request_path(tmp_path) -> None:
+    """A batch write must not hold the CPU against the event loop: SQLite's own thread runs
+    at a higher niceness than the thread serving requests."""
+    import threading
+
+    from omni_proxy.storage.sqlite import WRITER_NICENESS
+
+    database = await open_database(f"sqlite:///{tmp_path / 'n.db'}")
+    try:
+        seen = await asyncio.gather(
+            *(database._run(lambda conn: threading.get_native_id()) for _ in range(5))
+        )
+        assert len(set(seen)) == 1  # one connection, one thread
+        loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        if loop_nice >= 19:
+            pytest.skip("the tests already run at the lowest priority")
+        writer_nice = os.getpriority(os.PRIO_PROCESS, seen[0])
+        assert writer_nice == min(19, loop_nice + WRITER_NICENESS) > loop_nice
+    finally:
+        await database.close()
