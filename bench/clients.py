@@ -9,10 +9,11 @@ this process, threads included), which other load on the machine barely moves.
 
 Variants: httpx's ``AsyncClient`` (limits as omni-proxy sizes them), httpx with limits sized
 to the load, httpx2, httpx over the ``httpx-aiohttp`` transport, aiohttp directly,
-omni-proxy's own ``Provider.post`` (what providers call now: the aiohttp pool with an
-httpx-shaped answer), and a bare asyncio-streams client (the floor). Libraries that are not
-importable are skipped; ``--extra-path`` adds a directory (e.g. ``pip install --target DIR aiohttp
-httpx-aiohttp``) to the end of ``sys.path`` so nothing has to be installed into the venv.
+omni-proxy's own ``Provider.post`` over the aiohttp pool (with an httpx-shaped answer) and
+over its own HTTP/1.1 pool (``upstream_h1``, the default), and a bare asyncio-streams client
+(the floor). Libraries that are not importable are skipped; ``--extra-path`` adds a
+directory (e.g. ``pip install --target DIR aiohttp httpx-aiohttp``) to the end of
+``sys.path`` so nothing has to be installed into the venv.
 Writes ``bench/results/clients-<date>-<commit>.md`` and ``.json``.
 """
 
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -100,13 +102,17 @@ async def aiohttp_client(url: str, conns: int) -> tuple[Call, Callable[[], Any]]
     return call, session.close
 
 
-async def omni_provider_post(url: str, conns: int) -> tuple[Call, Callable[[], Any]]:
-    """What omni-proxy's providers do now: ``Provider.post`` on the aiohttp pool."""
+async def omni_provider_post(
+    url: str, conns: int, transport: str
+) -> tuple[Call, Callable[[], Any]]:
+    """What omni-proxy's providers do: ``Provider.post`` on the ``transport`` pool."""
     from omni_proxy.config import ProviderSettings
     from omni_proxy.provider import Provider
     from omni_proxy.registry import Providers
 
-    settings = ProviderSettings(name="up", plugin="openai", base_url=url, max_connections=512)
+    settings = ProviderSettings(
+        name="up", plugin="openai", base_url=url, max_connections=512, transport=transport
+    )
     client, pool = Providers._client_for(settings)
     provider = Provider(settings, client)
     provider.http = pool
@@ -158,7 +164,12 @@ VARIANTS: dict[str, Callable[[str, int], Awaitable[tuple[Call, Callable[[], Any]
     "httpx2 AsyncClient": httpx2_client,
     "httpx + httpx-aiohttp transport": httpx_aiohttp_client,
     "aiohttp ClientSession": aiohttp_client,
-    "omni-proxy Provider.post (aiohttp pool, httpx-shaped answer)": omni_provider_post,
+    "omni-proxy Provider.post (aiohttp pool, httpx-shaped answer)": partial(
+        omni_provider_post, transport="aiohttp"
+    ),
+    "omni-proxy Provider.post (h1 pool: upstream_h1, the default)": partial(
+        omni_provider_post, transport="h1"
+    ),
     "raw asyncio streams (floor)": raw_client,
 }
 

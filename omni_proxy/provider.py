@@ -8,8 +8,8 @@ provider keeps working, with those requests translated onto ``chat``.
 The core hands a provider its settings and a shared, pooled ``httpx.AsyncClient``;
 providers never read the environment and never build clients, so tests can hand them any
 transport. ``post`` and ``post_stream`` are the fast way to call the upstream: they use the
-pool's aiohttp session directly when there is one (see ``upstream_http``), the client
-otherwise.
+provider's connection pool directly when there is one (``upstream_h1`` by default, or
+aiohttp's: see ``upstream_http``), the client otherwise.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import httpx
 if TYPE_CHECKING:
     from .config import ProviderSettings
     from .types import ModelInfo
-    from .upstream_http import UpstreamHTTP, UpstreamResponse
+    from .upstream_http import UpstreamPool, UpstreamResponse
 
 
 class Provider:
@@ -35,8 +35,8 @@ class Provider:
     def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
         self.settings = settings
         self.client = client
-        #: The aiohttp pool behind ``client``, set by the core (None: use ``client``).
-        self.http: UpstreamHTTP | None = None
+        #: The connection pool ``post`` uses, set by the core (None: use ``client``).
+        self.http: UpstreamPool | None = None
 
     async def post(
         self, url: str | httpx.URL, content: bytes, headers: Mapping[str, str]

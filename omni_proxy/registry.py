@@ -15,7 +15,8 @@ import httpx
 from .config import Config, ConfigError, ModelSettings, ProviderSettings
 from .provider import Provider
 from .types import ModelInfo
-from .upstream_http import UpstreamHTTP
+from .upstream_h1 import H1Pool
+from .upstream_http import UpstreamHTTP, UpstreamPool
 
 
 class Registry:
@@ -116,7 +117,7 @@ class Providers:
     def __init__(self, config: Config, provider_classes: dict[str, type[Provider]]) -> None:
         self._by_name: dict[str, Provider] = {}
         self._clients: list[httpx.AsyncClient] = []
-        self._pools: list[UpstreamHTTP] = []
+        self._pools: list[UpstreamPool] = []
         for name, settings in provider_settings(config).items():
             cls = provider_classes[settings.plugin]
             client, pool = self._client_for(settings)
@@ -128,18 +129,18 @@ class Providers:
             self._by_name[name] = provider
 
     @staticmethod
-    def _client_for(settings: ProviderSettings) -> tuple[httpx.AsyncClient, UpstreamHTTP | None]:
-        """The provider's httpx client and, unless ``transport: httpx``, the aiohttp pool
-        behind it, which ``Provider.post`` uses directly on the hot path."""
+    def _client_for(settings: ProviderSettings) -> tuple[httpx.AsyncClient, UpstreamPool | None]:
+        """The provider's httpx client and, unless ``transport: httpx``, the pool that
+        ``Provider.post`` uses directly on the hot path (``h1`` by default)."""
         limits = httpx.Limits(
             max_connections=settings.max_connections,
             max_keepalive_connections=settings.max_connections,
             keepalive_expiry=60,
         )
         timeout = httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
-        pool = _aiohttp_pool(settings, limits, timeout)
+        pool = _pool(settings, limits, timeout)
         transport = None
-        if pool is not None:
+        if isinstance(pool, UpstreamHTTP):  # the client shares aiohttp's pool
             from httpx_aiohttp import AiohttpTransport
 
             transport = AiohttpTransport(limits=limits, client=pool.session)
@@ -166,17 +167,30 @@ class Providers:
             await client.aclose()
 
 
-def _aiohttp_pool(
-    settings: ProviderSettings, limits: httpx.Limits, timeout: httpx.Timeout
-) -> UpstreamHTTP | None:
-    """aiohttp's connection pool, unless ``transport: httpx`` is set.
+#: The values of a provider's ``transport`` option; the first is the default.
+TRANSPORTS = ("h1", "aiohttp", "httpx")
 
-    httpcore's pool costs O(connections) per request and was most of the proxy's CPU under
-    load (bench/README.md); aiohttp's, used directly or behind httpx's API (httpx-aiohttp),
-    costs a fraction of it.
+
+def _pool(
+    settings: ProviderSettings, limits: httpx.Limits, timeout: httpx.Timeout
+) -> UpstreamPool | None:
+    """The connection pool ``Provider.post`` uses: ``transport`` says which.
+
+    ``h1`` (upstream_h1) costs a fraction of aiohttp's CPU per call (bench/clients.py);
+    ``aiohttp`` is aiohttp's pool, used directly (and behind the provider's httpx client,
+    through httpx-aiohttp); ``httpx`` is no pool: calls go through httpx and httpcore, whose
+    pool costs O(connections) per request (bench/README.md).
     """
-    if settings.option("transport", "aiohttp") == "httpx":
+    kind = settings.option("transport", TRANSPORTS[0])
+    if kind not in TRANSPORTS:
+        raise ConfigError(
+            f"provider {settings.name!r}: transport must be one of {', '.join(TRANSPORTS)},"
+            f" not {kind!r}"
+        )
+    if kind == "httpx":
         return None
+    if kind == "h1":
+        return H1Pool(limits, timeout)
     try:
         import httpx_aiohttp  # noqa: F401
     except ImportError:  # pragma: no cover - a dependency, but stay usable without it

@@ -1,13 +1,13 @@
-"""The upstream call on the hot path: aiohttp's connection pool, used directly.
+"""What ``Provider.post`` / ``post_stream`` talk to: the pool interface and aiohttp's pool.
 
-httpx in front of the same aiohttp pool (the ``httpx-aiohttp`` transport) cost about 4.6
-times the CPU of aiohttp itself per call (``bench/clients.py``: 580 against 126 µs at 16
-concurrent requests), which made it the largest single share of the proxy's own time.
-Providers call ``Provider.post`` / ``Provider.post_stream``: those come here when the
-provider's pool is aiohttp's (the default), and go through the provider's
-``httpx.AsyncClient`` otherwise (``transport: httpx``, or a test's ``MockTransport``). Both
-answer with the same small interface (``UpstreamResponse``, which ``httpx.Response`` already
-is) and fail with httpx's exceptions, so provider code has one path.
+Providers call ``Provider.post`` / ``Provider.post_stream``. Those use the provider's
+connection pool (``UpstreamPool``) when it has one: ``upstream_h1.H1Pool`` by default, or
+``UpstreamHTTP`` here, aiohttp's pool used directly (``transport: aiohttp``); and the
+provider's ``httpx.AsyncClient`` otherwise (``transport: httpx``, or a test's
+``MockTransport``). httpx's client object cost about four times aiohttp's CPU per call, and
+aiohttp about 2.5 times H1Pool's (``bench/clients.py``). All answer with the same small
+interface (``UpstreamResponse``, which ``httpx.Response`` already is) and fail with httpx's
+exceptions, so provider code has one path.
 """
 
 from __future__ import annotations
@@ -44,6 +44,31 @@ class UpstreamResponse(Protocol):
     async def aclose(self) -> None: ...
 
 
+class UpstreamPool(Protocol):
+    """A provider's connection pool: ``UpstreamHTTP`` (aiohttp) or ``upstream_h1.H1Pool``."""
+
+    async def request(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        content: bytes,
+        headers: Mapping[str, str],
+        *,
+        stream: bool = False,
+    ) -> UpstreamResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+class CompletableResponse:
+    """A response whose connection may outlive an early close: ``stream_complete`` sets
+    ``complete`` when only the transfer's end is still due."""
+
+    __slots__ = ("complete",)
+
+    complete: bool
+
+
 def as_httpx_error(exc: BaseException) -> httpx.HTTPError:
     """The httpx exception a provider already handles for an aiohttp (or timeout) one."""
     text = str(exc) or type(exc).__name__
@@ -69,10 +94,10 @@ def as_httpx_error(exc: BaseException) -> httpx.HTTPError:
 _FAILURES = (aiohttp.ClientError, TimeoutError)
 
 
-class AiohttpResponse:
+class AiohttpResponse(CompletableResponse):
     """An aiohttp response behind ``UpstreamResponse``; errors surface as httpx's."""
 
-    __slots__ = ("_raw", "complete", "content", "headers", "reason_phrase", "status_code")
+    __slots__ = ("_raw", "content", "headers", "reason_phrase", "status_code")
 
     def __init__(self, raw: aiohttp.ClientResponse) -> None:
         self._raw = raw
@@ -104,9 +129,7 @@ class AiohttpResponse:
         # so the connection, and its TLS session, serve the next request.
         raw = self._raw
         if self.complete and not raw.content.is_eof():
-            task = asyncio.get_running_loop().create_task(_finish(raw))
-            _FINISHING.add(task)
-            task.add_done_callback(_FINISHING.discard)
+            track_finishing(asyncio.get_running_loop().create_task(_finish(raw)))
             return
         raw.release()
 
@@ -116,6 +139,12 @@ _FINISHING: set[asyncio.Task[Any]] = set()
 FINISH_S = 2.0
 #: At most this much is read past the last event (a well-behaved upstream sends 5 bytes).
 FINISH_MAX_BYTES = 64 * 1024
+
+
+def track_finishing(task: asyncio.Task[Any]) -> None:
+    """Keep a background stream ending alive, and known to ``finish_pending``."""
+    _FINISHING.add(task)
+    task.add_done_callback(_FINISHING.discard)
 
 
 async def _finish(raw: aiohttp.ClientResponse) -> None:
@@ -136,7 +165,7 @@ async def _finish(raw: aiohttp.ClientResponse) -> None:
 def stream_complete(response: UpstreamResponse) -> None:
     """Say a stream's last event has been read, before closing it early (an SSE ``[DONE]``
     or ``message_stop``): its connection can then go back to the pool."""
-    if isinstance(response, AiohttpResponse):
+    if isinstance(response, CompletableResponse):
         response.complete = True
 
 

@@ -1,5 +1,6 @@
-"""``Provider.post`` / ``post_stream`` over aiohttp's pool, against a raw HTTP/1.1 server on
-127.0.0.1 that controls exactly how a stream's bytes and its end arrive."""
+"""``Provider.post`` / ``post_stream`` over each pool (``h1``, the default, and aiohttp's),
+against a raw HTTP/1.1 server on 127.0.0.1 that controls exactly how a stream's bytes and its
+end arrive. (``test_upstream_h1.py`` tests the h1 pool itself in depth.)"""
 
 from __future__ import annotations
 
@@ -82,10 +83,16 @@ class RawUpstream:
             writer.close()
 
 
-def _provider(base_url: str) -> tuple[OpenAIProvider, httpx.AsyncClient, Any]:
-    settings = ProviderSettings(name="up", plugin="openai", base_url=base_url, api_key="sk-x")
+#: The pools ``Provider.post`` can use (``transport``); the tests run over each.
+POOLS = ["h1", "aiohttp"]
+
+
+def _provider(base_url: str, transport: str) -> tuple[OpenAIProvider, httpx.AsyncClient, Any]:
+    settings = ProviderSettings(
+        name="up", plugin="openai", base_url=base_url, api_key="sk-x", transport=transport
+    )
     client, pool = Providers._client_for(settings)
-    assert pool is not None  # aiohttp is the default pool
+    assert pool is not None
     provider = OpenAIProvider(settings, client)
     provider.http = pool
     return provider, client, pool
@@ -108,14 +115,15 @@ async def _wait(check: Any, timeout: float = 3.0) -> bool:
     return bool(check())
 
 
+@pytest.mark.parametrize("transport", POOLS)
 @pytest.mark.parametrize("marked", [True, False])
 async def test_a_finished_stream_keeps_its_connection_when_the_end_arrives_late(
-    marked: bool, monkeypatch: pytest.MonkeyPatch
+    marked: bool, transport: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not marked:  # the control: what closing at [DONE] without the mark does
         monkeypatch.setattr("omni_proxy_openai.stream_complete", lambda response: None)
     async with RawUpstream(end_delay_s=0.05) as upstream:
-        provider, client, pool = _provider(upstream.base_url)
+        provider, client, pool = _provider(upstream.base_url, transport)
         try:
             for _ in range(3):
                 started = asyncio.get_running_loop().time()
@@ -131,12 +139,13 @@ async def test_a_finished_stream_keeps_its_connection_when_the_end_arrives_late(
             await client.aclose()
 
 
+@pytest.mark.parametrize("transport", POOLS)
 async def test_a_stream_whose_end_never_comes_loses_its_connection(
-    monkeypatch: pytest.MonkeyPatch,
+    transport: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(upstream_http, "FINISH_S", 0.2)
     async with RawUpstream(end_delay_s=None) as upstream:
-        provider, client, pool = _provider(upstream.base_url)
+        provider, client, pool = _provider(upstream.base_url, transport)
         try:
             chunks = await _drain(provider.stream(dict(BODY), MODEL))
             assert chunks  # the client is not kept waiting for the terminator
@@ -148,8 +157,11 @@ async def test_a_stream_whose_end_never_comes_loses_its_connection(
             await client.aclose()
 
 
-async def test_upstream_failures_surface_as_httpx_errors() -> None:
-    settings = ProviderSettings(name="up", plugin="openai", base_url="http://127.0.0.1:9/v1")
+@pytest.mark.parametrize("transport", POOLS)
+async def test_upstream_failures_surface_as_httpx_errors(transport: str) -> None:
+    settings = ProviderSettings(
+        name="up", plugin="openai", base_url="http://127.0.0.1:9/v1", transport=transport
+    )
     client, pool = Providers._client_for(settings)
     assert pool is not None
     try:
