@@ -126,9 +126,11 @@ def test_key_lifecycle_through_the_api(client: TestClient) -> None:
 
 def test_expired_key_is_refused(client: TestClient) -> None:
     org = make_org(client, "acme")
-    key = make_key(client, org, ["read"], expires_at=int(time.time()) + 1)["key"]
+    # Whole seconds: +2 leaves at least one second of validity whatever the fraction now.
+    expires = int(time.time()) + 2
+    key = make_key(client, org, ["read"], expires_at=expires)["key"]
     assert client.get("/v1/models", headers=auth(key)).status_code == 200
-    time.sleep(1.2)
+    time.sleep(max(0.0, expires - time.time()) + 0.2)
     assert client.get("/v1/models", headers=auth(key)).status_code == 401
 
 
