@@ -7,20 +7,40 @@ live in ``rollup`` and read the hourly rollups, never a loop over rows.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from .rollup import UsageQueries
+
+R = TypeVar("R")
+T = TypeVar("T")
 
 ORG_FIELDS = ("name", "monthly_budget_usd", "rpm_limit", "tpm_limit")
 KEY_COLUMNS = (
     "id, org_id, name, prefix, permissions, rpm_limit, tpm_limit, expires_at, revoked_at,"
     " last_used_at, created_at"
 )
+
+
+#: Records turned into rows per turn of the event loop (~6 µs each on SQLite).
+ROWS_PER_TURN = 50
+
+
+async def rows_of(records: list[R], build: Callable[[R], T]) -> list[T]:
+    """``build`` applied to each record, yielding to the event loop every ``ROWS_PER_TURN``:
+    a batch of 500 built in one go held every request behind it for about 3 ms."""
+    rows: list[T] = []
+    for start in range(0, len(records), ROWS_PER_TURN):
+        if start:
+            await asyncio.sleep(0)
+        rows.extend(build(r) for r in records[start : start + ROWS_PER_TURN])
+    return rows
 
 
 def new_id(kind: str) -> str:

@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from ..types import RequestRecord
 from .base import migrations
-from .common import SQLStore
+from .common import SQLStore, rows_of
 
 log = logging.getLogger("omni_proxy.storage")
 
@@ -133,7 +133,7 @@ class PostgresDatabase(SQLStore):
     async def write_records(self, records: list[RequestRecord]) -> None:
         if not records:
             return
-        rows = [record_rows(r) for r in records]
+        rows = await rows_of(records, record_rows)
         routing = [r[1] for r in rows if r[1] is not None]
         async with (
             self._pool.connection() as conn,
