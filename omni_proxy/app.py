@@ -31,7 +31,7 @@ from .config import Config, ConfigError, load_config
 from .defaults.record import RecordPlugin
 from .errors import ProxyError
 from .health import Health
-from .http import RequestIdMiddleware, assign_request_id, error_response
+from .http import RequestIdMiddleware, assign_request_id, error_response, fast_request
 from .logs import RequestLogPlugin, configure
 from .metrics import MetricsPlugin, metrics_endpoint
 from .pipeline import Pipeline
@@ -122,7 +122,7 @@ class OmniApp(Starlette):
         self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send
     ) -> None:
         rid = assign_request_id(scope)
-        request = Request(scope, receive, send)
+        request = fast_request(scope, receive, send)
         response: Response
         if security.head_size(scope) > security.MAX_HEADER_BYTES:
             response = error_response(security.headers_too_large(security.MAX_HEADER_BYTES), rid)

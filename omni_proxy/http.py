@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import orjson
+from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -35,6 +36,40 @@ def error_response(err: ProxyError, request_id: str | None) -> Response:
         media_type="application/json",
         headers=err.headers,
     )
+
+
+class IndexedHeaders(Headers):
+    """Starlette's request headers with a dict behind ``get``, ``[]`` and ``in``.
+
+    ``Headers.get`` scans the list and raises a ``KeyError`` inside ``Mapping.get`` for
+    every header that is absent, and a chat completion asks for a dozen, mostly absent
+    (trace context, routing options). The first value of a repeated header wins, as in
+    ``Headers``."""
+
+    __slots__ = ("_index",)
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope=scope)
+        index: dict[str, str] = {}
+        for name, value in reversed(self._list):
+            index[name.decode("latin-1")] = value.decode("latin-1")
+        self._index = index
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._index.get(key.lower(), default)
+
+    def __getitem__(self, key: str) -> str:
+        return self._index[key.lower()]
+
+    def __contains__(self, key: Any) -> bool:
+        return isinstance(key, str) and key.lower() in self._index
+
+
+def fast_request(scope: Scope, receive: Receive, send: Send) -> Request:
+    """A ``Request`` whose headers are ``IndexedHeaders``."""
+    request = Request(scope, receive, send)
+    request._headers = IndexedHeaders(scope)
+    return request
 
 
 def request_id(request: Request) -> str:

@@ -67,3 +67,27 @@ def test_cors_turns_the_direct_path_off(tmp_path: Path) -> None:
         r = client.post("/v1/chat/completions", json={}, headers={"origin": "https://app.example"})
     assert r.status_code == 401
     assert r.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_indexed_headers_answer_like_starlettes() -> None:
+    """The fast path's request headers: same answers as ``Headers`` for present, absent,
+    differently-cased and repeated names (the first value wins)."""
+    from starlette.datastructures import Headers
+
+    from omni_proxy.http import IndexedHeaders
+
+    raw = [
+        (b"authorization", b"Bearer k"),
+        (b"x-omni-priority", b"cost"),
+        (b"x-dup", b"first"),
+        (b"x-dup", b"second"),
+    ]
+    fast, plain = IndexedHeaders({"headers": list(raw)}), Headers(scope={"headers": list(raw)})
+    for name in ("Authorization", "x-omni-priority", "X-DUP", "traceparent", "x-omni-strategy"):
+        assert fast.get(name) == plain.get(name)
+        assert fast.get(name, "d") == plain.get(name, "d")
+        assert (name in fast) == (name in plain)
+    assert fast["x-dup"] == "first" and fast.getlist("x-dup") == ["first", "second"]
+    assert 3 not in fast
+    with pytest.raises(KeyError):
+        fast["traceparent"]
