@@ -13,7 +13,7 @@ import asyncio
 import ssl
 import zlib
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from functools import cache
 from typing import cast
 from urllib.parse import quote, urlsplit
@@ -247,15 +247,19 @@ class H1Response(CompletableResponse):
             if timer is not None:
                 timer.cancel()
 
-    async def _read_head(self) -> None:
+    async def _read_until(self, ready: Callable[[], bool]) -> None:
+        """Wait for news until ``ready()``; a failure (or cancellation) closes the connection."""
         try:
-            while not self._started:
+            while not ready():
                 if self._error is not None:
                     raise self._error
                 await self._wait(self._read_timeout)
         except BaseException:
             self._abort()
             raise
+
+    async def _read_head(self) -> None:
+        await self._read_until(lambda: self._started)
 
     def _abort(self) -> None:
         """Close the connection if this response still owns it (it is mid-response)."""
@@ -275,14 +279,7 @@ class H1Response(CompletableResponse):
             raise httpx.StreamClosed()
         self._read_all = True
         self._resume()
-        try:
-            while not self._done:
-                if self._error is not None:
-                    raise self._error
-                await self._wait(self._read_timeout)
-        except BaseException:
-            self._abort()
-            raise
+        await self._read_until(lambda: self._done)
         chunks, self._chunks = self._chunks, []
         self.content = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return self.content
