@@ -180,8 +180,8 @@ class SQLiteDatabase(SQLStore):
         #: Whether write_records rolls a batch up itself (0004 applied; learnt by migrate).
         self._batch_rollups = False
         self._lock = threading.Lock()
-        #: One thread for reads and urgent writes, one at the lowest priority for batches
-        #: (the connection is shared under the lock). Made on first use.
+        #: One thread for reads and late batches, one at a lower priority for the recorder's
+        #: batches (the connection is shared under the lock). Made on first use.
         self._threads: dict[bool, ThreadPoolExecutor] = {}
 
     def _thread(self, background: bool) -> ThreadPoolExecutor:
@@ -251,6 +251,8 @@ class SQLiteDatabase(SQLStore):
         await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
 
     async def write_records(self, records: list[RequestRecord]) -> None:
+        if not records:
+            return
         rows = await rows_of(records, record_rows)
 
         batch = self._batch_rollups
