@@ -6,13 +6,18 @@ JSON Schema 2020-12, except that it still uses the OpenAPI 3.0 keyword ``nullabl
 places (e.g. a stream chunk's ``finish_reason`` and ``usage``); those are rewritten to
 ``anyOf: [schema, {type: null}]`` so null is accepted where the spec means it to be.
 
-Spec location: ``$OMNI_OPENAI_SPEC`` if set, else ``/work/shared/spec/openai-openapi.yaml``
-(found relative to this repo), else ``docs/spec/openai-openapi.yaml`` in the repo.
+Spec location: ``$OMNI_OPENAI_SPEC`` if set, else ``../shared/spec/openai-openapi.yaml``
+beside this repo (the full document), else ``tests/spec/openai-openapi-subset.json`` in the
+repo: the ``ROOTS`` schemas and everything they reference, extracted unchanged by
+``tests/spec/extract_subset.py``, so a fresh clone with nothing beside it validates too.
+When the full document is used, asking for a schema outside the subset fails, so a new test
+cannot silently depend on a file outside the repository.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,20 @@ from referencing.jsonschema import DRAFT202012
 
 SPEC_URI = "urn:openai:openapi"
 _REPO = Path(__file__).resolve().parents[1]
+SUBSET_PATH = _REPO / "tests" / "spec" / "openai-openapi-subset.json"
+
+#: The schemas the suite validates against; the in-repo subset holds these and their refs.
+ROOTS = (
+    "CreateChatCompletionResponse",
+    "CreateChatCompletionStreamResponse",
+    "CreateCompletionResponse",
+    "CreateEmbeddingResponse",
+    "Error",
+    "ListModelsResponse",
+    "Response",
+    "ResponseItemList",
+    "ResponseStreamEvent",
+)
 
 
 class SchemaMismatch(AssertionError):
@@ -38,17 +57,21 @@ class SchemaMismatch(AssertionError):
         self.errors = errors
 
 
-def spec_path() -> Path | None:
-    """Where the spec is, or None if it is not available on this machine."""
+def full_spec_path() -> Path | None:
+    """Where the full OpenAI document is, or None if it is not on this machine."""
     candidates = [
         os.environ.get("OMNI_OPENAI_SPEC"),
         _REPO.parent / "shared" / "spec" / "openai-openapi.yaml",
-        _REPO / "docs" / "spec" / "openai-openapi.yaml",
     ]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return Path(candidate)
     return None
+
+
+def spec_path() -> Path:
+    """The full document when available, else the subset kept in the repo."""
+    return full_spec_path() or SUBSET_PATH
 
 
 def _nullable_to_anyof(node: Any) -> Any:
@@ -66,13 +89,21 @@ def _nullable_to_anyof(node: Any) -> Any:
 
 @functools.cache
 def _spec() -> dict[str, Any]:
-    path = spec_path()
-    if path is None:
-        raise FileNotFoundError("OpenAI spec not found; set OMNI_OPENAI_SPEC")
+    return dict(_nullable_to_anyof(raw_spec(spec_path())))
+
+
+def raw_spec(path: Path) -> dict[str, Any]:
+    """A spec file as written (YAML, or the subset's JSON, which YAML also reads)."""
+    if path.suffix == ".json":
+        return dict(json.loads(path.read_bytes()))
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with path.open("rb") as fh:
-        spec = yaml.load(fh, Loader=loader)
-    return dict(_nullable_to_anyof(spec))
+        return dict(yaml.load(fh, Loader=loader))
+
+
+@functools.cache
+def _subset_names() -> frozenset[str]:
+    return frozenset(raw_spec(SUBSET_PATH)["components"]["schemas"])
 
 
 @functools.cache
@@ -92,6 +123,11 @@ def validator(schema_name: str) -> Draft202012Validator:
     """A cached validator for ``components.schemas.<schema_name>``."""
     if schema_name not in _spec()["components"]["schemas"]:
         raise KeyError(f"no schema {schema_name!r} in the OpenAI spec")
+    if schema_name not in _subset_names():
+        raise KeyError(
+            f"{schema_name!r} is not in {SUBSET_PATH.name}: add it to ROOTS in "
+            "tests/openai_schema.py and run tests/spec/extract_subset.py"
+        )
     ref = {"$ref": f"{SPEC_URI}#/components/schemas/{schema_name}"}
     return Draft202012Validator(ref, registry=_registry())
 

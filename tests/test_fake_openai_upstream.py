@@ -19,7 +19,6 @@ import pytest
 from tests import openai_schema
 from tests.fakes.openai_upstream import DEFAULT_API_KEY, FakeOpenAI
 
-needs_spec = pytest.mark.skipif(openai_schema.spec_path() is None, reason="OpenAI spec missing")
 AUTH = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
 
 
@@ -56,7 +55,6 @@ def client(fake: FakeOpenAI) -> Iterator[httpx.Client]:
         yield c
 
 
-@needs_spec
 def test_json_completion_matches_spec_and_records_request(
     fake: FakeOpenAI, client: httpx.Client
 ) -> None:
@@ -86,7 +84,6 @@ def test_json_completion_matches_spec_and_records_request(
     assert seen["json"] == chat_body()
 
 
-@needs_spec
 def test_stream_framing_without_usage(client: httpx.Client) -> None:
     r = client.post("/chat/completions", json=chat_body(stream=True))
     assert r.status_code == 200
@@ -109,7 +106,6 @@ def test_stream_framing_without_usage(client: httpx.Client) -> None:
     assert len(deltas) - 2 > 1  # content really is split over several chunks
 
 
-@needs_spec
 def test_stream_include_usage(client: httpx.Client) -> None:
     body = chat_body(stream=True, stream_options={"include_usage": True})
     chunks = [
@@ -134,7 +130,6 @@ def test_stream_chunks_arrive_incrementally(fake: FakeOpenAI, client: httpx.Clie
     assert arrivals[-1] - arrivals[0] >= 0.25
 
 
-@needs_spec
 def test_tool_call_json_and_stream(client: httpx.Client) -> None:
     tools = [
         {
@@ -276,7 +271,6 @@ def test_stall_then_timeout(fake: FakeOpenAI, client: httpx.Client) -> None:
     assert received[0].startswith("data: ")
 
 
-@needs_spec
 def test_embeddings_and_models(client: httpx.Client) -> None:
     body = {"model": "text-embedding-3-small", "input": ["a b", "c"]}
     floats = client.post("/embeddings", json=body).json()
@@ -290,7 +284,6 @@ def test_embeddings_and_models(client: httpx.Client) -> None:
     assert client.get("/models/unknown-x").status_code == 404
 
 
-@needs_spec
 def test_schema_helper_rejects_bad_objects() -> None:
     with pytest.raises(openai_schema.SchemaMismatch, match="finish_reason"):
         openai_schema.validate(
