@@ -52,11 +52,19 @@ def closure(schemas: dict[str, Any], roots: tuple[str, ...]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    source = Path(argv[1]) if len(argv) > 1 else HERE.parents[1].parent / "shared/spec/openai-openapi.yaml"
+    source = (
+        Path(argv[1])
+        if len(argv) > 1
+        else HERE.parents[1].parent / "shared/spec/openai-openapi.yaml"
+    )
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with source.open("rb") as fh:
         spec = yaml.load(fh, Loader=loader)
-    provenance = (source.parent / "SOURCE.txt").read_text().strip() if (source.parent / "SOURCE.txt").is_file() else str(source)
+    provenance = (
+        (source.parent / "SOURCE.txt").read_text().strip()
+        if (source.parent / "SOURCE.txt").is_file()
+        else str(source)
+    )
     subset = {
         "openapi": spec["openapi"],
         "info": {
