@@ -303,7 +303,10 @@ class Pipeline:
         return cost, premium
 
     def record(self, ctx: CallContext) -> None:
-        """Hand the finished request to every ``record`` implementation; never raises."""
+        """Hand the finished request to every ``record`` implementation, once; never raises."""
+        if ctx.recorded:
+            return
+        ctx.recorded = True
         usage = ctx.usage or Usage()
         model = ctx.route.model if ctx.route else None
         cost, premium = self.costs(model, usage) if ctx.status < 400 else (Decimal(0), Decimal(0))
@@ -364,6 +367,25 @@ class Pipeline:
             log.error("a record hook failed: %r", task.exception())
 
     # -- streaming relay ------------------------------------------------------------------
+    def closer(self, ctx: CallContext, *streams: Any) -> Callable[[], Awaitable[None]]:
+        """What an SSE response runs when it ends, however it ends: ``streams`` (the relay,
+        then the upstream iterator) are closed in order, and a request that is still
+        unrecorded is recorded as a client disconnect. A relay that never started (the
+        client left during the first send) runs no ``finally`` of its own, so this is what
+        records it and returns the upstream connection."""
+
+        async def close() -> None:
+            for stream in streams:
+                await _aclose(stream)
+            if not ctx.recorded:
+                ctx.client_disconnected = True
+                if ctx.status < 400:
+                    ctx.status, ctx.error = 499, "client disconnected"
+                ctx.usage = ctx.usage or Usage(ctx.prompt_estimate, 0)
+                self.record(ctx)
+
+        return close
+
     async def relay(
         self,
         iterator: Any,

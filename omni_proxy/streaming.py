@@ -2,15 +2,16 @@
 
 Starlette's ``StreamingResponse`` only learns of a disconnect on its next write (ASGI 2.4),
 which never comes while an upstream stalls. This one watches ``receive`` alongside the
-relay, cancels the relay when the client leaves, and always closes the iterator so the
-request is recorded and the upstream connection returned to the pool.
+relay, cancels the relay when the client leaves, and always runs ``on_close`` (the
+pipeline's closer) so the request is recorded and the upstream connection returned to the
+pool, even when the first send fails before the relay ever started.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -24,12 +25,16 @@ SSE_HEADERS = [
 
 class SSEResponse(Response):
     def __init__(
-        self, iterator: AsyncGenerator[bytes, None], headers: Mapping[str, str] | None = None
+        self,
+        iterator: AsyncGenerator[bytes, None],
+        headers: Mapping[str, str] | None = None,
+        on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         # Deliberately not Response.__init__: there is no body to render.
         self.status_code = 200
         self.background = None
         self.iterator = iterator
+        self.on_close = on_close
         self.raw_headers = SSE_HEADERS + [
             (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()
         ]
@@ -58,4 +63,8 @@ class SSEResponse(Response):
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
-            await self.iterator.aclose()
+            try:
+                await self.iterator.aclose()
+            finally:
+                if self.on_close is not None:
+                    await self.on_close()

@@ -156,6 +156,8 @@ class CallContext:
     config: Any = None
     deadline: float | None = None
     prompt_estimate: int = 0
+    #: Set by ``Pipeline.record``: a request is recorded exactly once, however it ends.
+    recorded: bool = False
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000

@@ -196,7 +196,7 @@ async def _stream(pipeline: Pipeline, body: dict[str, Any], ctx: CallContext) ->
     include_usage = bool(options.get("include_usage"))
     iterator, first = await pipeline.open_stream(body, ctx)
     relay = pipeline.relay(iterator, first, ctx, include_usage, ctx.prompt_estimate)
-    return SSEResponse(relay, routed_headers(ctx))
+    return SSEResponse(relay, routed_headers(ctx), pipeline.closer(ctx, relay, iterator))
 
 
 def fail(request: Request, err: ProxyError, ctx: CallContext | None) -> Response:

@@ -159,7 +159,11 @@ async def completions(request: Request) -> Response:
             relay = pipeline.relay(
                 iterator, first, ctx, bool(options.get("include_usage")), ctx.prompt_estimate
             )
-            return SSEResponse(_translate_stream(relay), routed_headers(ctx))
+            return SSEResponse(
+                _translate_stream(relay),
+                routed_headers(ctx),
+                pipeline.closer(ctx, relay, iterator),
+            )
         choices: list[dict[str, Any]] = []
         usage = Usage()
         n = int(body.get("n") or 1)

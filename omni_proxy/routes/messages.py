@@ -38,7 +38,9 @@ async def messages(request: Request) -> Response:
             iterator, first = await pipeline.open_stream(body, ctx)
             relay = pipeline.relay(iterator, first, ctx, True, ctx.prompt_estimate)
             return SSEResponse(
-                anthropic.translate_stream(relay, ctx.prompt_estimate), routed_headers(ctx)
+                anthropic.translate_stream(relay, ctx.prompt_estimate),
+                routed_headers(ctx),
+                pipeline.closer(ctx, relay, iterator),
             )
         response = await pipeline.call(body, ctx)
         omni = finish_response(pipeline, body, response, ctx)

@@ -248,7 +248,7 @@ async def _native(
         await store.save(org_id, conversation, response)
 
     events = native.relay(pipeline, ctx, iterator, first, turn, keep if turn.basics.store else None)
-    return SSEResponse(events, routed_headers(ctx))
+    return SSEResponse(events, routed_headers(ctx), pipeline.closer(ctx, events, iterator))
 
 
 async def _translated(
@@ -281,7 +281,7 @@ async def _translated(
                 await store.save(org_id, conversation, response)
 
         events = fmt.translate_stream(relay, fmt.StreamTranslator(shell), keep)
-        return SSEResponse(events, routed_headers(ctx))
+        return SSEResponse(events, routed_headers(ctx), pipeline.closer(ctx, relay, iterator))
     chat = await pipeline.call(body, ctx)
     if called is not None:
         called()
