@@ -47,6 +47,13 @@ MAX_PARTS = 32
 MAX_MESSAGES = 64
 #: The score a non-chat type needs before it beats the chat default.
 THRESHOLD = 1.5
+#: A medium message (up to ``LONG_TEXT``) split into paragraphs reads its short first or last
+#: paragraph as the ask and the rest as material at this weight: pasted vocabulary must not
+#: outvote the ask ("<an abstract full of maths words> Give me the gist of this").
+MATERIAL_WEIGHT = 0.35
+MEDIUM_TEXT = 100
+#: Several numbers and a question in fewer characters than this read as a word problem.
+SHORT_PROBLEM = 400
 
 _Cue = tuple[str, float, str]  # (task type, weight, signal name)
 _CueFn = Callable[[str, float, str], None]
@@ -128,7 +135,9 @@ _WORD_CUES: list[tuple[str, float, str]] = [
         "useeffect setstate traceback stacktrace localhost crontab vlookup xlookup hashmap "
         "mutex semaphore concurrency refactor refactoring debug debugging debugger debuggen "
         "debugge speicherleck latex tsx jsx ipynb html css generics usestate useref usememo "
-        "usecallback setinterval settimeout webpack",
+        "usecallback setinterval settimeout webpack stdout stderr stdin onclick onchange "
+        "onsubmit addeventlistener nullpointerexception sigsegv eacces enoent crashloopbackoff "
+        "gitignore makefile cmake gradle maven",
     ),
     (
         "coding",
@@ -138,7 +147,8 @@ _WORD_CUES: list[tuple[str, float, str]] = [
         "microservice microservices scraper programmation programación programmierung "
         "programmieren pandas py js relational hashing bcrypt encryption aws s3 gcp azure "
         "declare declaration declarar déclarer deklarieren parse parsing parser rekursion "
-        "recursión récursion récursivité ricorsione puntero pointeur zeiger",
+        "recursión récursion récursivité ricorsione puntero pointeur zeiger массив функция "
+        "функцию функции переменная переменную рекурсия компилятор",
     ),
     (
         "coding",
@@ -149,7 +159,9 @@ _WORD_CUES: list[tuple[str, float, str]] = [
         "repository commit deploy deployment compile runtime cli sdk orm ssh http ide lint props "
         "syntax null undefined markup java linux ubuntu boilerplate función fonction funktion "
         "código scraping env csv database constant constante konstante schleife bucle boucle "
-        "arreglo",
+        "arreglo loop loops iterate iterating iterator iterators variável variabile "
+        "variablen funzione função método méthode methode metodo cicli ciclo цикл цикле код "
+        "кода коде скрипт",
     ),
     (
         "coding",
@@ -157,7 +169,9 @@ _WORD_CUES: list[tuple[str, float, str]] = [
         "method class classes string strings dictionary query queries script scripts object "
         "program dev library package closure crash crashes branch merge pr ci pipeline server "
         "plugin interface component components formula spreadsheet shell rust swift ruby "
-        "idiomatic thread threads",
+        "idiomatic thread threads container containers pod pods install installed build "
+        "biblioteca bibliothèque bibliothek libreria librería biblioteka библиотеку "
+        "tabelas tablas tabelle tables objeto objet objekt oggetto",
     ),
     # reasoning
     (
@@ -168,7 +182,8 @@ _WORD_CUES: list[tuple[str, float, str]] = [
         "equations wahrscheinlichkeit probabilidad probabilité probabilità probabilidade "
         "beweise beweisen beweis démontrer démontre prouve prouver demuestra demostrar "
         "dimostra dimostrare résous résoudre resuelve resolver löse lösen ecuación équation "
-        "gleichung докажи вероятность",
+        "gleichung докажи вероятность реши решите уравнение уравнения résolvez risolvi "
+        "resolva equação equazione",
     ),
     (
         "reasoning",
@@ -178,7 +193,11 @@ _WORD_CUES: list[tuple[str, float, str]] = [
         "cuánto cuántos cuántas quanti quante quantos сколько primzahlen primzahl calcula "
         "calcule calcola berechne compounded subtract subtracted multiply multiplied divide "
         "divided remainder squared minus diagonal hypotenuse radius diameter circumference "
-        "triangle hexagon pentagon polygon angles conclude inference deduction",
+        "triangle hexagon pentagon polygon angles conclude inference deduction calcular "
+        "calculez calcolare calcolate berechnen rechne вычисли вычислите найдите "
+        "площадь периметр rechteck dreieck umfang flächeninhalt triángulo triangolo "
+        "triângulo rectángulo rettangolo retângulo périmètre perímetro perimetro aire "
+        "área",
     ),
     (
         "reasoning",
@@ -187,7 +206,7 @@ _WORD_CUES: list[tuple[str, float, str]] = [
         "vitesse geschwindigkeit moyenne média durchschnitt quanto argument chance chances "
         "reasoning rectangle arrange",
     ),
-    ("reasoning", 0.5, "sum exactly expected digits area mean plus"),
+    ("reasoning", 0.5, "sum exactly expected digits area mean plus weighings heavier"),
     # summarization
     (
         "summarization",
@@ -201,11 +220,12 @@ _WORD_CUES: list[tuple[str, float, str]] = [
         "summarization",
         2.5,
         "summary summaries shorten takeaways nutshell kernaussagen sintesi síntesis synthèse "
-        "condense condensed суть",
+        "condense condensed суть перескажи перескажите resuma resumir resúmelo riassumilo "
+        "síntese synthétise synthétiser",
     ),
     ("summarization", 2.0, "takeaway abridge"),
     ("summarization", 1.5, "shorter stichpunkten stichpunkte"),
-    ("summarization", 1.0, "briefly bullets"),
+    ("summarization", 1.0, "briefly bullets essentials кратко"),
     # translation
     ("translation", 2.0, "translate translates translated translating translation translations"),
     (
@@ -239,7 +259,10 @@ _PHRASE_CUES: list[tuple[str, float, str]] = [
         "ambiente virtual|web scraper|list comprehension|node js|next js|if err|shell script|"
         "bash script|python script|foreign key|primary key|abstract class|abstrakte klasse|"
         "abstrakten klasse|classe abstraite|clase abstracta|deep copy|shallow copy|"
-        "infinite loop|for loop|while loop|bucle for|boucle for",
+        "infinite loop|for loop|while loop|bucle for|boucle for|last commit|page load|"
+        "permission denied|virtual env|environnement virtuel|entorno virtual|"
+        "ambiente virtuale|virtuelle umgebung|command line|the terminal|my terminal|"
+        "status code|exit code|exited with|on first render|the console|pull the image",
     ),
     ("coding", 1.0, "stack overflow|error message|error handling|handle errors|web app"),
     (
@@ -265,13 +288,33 @@ _PHRASE_CUES: list[tuple[str, float, str]] = [
         "step by step|show the steps|show your work|show your working|walk me through|"
         "think carefully|reason carefully|let s reason|work out|km h|per hour|miles per hour|"
         "what day was|what day will|what day is it|what day of the week|day after tomorrow|"
-        "day before yesterday|double it|triple it|half of it",
+        "day before yesterday|double it|triple it|half of it|wie lang ist|wie alt ist|quanto fa|"
+        "quanto é|quanto e|qual é o preço|qual é o valor|cuál es el valor|à quelle vitesse|"
+        "a qué velocidad|each own|each owns|each have|each has|one each|each person",
+    ),
+    # the shapes of logic puzzles and riddles, which often have no maths word at all
+    (
+        "reasoning",
+        1.5,
+        "who owns which|who has which|"
+        "who owns what|who has what|which is which|who is who|is that possible|"
+        "is that even possible|is it possible to|why or why not|can we say|can we conclude|"
+        "does it follow|does that follow|must some|must all|necessarily true|must be true|"
+        "tells the truth|never lies|every label|labels are wrong|a balance|largest number of|"
+        "smallest number of|least number of|at least how many|at most how many|how long would|"
+        "how long will it take|how long does it take|what fraction|what are the odds|"
+        "where do they bury|possible to tile",
     ),
     (
         "summarization",
         3.0,
         "boil it down|boil this down|boil down|sum up|sum it up|sum this up|tl dr|"
         "too long didn t read|worum es|de quoi parle|short version|executive brief|"
+        "bottom line|cut this down|cut it down|the main point|the gist|in a nutshell|"
+        "in one sentence|in a sentence|in two lines|in one line|in three sentences|"
+        "in two sentences|in a few words|what actually matters|faça um resumo|haz un resumen|"
+        "fais un résumé|fais une synthèse|fammi un riassunto|kurz zusammen|"
+        "what does this email say|what does this memo say|what does this say|"
         "executive briefs|write an abstract|an abstract for|resume este|resume esta|"
         "resume el|resume la|resume en|краткое содержание|cliff notes|cliffs notes|cliffnotes|"
         "sparknotes",
@@ -301,7 +344,8 @@ _PHRASE_CUES: list[tuple[str, float, str]] = [
         "how do you say|how would you say|how do i say|how would i say|how to say|"
         "how can i say|how should i say|how would you translate|how do you translate|"
         "cómo se dice|como se dice|como se diz|comment dit on|comment on dit|comment dire|"
-        "wie sagt man|come si dice|как сказать|как будет",
+        "wie sagt man|come si dice|como eu digo|como digo|как сказать|как будет|"
+        "how would someone say|how does one say|how do they say|what s the word for",
     ),
     ("translation", 1.5, "right way to say|correct way to say|proper way to say"),
     (
@@ -451,7 +495,12 @@ _FLAG_PHRASES: list[tuple[int, str]] = [
         "which is faster|which is slower|which is more|which is less|which is cheaper|"
         "which is heavier|which is larger|which is bigger|which is greater|which is smaller",
     ),
-    (QWHAT, "what is the|what was the|what s the|what is its|what will|what are the"),
+    (
+        QWHAT,
+        "what is the|what was the|what s the|what is its|what will|what are the|when do i|"
+        "when does it|when do they|when will|on which day|which day|what time|what do i pay|"
+        "what amount|what number|how long|is it back|by how much|how much more|how much less",
+    ),
     (
         DESC,
         "golden hour|film grain|highly detailed|digital art|concept art|octane render|"
@@ -476,9 +525,9 @@ _STEM_CUES: list[tuple[str, float, str]] = [
         2.0,
         "übersetz ubersetz traduc tradui traduz tradução traduzione перевед перевод",
     ),
-    ("summarization", 3.0, "zusammenfass riassum synops recapitul кратк"),
+    ("summarization", 3.0, "zusammenfass riassum synops recapitul кратк перескаж"),
     ("coding", 1.5, "debugg refactor"),
-    ("reasoning", 1.5, "demuestr dimostr démontr probabil"),
+    ("reasoning", 1.5, "demuestr dimostr démontr probabil berechn вычисл"),
 ]
 _STEM_FLAGS: list[tuple[int, str]] = [
     (TR_VERB, "übersetz ubersetz traduc tradui traduz tradução traduzione перевед"),
@@ -491,7 +540,7 @@ _CJK_CUES: list[tuple[str, float, str, str]] = [
         "translation",
         3.0,
         "translate_cjk",
-        "翻译 翻成 译成 译为 怎么说 訳して 翻訳 英訳 和訳 に訳 どういう意味 번역 영어로 "
+        "翻译 翻成 译成 译为 怎么说 訳して 翻訳 英訳 和訳 に訳 どういう意味 何と言 번역 영어로 "
         "한국어로 일본어로",
     ),
     (
@@ -502,12 +551,13 @@ _CJK_CUES: list[tuple[str, float, str, str]] = [
     ),
     ("summarization", 3.0, "summarize_cjk", "总结 概括 摘要 归纳 简述 要約 まとめ 概要 요약"),
     ("summarization", 2.0, "keypoints_cjk", "要点"),
-    ("reasoning", 2.0, "math_cjk", "证明 概率 証明 確率 확률 方程"),
+    ("reasoning", 2.0, "math_cjk", "证明 概率 証明 確率 확률 方程 求め 求解 解方程 计算 計算"),
     (
         "reasoning",
         1.0,
         "quantity_cjk",
-        "多少 多长时间 多久 几个 计算 いくつ 何個 何人 何時間 計算 몇",
+        "多少 多长时间 多久 几个 いくつ 何個 何人 何時間 何匹 何本 何歳 何日 面积 面積 "
+        "周长 等于 余り 最小の 最大の 몇",
     ),
     (
         "coding",
@@ -519,7 +569,8 @@ _CJK_CUES: list[tuple[str, float, str, str]] = [
         "coding",
         1.0,
         "code_term_cjk",
-        "字符串 数组 变量 程序 对象 拷贝 读取 エラー 変数 配列 オブジェクト",
+        "字符串 数组 变量 程序 对象 拷贝 读取 去重 列表 字典 エラー 変数 配列 オブジェクト リスト "
+        "逆順 文字列 ライブラリ メソッド 例外",
     ),
     (
         "image",
@@ -533,6 +584,13 @@ _CJK_GEN_VERBS = ("作って", "作成", "生成", "描", "做一", "制作", "�
 _CJK_NUMERALS = "二三四五六七八九十百千万两半"
 _CJK_QMATH = (
     "いくら",
+    "何匹",
+    "何本",
+    "何歳",
+    "几岁",
+    "几只",
+    "还剩",
+    "是多少",
     "多少",
     "多长时间",
     "多久",
@@ -578,7 +636,23 @@ _KEYWORDS = (
     " FROM ",
     "const ",
     "var ",
+    "JOIN ",
+    "WHERE ",
+    "GROUP BY",
+    "ORDER BY",
+    "INSERT INTO",
 )
+# Identifiers as code writes them and prose does not: camelCase, snake_case, a method call,
+# a file name with a source extension, a command-line flag. Read in the first
+# ``CODE_TOKEN_CHARS`` characters only, as a regex costs more than the counts above.
+_CODE_TOKEN = re.compile(
+    r"\b[a-z]+[A-Z][a-z]\w*"
+    r"|\b[a-z]+_[a-z]\w*"
+    r"|\w\.[a-z_]\w*\("
+    r"|\w\.(?:py|js|ts|tsx|jsx|json|ya?ml|toml|sh|java|cpp|rs|rb|php|sql|ipynb)\b"
+    r"|(?<![\w-])--[a-z][\w-]+"
+)
+CODE_TOKEN_CHARS = 2000
 _REGEX_BITS = ("(?", "\\d", "\\w", "[a-z", ".*")
 _MATH_NOTATION = ("f(x)", "sin(", "cos(", "tan(", "ln(", "log(", "sqrt(", "^2", "^3", "lim ")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
@@ -770,7 +844,7 @@ def _regions(text: str) -> list[tuple[str, float]]:
     """
     n = len(text)
     if n <= LONG_TEXT:
-        return [(text, 1.0)]
+        return _medium_regions(text) if n > MEDIUM_TEXT and "\n\n" in text else [(text, 1.0)]
     head = text.find("\n\n", 0, EDGE_CHARS)
     if head < 0:
         head = text.find(":\n", 0, ASK_CHARS)
@@ -796,6 +870,34 @@ def _regions(text: str) -> list[tuple[str, float]]:
         body = body[: 2 * third] + "\n" + body[-third:]
     regions.append((body, BODY_WEIGHT))
     return regions
+
+
+def _medium_regions(text: str) -> list[tuple[str, float]]:
+    """A short ask before or after a pasted paragraph: the ask at 1, the paste lighter.
+
+    The ask is the last paragraph when it is short (a question or an instruction after the
+    material), else the first one when it is short and the rest is longer. Fenced code is
+    never the ask.
+    """
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    if len(paragraphs) < 2:
+        return [(text, 1.0)]
+    first, last = paragraphs[0], paragraphs[-1]
+    asks: list[str] = []
+    if len(last) <= ASK_CHARS and "```" not in last:
+        asks.append(last)
+    if (
+        len(first) <= ASK_CHARS
+        and "```" not in first
+        and (not asks or len(paragraphs) > 2 or first.rstrip().endswith((":", "?")))
+    ):
+        asks.insert(0, first)
+    if not asks:
+        return [(text, 1.0)]
+    material = [p for p in paragraphs if p not in asks]
+    if not material or sum(map(len, material)) < sum(map(len, asks)):
+        return [(text, 1.0)]
+    return [*((a, 1.0) for a in asks), ("\n\n".join(material), MATERIAL_WEIGHT)]
 
 
 def _score_region(text: str, weight: float, acc: _Scores, prefix: str, *, ask: bool) -> None:
@@ -988,12 +1090,12 @@ def _score_numbers(text: str, low: str, marks: dict[int, int], cue: _CueFn, cjk:
         qmath = qmath or any(w in low for w in _CJK_QMATH)
         numbers += sum(1 for ch in low if ch in _CJK_NUMERALS)
     question = "?" in text or "\uff1f" in text
-    if numbers >= 2 and qmath:
+    if numbers >= 2 and (qmath or (question and qwhat)):
         cue("reasoning", 1.5, "word_problem")
-    elif numbers >= 2 and question and qwhat:
-        cue("reasoning", 1.0, "word_problem")
     elif numbers >= 3 and question:
-        cue("reasoning", 1.0, "numbers_question")
+        # Several quantities and a question, in a short message: a word problem told
+        # without the word "calculate" (or in a language the lexicon does not know).
+        cue("reasoning", 1.5 if len(text) < SHORT_PROBLEM else 1.0, "numbers_question")
     if "%" in text:
         cue("reasoning", 0.5, "percent")
     if text.count("$") + text.count("\u20ac") + text.count("\u00a3") >= 2 and numbers >= 2:
@@ -1055,6 +1157,9 @@ def _code_evidence(text: str, acc: _Scores, weight: float, prefix: str) -> float
         acc.add("coding", 0.6 * weight, prefix + "kw:Go")
     if "c++" in text or "C++" in text or "C#" in text:
         acc.add("coding", 1.5 * weight, prefix + "kw:c++/c#")
+    shaped = len(set(_CODE_TOKEN.findall(text, 0, CODE_TOKEN_CHARS)))
+    if shaped:
+        syntax += min(1.6, 0.8 * shaped)
     if syntax >= 1.0:
         syntax = min(syntax, 4.0)
         score += syntax
