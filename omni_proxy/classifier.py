@@ -16,6 +16,7 @@ counting half, and the previous turn when the message is a short follow-up.
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +24,7 @@ from typing import Any
 
 from .types import Classification
 
-__all__ = ["heuristic_classify"]
+__all__ = ["CALIBRATION", "decision_feature", "heuristic_classify"]
 
 CLASSIFIER_NAME = "heuristic"
 
@@ -1211,10 +1212,43 @@ def _score_previous(tail: Sequence[Any], user_idx: int, acc: _Scores) -> None:
             return
 
 
-def _confidence(best: float, second: float) -> float:
-    """Higher for a strong score well clear of the runner-up; capped below certainty."""
-    margin = (best - max(second, 0.0)) / best if best > 0 else 0.0
-    return round(max(0.3, min(0.95, (0.45 + 0.08 * best) * (0.6 + 0.4 * margin))), 2)
+#: Logistic calibration of the confidence, ``P(right) = 1 / (1 + exp(-(a + b * x)))``, one
+#: (a, b) per kind of decision. For a task, x is its score's lead over the runner-up (chat's
+#: own score and 0 included); for chat, x is how far the best task stays below
+#: ``THRESHOLD`` or below chat's own cues, whichever is more. Fitted by
+#: ``tests/data/fit_confidence.py`` on the training rows (the main evaluation set and the
+#: development batch), never on the held-out or fresh batches.
+CALIBRATION: dict[str, tuple[float, float]] = {
+    "task": (0.55, 1.111),
+    "chat": (0.894, 1.087),
+}
+
+
+def _lead(acc: _Scores, task: str, overruled: str = "") -> float:
+    """The decision's feature for :data:`CALIBRATION` (see there); an ``overruled`` verb
+    (summarizing code is coding) is no rival."""
+    score = acc.score
+    if task == "chat":
+        best = max(s for t, s in score.items() if t != "chat")
+        return max(THRESHOLD - best, score["chat"] - best)
+    rivals = [s for t, s in score.items() if t not in (task, overruled)]
+    return score[task] - max(0.0, *rivals)
+
+
+def _confidence(kind: str, x: float) -> float:
+    """The calibrated probability that the decision is right, to two decimals."""
+    a, b = CALIBRATION[kind]
+    z = max(-30.0, min(30.0, a + b * x))
+    return round(min(0.99, 1.0 / (1.0 + math.exp(-z))), 2)
+
+
+def decision_feature(body: Mapping[str, Any]) -> tuple[str, str, float] | None:
+    """(task, kind, x) of a request the text decides, None when its structure decides.
+
+    For ``tests/data/fit_confidence.py``; the same path :func:`heuristic_classify` takes.
+    """
+    decided = _decide(body)
+    return None if isinstance(decided, Classification) else decided[:3]
 
 
 def _result(task: str, confidence: float, signals: Sequence[str]) -> Classification:
@@ -1248,8 +1282,20 @@ def heuristic_classify(body: Mapping[str, Any]) -> Classification:
     """Classify an OpenAI chat-completions request into one of the seven task types.
 
     Pure and cheap: no I/O, bounded reading. Structure decides first (tool results, images,
-    tools), then cues in the latest user message, the system prompt counting half.
+    tools), then cues in the latest user message, the system prompt counting half. The
+    confidence is a calibrated probability of being right (see :data:`CALIBRATION`).
     """
+    decided = _decide(body)
+    if isinstance(decided, Classification):
+        return decided
+    task, kind, x, signals = decided
+    return _result(task, _confidence(kind, x), signals)
+
+
+def _decide(
+    body: Mapping[str, Any],
+) -> Classification | tuple[str, str, float, Sequence[str]]:
+    """A structural classification, or (task, calibration kind, feature, signals)."""
     if not isinstance(body, Mapping):
         return _result("chat", 0.3, ("no_messages",))
     messages: Any = body.get("messages")
@@ -1282,11 +1328,12 @@ def heuristic_classify(body: Mapping[str, Any]) -> Classification:
             _score_text(_message_text(message)[0][:SYSTEM_CHARS], SYSTEM_WEIGHT, acc, "sys:")
     if acc.best()[1] < THRESHOLD and user_idx > 0 and _is_follow_up(user_text):
         _score_previous(tail, user_idx, acc)
-    task, score, second = acc.best()
+    task, score, _ = acc.best()
     # The object decides over the verb: summarizing or translating code is coding.
+    overruled = ""
     if task in ("summarization", "translation") and code >= 2.0:
-        task, score, second = "coding", acc.score["coding"], score
+        overruled, task, score = task, "coding", acc.score["coding"]
     if score < THRESHOLD or acc.score["chat"] >= score:
         signals = acc.signals.get("chat") or ["no_task_cues" if score < 0.75 else "weak_cues"]
-        return _result("chat", 0.6 if score < 0.75 else 0.45, signals)
-    return _result(task, _confidence(score, second), acc.signals.get(task, []))
+        return "chat", "chat", _lead(acc, "chat"), signals
+    return task, "task", _lead(acc, task, overruled), acc.signals.get(task, [])
