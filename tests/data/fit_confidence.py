@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 #: L2 penalty: the training rows are the ones the rules were tuned on, so they are right
 #: more often than new prompts will be; the penalty keeps the fit from running to certainty.
 L2 = 0.05
+BINS = ((0.0, 0.6), (0.6, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.01))
 
 
 def points(rows: list[dict]) -> dict[str, list[tuple[float, int]]]:
@@ -85,6 +86,19 @@ def main() -> None:
     for name, rows in sets.items():
         score, conf, acc, n = brier(rows)
         print(f"{name:<24} {n:>5} {score:>6.3f} {conf:>9.3f} {acc:>8.3f}")
+    print("\nreliability: confidence bin -> rows, accuracy (training | held out | fresh)")
+    for lo, hi in BINS:
+        cells = []
+        for rows in sets.values():
+            got = [
+                c.task_type == r["label"]
+                for r in rows
+                if decision_feature(r["body"]) is not None
+                for c in (heuristic_classify(r["body"]),)
+                if lo <= c.confidence < hi
+            ]
+            cells.append(f"{len(got):>4} {sum(got) / len(got) if got else 0:.2f}")
+        print(f"  [{lo:.2f}, {hi:.2f})  " + " | ".join(cells))
 
 
 if __name__ == "__main__":
