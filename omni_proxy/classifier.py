@@ -52,6 +52,8 @@ THRESHOLD = 1.5
 #: paragraph as the ask and the rest as material at this weight: pasted vocabulary must not
 #: outvote the ask ("<an abstract full of maths words> Give me the gist of this").
 MATERIAL_WEIGHT = 0.35
+#: The most the material of a medium message adds to one task: less than ``THRESHOLD``.
+MATERIAL_CAP = 1.0
 MEDIUM_TEXT = 100
 #: Several numbers and a question in fewer characters than this read as a word problem.
 SHORT_PROBLEM = 400
@@ -186,16 +188,22 @@ _WORD_CUES: list[tuple[str, float, str]] = [
         "gleichung докажи вероятность реши решите уравнение уравнения résolvez risolvi "
         "resolva equação equazione",
     ),
+    # "calculate" as a command in other languages (the English word also names a topic)
+    (
+        "reasoning",
+        1.5,
+        "calcula calcule calcola calculez calcolate berechne rechne вычисли вычислите",
+    ),
     (
         "reasoning",
         1.0,
         "proof calculate compute estimate simplify median ratio percentage perimeter angle "
         "sequence consecutive integers integer deduce logic logically premise premises mph combien "
-        "cuánto cuántos cuántas quanti quante quantos сколько primzahlen primzahl calcula "
-        "calcule calcola berechne compounded subtract subtracted multiply multiplied divide "
+        "cuánto cuántos cuántas quanti quante quantos сколько primzahlen primzahl "
+        "compounded subtract subtracted multiply multiplied divide "
         "divided remainder squared minus diagonal hypotenuse radius diameter circumference "
         "triangle hexagon pentagon polygon angles conclude inference deduction calcular "
-        "calculez calcolare calcolate berechnen rechne вычисли вычислите найдите "
+        "calcolare berechnen найдите "
         "площадь периметр rechteck dreieck umfang flächeninhalt triángulo triangolo "
         "triângulo rectángulo rettangolo retângulo périmètre perímetro perimetro aire "
         "área",
@@ -470,7 +478,7 @@ _FLAG_WORDS: list[tuple[int, str]] = [
         "python java rust go golang ruby swift kotlin scala javascript typescript php perl "
         "haskell c cpp elixir dart lua node deno",
     ),
-    (WITH, "in with using en con mit avec em 用"),
+    (WITH, "in with using en con mit avec em в на 用"),
     (
         KEYADJ,
         "key main important essential principal major central wichtigsten wichtigste "
@@ -500,7 +508,8 @@ _FLAG_PHRASES: list[tuple[int, str]] = [
         QWHAT,
         "what is the|what was the|what s the|what is its|what will|what are the|when do i|"
         "when does it|when do they|when will|on which day|which day|what time|what do i pay|"
-        "what amount|what number|how long|is it back|by how much|how much more|how much less",
+        "what amount|what number|how long|is it back|by how much|how much more|how much less|"
+        "when is|when are|when would|how soon",
     ),
     (
         DESC,
@@ -1059,6 +1068,8 @@ def _combine(tokens: list[str], marks: dict[int, int], cue: _CueFn) -> None:
             cue("summarization", -3.5, "not:advice_about_summary")
         if f & UNIT and i > 0 and (get(i - 1, 0) & (NUMWORD | DET) or tokens[i - 1].isdigit()):
             cue("summarization", 1.25, "length_limit")
+            if tokens[i - 3 : i - 1] == ["down", "to"]:  # "boil/cut/get it down to a line"
+                cue("summarization", 1.5, "down_to_length")
         if f & COMPARATIVE and get(i + 1, 0) & THAN:
             comparatives += 1
         if f & ALL and get(i + 2, 0) & ARE:
@@ -1177,10 +1188,20 @@ def _score_text(text: str, weight: float, acc: _Scores, prefix: str = "") -> flo
     regions = _regions(text)
     scanned = text if len(regions) == 1 else "\n".join(part for part, _ in regions)
     code = _code_evidence(scanned, acc, weight, prefix)
+    long = len(text) > LONG_TEXT
     for part, w in regions:
-        if part:
+        if not part:
+            continue
+        if w == 1.0 or long:
             _score_region(part, w * weight, acc, prefix, ask=w == 1.0)
-    if len(regions) > 1:
+            continue
+        # Pasted material beside a short ask: its cues count, but never up to a decision.
+        pasted = _Scores()
+        _score_region(part, w * weight, pasted, prefix, ask=False)
+        for task, score in pasted.score.items():
+            if score:
+                acc.add(task, min(score, MATERIAL_CAP * weight), prefix + "pasted:" + task)
+    if long and len(regions) > 1:
         acc.add("summarization", 1.0 * weight, prefix + "long_paste")
     return code
 
@@ -1223,8 +1244,8 @@ def _score_previous(tail: Sequence[Any], user_idx: int, acc: _Scores) -> None:
 #: ``tests/data/fit_confidence.py`` on the training rows (the main evaluation set and the
 #: development batch), never on the held-out or fresh batches.
 CALIBRATION: dict[str, tuple[float, float]] = {
-    "task": (0.55, 1.111),
-    "chat": (0.895, 1.12),
+    "task": (0.532, 1.119),
+    "chat": (0.887, 1.125),
 }
 
 
