@@ -652,17 +652,29 @@ _KEYWORDS = (
     "ORDER BY",
     "INSERT INTO",
 )
-# Identifiers as code writes them and prose does not: camelCase, snake_case, a method call,
-# a file name with a source extension, a command-line flag. Read in the first
-# ``CODE_TOKEN_CHARS`` characters only, as a regex costs more than the counts above.
-_CODE_TOKEN = re.compile(
-    r"\b[a-z]+[A-Z][a-z]\w*"
-    r"|\b[a-z]+_[a-z]\w*"
-    r"|\w\.[a-z_]\w*\("
-    r"|\w\.(?:py|js|ts|tsx|jsx|json|ya?ml|toml|sh|java|cpp|rs|rb|php|sql|ipynb)\b"
-    r"|(?<![\w-])--[a-z][\w-]+"
+# File names with a source extension, for _code_tokens.
+_SOURCE_EXTS = (
+    ".py",
+    ".js",
+    ".ts",
+    ".tsx",
+    ".jsx",
+    ".json",
+    ".yaml",
+    ".yml",
+    ".toml",
+    ".sh",
+    ".java",
+    ".cpp",
+    ".rs",
+    ".rb",
+    ".php",
+    ".sql",
+    ".ipynb",
 )
-CODE_TOKEN_CHARS = 2000
+_TOKEN_EDGES = "`'\"()[]{}<>,;:!?*"
+#: Identifiers are looked for in this many first characters of a text.
+CODE_TOKEN_CHARS = 1500
 _REGEX_BITS = ("(?", "\\d", "\\w", "[a-z", ".*")
 _MATH_NOTATION = ("f(x)", "sin(", "cos(", "tan(", "ln(", "log(", "sqrt(", "^2", "^3", "lim ")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
@@ -1173,7 +1185,7 @@ def _code_evidence(text: str, acc: _Scores, weight: float, prefix: str) -> float
         acc.add("coding", 0.6 * weight, prefix + "kw:Go")
     if "c++" in text or "C++" in text or "C#" in text:
         acc.add("coding", 1.5 * weight, prefix + "kw:c++/c#")
-    shaped = len(set(_CODE_TOKEN.findall(text, 0, CODE_TOKEN_CHARS)))
+    shaped = _code_tokens(text)
     if shaped:
         syntax += min(1.6, 0.8 * shaped)
     if syntax >= 1.0:
@@ -1181,6 +1193,33 @@ def _code_evidence(text: str, acc: _Scores, weight: float, prefix: str) -> float
         score += syntax
         acc.add("coding", syntax * weight, prefix + "code_syntax")
     return score
+
+
+def _code_tokens(text: str) -> int:
+    """Distinct identifiers written as code writes them and prose does not: camelCase,
+    snake_case, a method call, a file name with a source extension, a command-line flag.
+
+    A loop over whitespace-split words: a regex for the same costs ~0.7 ms per 2 KB here.
+    """
+    found: set[str] = set()
+    for raw in text[:CODE_TOKEN_CHARS].split():
+        if len(raw) < 4 or not raw.isascii():
+            continue
+        tok = raw.strip(_TOKEN_EDGES)
+        if len(tok) < 4:
+            continue
+        if tok.startswith("--"):
+            if tok[2:3].isalpha():
+                found.add(tok)
+        elif "." in tok:
+            if tok.endswith(_SOURCE_EXTS) or ("(" in raw and tok[0].isalpha()):
+                found.add(tok)
+        elif not tok.isalnum():
+            if "_" in tok[1:-1] and tok[0].isalpha() and tok.replace("_", "").isalnum():
+                found.add(tok)  # snake_case
+        elif tok[0].islower() and not tok.islower():
+            found.add(tok)  # camelCase
+    return len(found)
 
 
 def _score_text(text: str, weight: float, acc: _Scores, prefix: str = "") -> float:
