@@ -600,3 +600,26 @@ def test_the_fresh_batch_shares_no_prompt_with_the_rules_data() -> None:
     assert len(fresh) >= 80
     assert not fresh & texts(DATA_DIR / "task_dev.jsonl")
     assert not fresh & texts(DATA_DIR / "task_eval.jsonl")
+
+
+def test_main_reports_one_split_at_a_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "splits.jsonl"
+    rows = [
+        {"id": "m", "label": "chat", "body": user("Why is the sky blue?")},
+        {
+            "id": "h",
+            "label": "translation",
+            "body": user("Translate 'cat' into German."),
+            "split": "holdout",
+        },
+        {"id": "f", "label": "reasoning", "body": user("Why is the sky blue?"), "split": "fresh-x"},
+    ]
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    assert main([str(data), "--split", "main", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 1
+    assert main([str(data), "--split", "fresh", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["total"] == 1 and report["macro_accuracy"] == 0.0
+    assert main([str(data), "--split", "nothing"]) == 2
