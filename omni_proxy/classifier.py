@@ -12,6 +12,12 @@ The rules are the ones ``tests/data/README.md`` labels the evaluation set with: 
 decides first (a tool result last -> agent_step, an image in the latest user turn -> image,
 tools on offer -> agent_step); then cues in the latest user message, the system prompt
 counting half, and the previous turn when the message is a short follow-up.
+
+The ask outweighs pasted material: a short first or last paragraph is read as the ask and
+the rest counts lightly and never up to a decision on its own. Prompts without cue words
+still give shapes to go by (several numbers and a question, a logic puzzle's phrasing,
+camelCase or snake_case identifiers). The confidence is a probability, calibrated on
+training rows, so a slower classifier can be asked only when it is low.
 """
 
 from __future__ import annotations
