@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 #: L2 penalty: the training rows are the ones the rules were tuned on, so they are right
 #: more often than new prompts will be; the penalty keeps the fit from running to certainty.
 L2 = 0.05
+GATES = (0.8, 0.9, 0.95)
 BINS = ((0.0, 0.6), (0.6, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.01))
 
 
@@ -99,6 +100,26 @@ def main() -> None:
             ]
             cells.append(f"{len(got):>4} {sum(got) / len(got) if got else 0:.2f}")
         print(f"  [{lo:.2f}, {hi:.2f})  " + " | ".join(cells))
+    print("\nconfidence gate: share of all rows asked | heuristic right on them | macro if the")
+    print("LLM were right on every asked row (an upper bound, no LLM was run)")
+    for below in GATES:
+        cells = [gate(rows, below) for rows in sets.values()]
+        print(f"  below {below:.2f}  " + " | ".join(cells))
+
+
+def gate(rows: list[dict], below: float) -> str:
+    right: dict[str, list[bool]] = {}
+    asked = asked_right = 0
+    for row in rows:
+        c = heuristic_classify(row["body"])
+        ok = c.task_type == row["label"]
+        if c.confidence < below:
+            asked += 1
+            asked_right += ok
+            ok = True
+        right.setdefault(row["label"], []).append(ok)
+    macro = sum(sum(v) / len(v) for v in right.values()) / len(right)
+    return f"{asked / len(rows):>4.0%} {asked_right / asked if asked else 0:.2f} {macro:.3f}"
 
 
 if __name__ == "__main__":
