@@ -98,6 +98,9 @@ class RoutingSettings(_Strict):
     default_model: str | None = None
     #: Registered classifiers (``register_classifiers``) to ask first, in order.
     classifiers: list[str] = Field(default_factory=list)
+    #: Ask those classifiers (and the classifier-llm plugin) only when the heuristic's
+    #: calibrated confidence is below this; unset, they are asked on every request.
+    llm_classifier_below: float | None = Field(default=None, ge=0, le=1)
     max_attempts: int = Field(default=3, ge=1, le=10)
     #: Budget for an answer: the whole answer, or a stream's first chunk.
     deadline_s: float = Field(default=120.0, gt=0)

@@ -33,6 +33,7 @@ __all__ = [
     "load_classifier",
     "load_rows",
     "main",
+    "select_split",
 ]
 
 #: The evaluation set in a source checkout: ``tests/data/task_eval.jsonl`` beside the package.
@@ -186,6 +187,14 @@ def load_rows(path: str | Path = DEFAULT_DATA) -> list[dict[str, Any]]:
             row.setdefault("id", f"row-{n}")
             rows.append(row)
     return rows
+
+
+def select_split(rows: Sequence[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """Rows whose ``split`` starts with ``name``; ``main`` picks the rows without one (the
+    set the rules were written from), so held-out batches can be reported on their own."""
+    if name == "main":
+        return [r for r in rows if "split" not in r]
+    return [r for r in rows if str(r.get("split", "")).startswith(name)]
 
 
 def load_classifier(spec: str) -> ClassifyFn:
@@ -346,6 +355,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--errors", type=int, default=0, metavar="N", help="list the first N misclassified rows"
     )
+    parser.add_argument(
+        "--split",
+        default=None,
+        metavar="NAME",
+        help="only rows whose 'split' starts with NAME ('main': rows without a split)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
         "--fail-under",
@@ -368,6 +383,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot load classifier {args.classifier!r}: {exc}", file=sys.stderr)
         return 2
     rows = load_rows(path)
+    if args.split is not None:
+        rows = select_split(rows, args.split)
+        if not rows:
+            print(f"error: no rows of split {args.split!r} in {path}", file=sys.stderr)
+            return 2
     report = evaluate(classify_fn, rows)
     # A synchronous classifier is also timed on a ~4k-token prompt; an asynchronous one
     # (a network call) is not hammered with hundreds of extra requests.

@@ -489,3 +489,137 @@ def test_load_classifier_accepts_both_spellings() -> None:
     assert load_classifier("omni_proxy.classifier.heuristic_classify") is heuristic_classify
     with pytest.raises(ValueError):
         load_classifier("nomodule")
+
+
+# --------------------------------------------------------------------------- issue 14
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("Resuelve el sistema: 2x + y = 7, x - y = 2.", "reasoning"),
+        ("Calculez le périmètre d'un carré de côté 7 cm.", "reasoning"),
+        ("Berechne 17 mal 23.", "reasoning"),
+        ("Resolva a equação 5x - 3 = 12.", "reasoning"),
+        ("Реши уравнение 3x + 1 = 10.", "reasoning"),
+        ("计算 48 除以 6 等于多少？", "reasoning"),
+        ("次の方程式を解いて、xを求めよ：2x + 3 = 11", "reasoning"),
+        ("¿Cómo declaro una variable global en una función de JavaScript?", "coding"),
+        ("Как объявить массив в C?", "coding"),
+        ("Pythonで辞書のキーを逆順に並べる方法は？", "coding"),
+        ("Перескажи коротко статью о новом законе о выборах.", "summarization"),
+        ("Faça um resumo da reunião de ontem em três linhas.", "summarization"),
+        ("Traduci in francese: il treno è in ritardo.", "translation"),
+    ],
+)
+def test_cues_in_other_languages(prompt: str, expected: str) -> None:
+    assert task(user(prompt)) == expected
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        # the pasted material is full of maths words; the ask is a summary
+        (
+            "The integral of a probability density is one; the derivative of the cumulative "
+            "distribution gives the density back, and we prove the theorem by induction.\n\n"
+            "Sum this up in one plain sentence for my grandmother.",
+            "summarization",
+        ),
+        # the material is about translation; the ask is a word problem
+        (
+            "From the agency's leaflet: we translate and summarize contracts in 30 languages "
+            "and localize software for European markets.\n\n"
+            "They bill 0.08 per word. How much is a 4,000-word contract?",
+            "reasoning",
+        ),
+        # the material is maths; the ask is an opinion
+        (
+            "My poem: the equation of my heart has no solution, the probability of you is "
+            "one, and every theorem of the night is proven at dawn.\n\n"
+            "Do you think it works as a poem?",
+            "chat",
+        ),
+    ],
+)
+def test_the_ask_outweighs_the_vocabulary_of_pasted_material(prompt: str, expected: str) -> None:
+    assert task(user(prompt)) == expected
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("Jo is 4 years younger than Max, who is 30. What is the sum of their ages?", "reasoning"),
+        ("Each of the three friends has a different hat. Who owns which one?", "reasoning"),
+        ("If all glorps are snibs and some snibs are blue, must some glorps be blue?", "reasoning"),
+        (
+            "A tap fills a bath in 12 minutes and the plug drains it in 20. When is it full?",
+            "reasoning",
+        ),
+        ("fetchUser returns undefined inside my_handler on the first call", "coding"),
+        ("running it with --verbose prints nothing, then main.py exits", "coding"),
+        ("Give me the bottom line of this: rates stay flat until spring.", "summarization"),
+        ("What's the Italian word for 'umbrella'?", "translation"),
+    ],
+)
+def test_paraphrases_without_cue_words(prompt: str, expected: str) -> None:
+    assert task(user(prompt)) == expected
+
+
+def test_the_confidence_is_a_probability_that_falls_with_the_lead() -> None:
+    from omni_proxy.classifier import decision_feature
+
+    clear = heuristic_classify(user("Translate 'good night' into Spanish, please."))
+    weak = heuristic_classify(user("How many squares are on a chessboard?"))
+    assert clear.task_type == "translation" and weak.task_type == "chat"
+    assert 0.5 < weak.confidence < clear.confidence < 1.0
+    assert decision_feature(user("hi")) is not None
+    assert decision_feature(user("hi", tools=TOOLS)) is None  # structure decides
+
+
+def test_the_shipped_calibration_is_what_the_script_fits_on_training_rows() -> None:
+    import importlib.util
+
+    from omni_proxy.classifier import CALIBRATION
+
+    spec = importlib.util.spec_from_file_location("fit", DATA_DIR / "fit_confidence.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    main_rows = load_rows(DATA_DIR / "task_eval.jsonl")
+    train = [r for r in main_rows if "split" not in r] + load_rows(DATA_DIR / "task_dev.jsonl")
+    data = module.points(train)
+    assert {kind: module.fit(pts) for kind, pts in data.items()} == CALIBRATION
+
+
+def test_the_fresh_batch_shares_no_prompt_with_the_rules_data() -> None:
+    def texts(path: Path) -> set[str]:
+        return {json.dumps(r["body"], sort_keys=True) for r in load_rows(path)}
+
+    fresh = texts(DATA_DIR / "task_eval_fresh.jsonl")
+    assert len(fresh) >= 80
+    assert not fresh & texts(DATA_DIR / "task_dev.jsonl")
+    assert not fresh & texts(DATA_DIR / "task_eval.jsonl")
+
+
+def test_main_reports_one_split_at_a_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "splits.jsonl"
+    rows = [
+        {"id": "m", "label": "chat", "body": user("Why is the sky blue?")},
+        {
+            "id": "h",
+            "label": "translation",
+            "body": user("Translate 'cat' into German."),
+            "split": "holdout",
+        },
+        {"id": "f", "label": "reasoning", "body": user("Why is the sky blue?"), "split": "fresh-x"},
+    ]
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    assert main([str(data), "--split", "main", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 1
+    assert main([str(data), "--split", "fresh", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["total"] == 1 and report["macro_accuracy"] == 0.0
+    assert main([str(data), "--split", "nothing"]) == 2

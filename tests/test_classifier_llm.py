@@ -30,6 +30,7 @@ ENV_VARS = (
     plugin.ENV_TIMEOUT_MS,
     plugin.ENV_CACHE_SIZE,
     plugin.ENV_CACHE_TTL_S,
+    plugin.ENV_BELOW,
 )
 
 
@@ -52,10 +53,11 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
-def make_config(fake: FakeOpenAI, tmp_path: Any) -> Config:
+def make_config(fake: FakeOpenAI, tmp_path: Any, **routing: Any) -> Config:
     # The premium model is listed first, so "cheapest" has to look at the prices.
     return Config.model_validate(
         {
+            "routing": routing,
             "master_key": MASTER,
             "database_url": f"sqlite:///{tmp_path}/proxy.db",
             "providers": {
@@ -91,9 +93,9 @@ def make_config(fake: FakeOpenAI, tmp_path: Any) -> Config:
     )
 
 
-def client_for(fake: FakeOpenAI, tmp_path: Any) -> TestClient:
+def client_for(fake: FakeOpenAI, tmp_path: Any, **routing: Any) -> TestClient:
     pm = get_plugin_manager(load_entry_points=False, plugins=[omni_proxy_openai, plugin])
-    return TestClient(create_app(make_config(fake, tmp_path), pm=pm))
+    return TestClient(create_app(make_config(fake, tmp_path, **routing), pm=pm))
 
 
 def debug(client: TestClient, body: dict[str, Any]) -> dict[str, Any]:
@@ -214,6 +216,42 @@ def test_upstream_errors_defer_and_repeated_failures_stop_the_asking(
             assert data["classification"]["classifier"] != "llm"
     # Three failures in a row open the breaker; the next requests never reach the model.
     assert len(upstream_calls(fake)) == 3
+
+
+SURE = "write a python function that reverses a list"  # heuristic confidence 0.96
+UNSURE = "How many squares are on a chessboard?"  # chat at 0.85: a weak quantity hint
+
+
+def test_the_model_is_asked_only_below_the_confidence_gate(
+    fake: FakeOpenAI, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(plugin.ENV_MODEL, "nano")
+    fake.set_behaviour(CHEAP_UPSTREAM, "ok", content="reasoning")
+    assert (
+        heuristic_classify(ask(SURE)).confidence >= 0.9 > heuristic_classify(ask(UNSURE)).confidence
+    )
+    with client_for(fake, tmp_path, llm_classifier_below=0.9) as client:
+        sure = debug(client, ask(SURE))
+        assert upstream_calls(fake) == []  # a sure heuristic is not second-guessed
+        unsure = debug(client, ask(UNSURE))
+    assert sure["task_type"] == "coding"
+    assert sure["classification"]["classifier"] == "heuristic"
+    assert unsure["task_type"] == "reasoning"  # the model's label, not the heuristic's chat
+    assert unsure["classification"]["classifier"] == "llm"
+    calls = upstream_calls(fake)
+    assert len(calls) == 1 and UNSURE in calls[0]["messages"][-1]["content"]
+
+
+def test_the_environment_sets_the_gate_over_the_config(
+    fake: FakeOpenAI, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(plugin.ENV_MODEL, "nano")
+    monkeypatch.setenv(plugin.ENV_BELOW, "0.99")  # everything the text decides is asked
+    fake.set_behaviour(CHEAP_UPSTREAM, "ok", content="chat")
+    with client_for(fake, tmp_path, llm_classifier_below=0.5) as client:
+        data = debug(client, ask(SURE))
+    assert data["task_type"] == "chat" and data["classification"]["classifier"] == "llm"
+    assert len(upstream_calls(fake)) == 1
 
 
 @pytest.mark.parametrize(
@@ -402,6 +440,29 @@ def test_settings_come_from_the_environment() -> None:
         load_settings(None, {plugin.ENV_MODEL: "nano", plugin.ENV_TIMEOUT_MS: "soon"})
     with pytest.raises(ConfigError, match="OMNI_CLASSIFIER_LLM_CACHE_SIZE"):
         load_settings(None, {plugin.ENV_MODEL: "nano", plugin.ENV_CACHE_SIZE: "-1"})
+
+
+def test_the_gate_setting_is_checked_and_falls_back_to_the_routing_key() -> None:
+    settings = load_settings(None, {plugin.ENV_MODEL: "nano"})
+    assert settings is not None and settings.below is None  # unset: ask on every request
+    settings = load_settings(None, {plugin.ENV_MODEL: "nano", plugin.ENV_BELOW: "0.7"})
+    assert settings is not None and settings.below == 0.7
+    with pytest.raises(ConfigError, match="OMNI_CLASSIFIER_LLM_BELOW"):
+        load_settings(None, {plugin.ENV_MODEL: "nano", plugin.ENV_BELOW: "1.5"})
+    with pytest.raises(ConfigError, match="OMNI_CLASSIFIER_LLM_BELOW"):
+        load_settings(None, {plugin.ENV_MODEL: "nano", plugin.ENV_BELOW: "sure"})
+
+    class Routing:
+        llm_classifier_below = 0.8
+
+    class WithRouting:
+        routing = Routing()
+        classifier_llm = {"model": "nano"}
+
+    settings = load_settings(WithRouting(), {})
+    assert settings is not None and settings.below == 0.8
+    with pytest.raises(ConfigError, match=r"classifier_llm\.below"):
+        load_settings(type("Bad", (), {"classifier_llm": {"model": "m", "below": -1}})(), {})
 
 
 def test_a_config_section_is_read_when_the_core_has_one() -> None:

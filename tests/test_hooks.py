@@ -280,6 +280,59 @@ def test_hook_register_classifiers_chain_from_config(tmp_path: Path) -> None:
         app_with(["nobody"])
 
 
+def test_routing_classifiers_are_asked_only_below_the_confidence_gate(tmp_path: Path) -> None:
+    """routing.llm_classifier_below: the heuristic answers first; a sure answer stands."""
+    from starlette.testclient import TestClient
+
+    from omni_proxy.app import create_app
+
+    asked: list[str] = []
+
+    class Slow:
+        @hookimpl
+        def register_classifiers(self, register: Any) -> None:
+            async def second_opinion(body: Any) -> Classification:
+                asked.append(str(body["messages"][-1]["content"]))
+                return Classification("reasoning", 0.8, ("slow",), "slow")
+
+            register("slow", lambda body: second_opinion(body))
+
+    config = Config.model_validate(
+        {
+            "master_key": "m",
+            "demo": True,
+            "database_url": f"sqlite:///{tmp_path}/c.db",
+            "routing": {"classifiers": ["slow"], "llm_classifier_below": 0.9},
+        }
+    )
+    sure, unsure = (
+        "write a python function that reverses a list",
+        "How many squares are on a chessboard?",
+    )
+    with TestClient(create_app(config, pm=get_plugin_manager(plugins=[Slow()]))) as client:
+
+        def debug(text: str) -> Any:
+            return client.post(
+                "/v1/router/debug",
+                headers={"authorization": "Bearer m"},
+                json={"messages": [{"role": "user", "content": text}]},
+            ).json()
+
+        confident = debug(sure)
+        assert asked == []
+        assert confident["classification"]["classifier"] == "heuristic"
+        assert confident["task_type"] == "coding"
+        doubtful = debug(unsure)
+        assert asked == [unsure]
+        assert doubtful["classification"]["classifier"] == "slow"
+        assert doubtful["task_type"] == "reasoning"
+
+
+def test_the_confidence_gate_is_a_probability() -> None:
+    with pytest.raises(ValueError, match="llm_classifier_below"):
+        Config.model_validate({"routing": {"llm_classifier_below": 1.5}})
+
+
 def test_direct_hooks_answer_as_pluggy_does_and_notice_new_plugins() -> None:
     """The request path's shortcut past pluggy (``DirectHooks``) gives the same answers as
     ``pm.hook`` for one implementation, and goes back to pluggy once there are more."""

@@ -4,7 +4,9 @@ Asks one cheap chat model (the one named by ``OMNI_CLASSIFIER_LLM_MODEL``, or th
 configured one when that is ``cheapest``) for the request's task type, with a strict prompt,
 ``temperature: 0`` and a tiny ``max_tokens``. Answers are cached by a hash of the prompt.
 When the model is slow (``OMNI_CLASSIFIER_LLM_TIMEOUT_MS``, default 300), fails or answers
-anything but exactly one label, the built-in heuristic decides instead. Requests whose
+anything but exactly one label, the built-in heuristic decides instead. With
+``OMNI_CLASSIFIER_LLM_BELOW`` (or ``routing.llm_classifier_below``) set, the model is asked
+only when the heuristic's calibrated confidence is below it. Requests whose
 structure decides their type (tools, a tool result, image parts) never reach the model.
 
 Off unless ``OMNI_CLASSIFIER_LLM_MODEL`` is set.
@@ -25,6 +27,7 @@ from ._cache import MISSING, TTLCache
 from ._classifier import CLASSIFIER_NAME, CONFIDENCE, LLMClassifier, heuristic
 from ._prompt import SYSTEM_PROMPT, is_structural, parse_label, render_conversation
 from ._settings import (
+    ENV_BELOW,
     ENV_CACHE_SIZE,
     ENV_CACHE_TTL_S,
     ENV_MODEL,
@@ -37,6 +40,7 @@ from ._standalone import standalone_classifier, standalone_classify, standalone_
 __all__ = [
     "CLASSIFIER_NAME",
     "CONFIDENCE",
+    "ENV_BELOW",
     "ENV_CACHE_SIZE",
     "ENV_CACHE_TTL_S",
     "ENV_MODEL",

@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from omni_proxy.classifier import heuristic_classify
 from omni_proxy.config import ConfigError
 from omni_proxy.provider import Provider
 from omni_proxy.types import Classification, ModelInfo
@@ -112,11 +113,14 @@ class LLMClassifier:
         health = getattr(pipeline, "health", None)
         self.active = _Active(app, settings, model, provider, health, self.clock)
         log.info(
-            "LLM classifier on: model %s, deadline %.0f ms, cache %d entries for %.0f s",
+            "LLM classifier on: model %s, deadline %.0f ms, cache %d entries for %.0f s, %s",
             model.name,
             settings.timeout_ms,
             settings.cache_size,
             settings.cache_ttl_s,
+            "every request"
+            if settings.below is None
+            else f"only below heuristic confidence {settings.below:g}",
         )
 
     def stop(self, app: Any) -> None:
@@ -164,6 +168,12 @@ class LLMClassifier:
         active = self.active
         if active is None or is_structural(body):
             return None
+        below = active.settings.below
+        if below is not None:
+            # The confidence gate: a sure heuristic answers, the model is not asked.
+            first = heuristic_classify(body)
+            if first.confidence >= below:
+                return first
         conversation = render_conversation(body.get("messages"))
         if not conversation:
             return None
@@ -215,7 +225,5 @@ class LLMClassifier:
 
 def heuristic(body: dict[str, Any], reason: str) -> Classification:
     """The built-in heuristic's answer, marked with why the model was not used."""
-    from omni_proxy.classifier import heuristic_classify  # lazily: the core owns it
-
     result = heuristic_classify(body)
     return dataclasses.replace(result, signals=(*result.signals, f"llm:deferred:{reason}"))

@@ -15,6 +15,7 @@ ENV_MODEL = "OMNI_CLASSIFIER_LLM_MODEL"
 ENV_TIMEOUT_MS = "OMNI_CLASSIFIER_LLM_TIMEOUT_MS"
 ENV_CACHE_SIZE = "OMNI_CLASSIFIER_LLM_CACHE_SIZE"
 ENV_CACHE_TTL_S = "OMNI_CLASSIFIER_LLM_CACHE_TTL_S"
+ENV_BELOW = "OMNI_CLASSIFIER_LLM_BELOW"
 
 #: ``model`` values that mean "the cheapest chat model whose provider is configured".
 CHEAPEST = frozenset({"cheapest", "auto"})
@@ -30,6 +31,8 @@ class Settings:
     timeout_ms: float = DEFAULT_TIMEOUT_MS
     cache_size: int = DEFAULT_CACHE_SIZE
     cache_ttl_s: float = DEFAULT_CACHE_TTL_S
+    #: Ask the model only when the heuristic's confidence is below this; None: always ask.
+    below: float | None = None
     #: Where ``model`` was set (the variable or the config key), for error messages.
     source: str = ENV_MODEL
 
@@ -62,16 +65,29 @@ def _number(value: Any, where: str, *, integer: bool, minimum: float, what: str)
     return number
 
 
+def _routing_below(config: Any) -> Any:
+    """``routing.llm_classifier_below`` of the core config, when it has one."""
+    return getattr(getattr(config, "routing", None), "llm_classifier_below", None)
+
+
 def load_settings(config: Any = None, env: Mapping[str, str] | None = None) -> Settings | None:
-    """The settings, or None when no model is named (the plugin is then off)."""
+    """The settings, or None when no model is named (the plugin is then off).
+
+    The confidence gate comes from ``OMNI_CLASSIFIER_LLM_BELOW``, else the section's
+    ``below``, else the core's ``routing.llm_classifier_below``; unset, the model is asked
+    on every request (as before the gate existed)."""
     env = os.environ if env is None else env
     raw = _section(config)
     where = {key: f"classifier_llm.{key}" for key in raw}
+    if raw.get("below") is None and _routing_below(config) is not None:
+        raw["below"] = _routing_below(config)
+        where["below"] = "routing.llm_classifier_below"
     for key, var in (
         ("model", ENV_MODEL),
         ("timeout_ms", ENV_TIMEOUT_MS),
         ("cache_size", ENV_CACHE_SIZE),
         ("cache_ttl_s", ENV_CACHE_TTL_S),
+        ("below", ENV_BELOW),
     ):
         value = env.get(var)
         if value is not None and value.strip():
@@ -80,6 +96,13 @@ def load_settings(config: Any = None, env: Mapping[str, str] | None = None) -> S
     model = raw.get("model")
     if not model or raw.get("enabled") is False:
         return None
+    below = raw.get("below")
+    if below is not None:
+        below = _number(
+            below, where.get("below", "below"), integer=False, minimum=0, what="a confidence, 0..1"
+        )
+        if below > 1:
+            raise ConfigError(f"{where.get('below', 'below')}: expected a confidence, 0..1")
     return Settings(
         model=str(model),
         source=where.get("model", ENV_MODEL),
@@ -104,4 +127,5 @@ def load_settings(config: Any = None, env: Mapping[str, str] | None = None) -> S
             minimum=0,
             what="a number of seconds, 0 or more",
         ),
+        below=below,
     )
