@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -101,15 +101,30 @@ class OmniApp(Starlette):
     Five middleware layers, the router and Starlette's endpoint wrapper took about a tenth of
     a proxied chat completion's CPU. For the routes in ``fast_routes`` this does what that
     stack does for them (request id, header limit, an unhandled error as CONTRACT.md's 500)
-    and nothing else; every other request goes through the stack as before. Left empty when
-    CORS is configured, since its middleware must see every request.
+    and nothing else; every other request goes through the stack as before. The shortcut is
+    only taken while the stack is exactly the one it reproduces: once any other middleware
+    (CORS, or a user's ``add_middleware``) or exception handler is there, ``fast_routes`` is
+    emptied when the stack is built, so that middleware sees every route.
     """
+
+    #: The middleware ``_dispatch`` does the work of, outermost first.
+    REPRODUCED: tuple[object, ...] = (RequestIdMiddleware, security.HeaderLimitMiddleware)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fast_routes: dict[tuple[str, str], Endpoint] = {}
+        self._own_handlers = dict(self.exception_handlers)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Starlette calls this once, on the first event, after every ``add_middleware``."""
+        stack: tuple[object, ...] = tuple(m.cls for m in self.user_middleware)
+        if stack != self.REPRODUCED or self.exception_handlers != self._own_handlers:
+            self.fast_routes.clear()
+        return super().build_middleware_stack()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
         if scope["type"] == "http":
             endpoint = self.fast_routes.get((scope["method"], scope["path"]))
             if endpoint is not None:
@@ -239,9 +254,8 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )
-    if not getattr(config, "cors_origins", None):
-        for path in ("/v1/chat/completions", "/chat/completions"):
-            app.fast_routes[("POST", path)] = chat.chat_completions
+    for path in ("/v1/chat/completions", "/chat/completions"):
+        app.fast_routes[("POST", path)] = chat.chat_completions
     metrics_plugin = MetricsPlugin(app.state)
     if not pm.has_plugin("omni_proxy.defaults.metrics"):
         pm.register(metrics_plugin, name="omni_proxy.defaults.metrics")

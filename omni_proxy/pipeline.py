@@ -19,7 +19,7 @@ from .config import Config
 from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
 from .health import Health
 from .logs import upstream_failure
-from .plugins import DirectHooks, PluginManager, await_me_maybe, first_answer
+from .plugins import PluginManager, await_me_maybe, first_answer
 from .registry import Providers, Registry
 from .relay import ChunkRelay, error_event
 from .routing import inadequate
@@ -60,7 +60,7 @@ class Pipeline:
         self.registry = registry
         self.providers = providers
         self.health = health
-        self.hook = DirectHooks(pm)
+        self.hook = pm.hook
         self.background: set[asyncio.Task[Any]] = set()
         #: (name, function) of the classifiers ``routing.classifiers`` names, in order.
         self.classifiers: list[tuple[str, Any]] = []

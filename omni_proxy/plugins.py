@@ -37,8 +37,6 @@ class PluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         #: plugin name -> (distribution, version), for `omni-proxy plugins`.
         self.distributions: dict[str, tuple[str, str]] = {}
-        #: Bumped on every (un)registration, so ``DirectHooks`` knows to look again.
-        self.generation = 0
 
     def register(self, plugin: Any, name: str | None = None) -> str | None:
         for attr in dir(plugin):
@@ -53,69 +51,7 @@ class PluginManager(pluggy.PluginManager):
                     f"{where}.{attr} is `async def`; hook implementations must be plain `def` "
                     "functions that return an awaitable (see docs/plugin-hooks.md)"
                 )
-        self.generation += 1
         return super().register(plugin, name)
-
-    def unregister(self, plugin: Any = None, name: str | None = None) -> Any:
-        self.generation += 1
-        return super().unregister(plugin, name)
-
-    def set_blocked(self, name: str) -> None:
-        self.generation += 1
-        super().set_blocked(name)
-
-
-class DirectHooks:
-    """``pm.hook`` for the request path. A hook with a single plain implementation (the
-    usual case: a built-in default, or the one plugin that overrides it) is called
-    directly, the way pluggy would call it: with only the arguments it names, answering
-    its value for a ``firstresult`` hook and a list of its non-None value otherwise. That
-    skips pluggy's dispatch, about 2.5 µs a call, four or five calls a request. Anything
-    else (several implementations, wrappers, tracing) goes through pluggy unchanged."""
-
-    def __init__(self, pm: PluginManager) -> None:
-        self._pm = pm
-        self._generation = -1
-        self._calls: dict[str, Any] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        if self._generation != self._pm.generation:
-            self._calls.clear()
-            self._generation = self._pm.generation
-        call = self._calls.get(name)
-        if call is None:
-            call = self._calls[name] = _direct(self._pm, getattr(self._pm.hook, name))
-        return call
-
-
-def _direct(pm: PluginManager, caller: Any) -> Any:
-    impls = caller.get_hookimpls()
-    traced = pm._inner_hookexec is not _PLAIN_HOOKEXEC
-    if len(impls) != 1 or traced or caller.spec is None or caller.spec.opts.get("historic"):
-        return caller
-    impl = impls[0]
-    if impl.hookwrapper or impl.wrapper:
-        return caller
-    function, names = impl.function, impl.argnames
-    optional = tuple(getattr(impl, "kwargnames", ()) or ())  # arguments with a default
-
-    def call(kwargs: dict[str, Any]) -> Any:
-        if optional:
-            given = {n: kwargs[n] for n in optional if n in kwargs}
-            return function(*[kwargs[n] for n in names], **given)
-        return function(*[kwargs[n] for n in names])
-
-    if caller.spec.opts.get("firstresult"):
-        return lambda **kwargs: call(kwargs)
-
-    def each(**kwargs: Any) -> list[Any]:
-        result = call(kwargs)
-        return [] if result is None else [result]
-
-    return each
-
-
-_PLAIN_HOOKEXEC = pluggy.PluginManager("omni_proxy_probe")._inner_hookexec
 
 
 def _names(env_value: str | None) -> set[str] | None:
