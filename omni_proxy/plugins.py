@@ -6,10 +6,11 @@ is ``trylast``, so an installed plugin's bare ``@hookimpl`` overrides the defaul
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import os
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Mapping
 from importlib import metadata
 from typing import Any, TypeVar
 
@@ -110,6 +111,34 @@ def get_plugin_manager(
         pm.register(plugin)
     register_defaults(pm)
     return pm
+
+
+def provider_env_keys(
+    env: Mapping[str, str] | None = None,
+) -> dict[str, tuple[str, str, Mapping[str, Any]]]:
+    """Provider name -> (key variable, plugin, settings) for every provider that an
+    installed plugin (allowed by ``env``) lets a key in the environment switch on."""
+    env = os.environ if env is None else env
+    names = (env.get("OMNI_PROXY_LOAD_PLUGINS"), env.get("OMNI_PROXY_DISABLE_PLUGINS"))
+    return dict(_env_keys(*names))
+
+
+@functools.cache
+def _env_keys(allow: str | None, block: str | None) -> tuple[tuple[str, Any], ...]:
+    env = {
+        k: v
+        for k, v in (("OMNI_PROXY_LOAD_PLUGINS", allow), ("OMNI_PROXY_DISABLE_PLUGINS", block))
+        if v is not None
+    }
+    pm = get_plugin_manager(env=env)
+    found: dict[str, tuple[str, str, Mapping[str, Any]]] = {}
+
+    def register(plugin: str, cls: Any) -> None:
+        for name, (var, settings) in cls.env_keys().items():
+            found.setdefault(name, (var, plugin, settings))
+
+    pm.hook.register_providers(register=register)
+    return tuple(found.items())
 
 
 async def await_me_maybe(value: T | Awaitable[T]) -> T:

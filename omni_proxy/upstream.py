@@ -81,31 +81,8 @@ def error_from_status(
     return upstream_error(502, text, code=code or "upstream_error", retryable=True)
 
 
-def _aiohttp_cause(exc: Exception) -> Exception | None:
-    """The aiohttp error behind an httpx one, when the client runs on httpx-aiohttp.
-
-    httpx-aiohttp maps every ``aiohttp.ClientConnectionError`` — a reset, an upstream that
-    hung up, a refused connection — to ``httpx.ConnectTimeout``, so the cause is what tells
-    them apart."""
-    cause = exc.__cause__
-    if isinstance(cause, Exception) and type(cause).__module__.startswith("aiohttp"):
-        return cause
-    return None
-
-
 def error_from_exception(provider: str, exc: Exception) -> ProxyError:
     """A CONTRACT.md error for a failure to talk to the upstream at all."""
-    cause = _aiohttp_cause(exc)
-    if cause is not None:
-        import aiohttp
-
-        if isinstance(cause, aiohttp.ServerTimeoutError):
-            connecting = type(cause).__name__ == "ConnectionTimeoutError"
-            exc = httpx.ConnectTimeout(str(cause)) if connecting else httpx.ReadTimeout(str(cause))
-        elif isinstance(cause, aiohttp.ClientConnectorError):
-            exc = httpx.ConnectError(str(cause))
-        elif isinstance(cause, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
-            exc = httpx.ReadError(str(cause))
     if isinstance(exc, httpx.TimeoutException):
         kind = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "waiting for"
         return upstream_error(

@@ -1,6 +1,6 @@
-"""``Provider.post`` / ``post_stream`` over each pool (``h1``, the default, and aiohttp's),
-against a raw HTTP/1.1 server on 127.0.0.1 that controls exactly how a stream's bytes and its
-end arrive. (``test_upstream_h1.py`` tests the h1 pool itself in depth.)"""
+"""``Provider.post`` / ``post_stream`` over the h1 pool and over httpx (proxies), against
+a raw HTTP/1.1 server on 127.0.0.1 that controls exactly how a stream's bytes and its end
+arrive. (``test_upstream_h1.py`` tests the h1 pool itself in depth.)"""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from omni_proxy_openai import OpenAIProvider
 
 from omni_proxy import upstream_http
 from omni_proxy.config import ProviderSettings
+from omni_proxy.errors import ProxyError
 from omni_proxy.registry import Providers
 from omni_proxy.types import ModelInfo
 
@@ -84,14 +85,14 @@ class RawUpstream:
 
 
 #: The pools ``Provider.post`` can use (``transport``); the tests run over each.
-POOLS = ["h1", "aiohttp"]
+POOLS = ["h1"]
 
 
 def _provider(base_url: str, transport: str) -> tuple[OpenAIProvider, httpx.AsyncClient, Any]:
     settings = ProviderSettings(
         name="up", plugin="openai", base_url=base_url, api_key="sk-x", transport=transport
     )
-    client, pool = Providers._client_for(settings)
+    client, pool = Providers._client_for(settings, env={})
     assert pool is not None
     provider = OpenAIProvider(settings, client)
     provider.http = pool
@@ -162,7 +163,7 @@ async def test_upstream_failures_surface_as_httpx_errors(transport: str) -> None
     settings = ProviderSettings(
         name="up", plugin="openai", base_url="http://127.0.0.1:9/v1", transport=transport
     )
-    client, pool = Providers._client_for(settings)
+    client, pool = Providers._client_for(settings, env={})
     assert pool is not None
     try:
         with pytest.raises(httpx.ConnectError):
@@ -176,11 +177,63 @@ async def test_transport_httpx_uses_the_httpx_client() -> None:
     settings = ProviderSettings(
         name="up", plugin="openai", base_url="http://127.0.0.1:9/v1", transport="httpx"
     )
-    client, pool = Providers._client_for(settings)
+    client, pool = Providers._client_for(settings, env={})
     try:
         assert pool is None
         provider = OpenAIProvider(settings, client)
-        with pytest.raises(httpx.ConnectError):
+        with pytest.raises(ProxyError) as failed:  # mapped by Provider.post itself
             await provider.post("http://127.0.0.1:9/v1/x", b"{}", {})
+        assert (failed.value.status, failed.value.code) == (502, "upstream_unreachable")
     finally:
         await client.aclose()
+
+
+ANSWER = (
+    b'{"id":"c1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,'
+    b'"message":{"role":"assistant","content":"via proxy"},"finish_reason":"stop"}]}'
+)
+
+
+async def test_with_a_proxy_set_the_upstream_is_reached_through_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTP_PROXY set: the provider's calls go to the proxy, in absolute form, not to the
+    upstream's own address (which does not even resolve here)."""
+    lines: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines.append(head.split(b"\r\n", 1)[0])
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(ANSWER), ANSWER)
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    settings = ProviderSettings(
+        name="up", plugin="openai", base_url="http://upstream.invalid/v1", api_key="sk-x"
+    )
+    client, pool = Providers._client_for(settings)
+    try:
+        assert pool is None  # chosen because HTTP_PROXY is set
+        provider = OpenAIProvider(settings, client)
+        answer = await provider.chat(
+            {"model": "m", "messages": [{"role": "user", "content": "hi"}]}, MODEL
+        )
+        assert answer["choices"][0]["message"]["content"] == "via proxy"
+        assert lines == [b"POST http://upstream.invalid/v1/chat/completions HTTP/1.1"]
+    finally:
+        await client.aclose()
+        server.close()

@@ -33,7 +33,7 @@ class ResponsesUpstream(Protocol):
 
     responses_url: httpx.URL
 
-    def _headers(self) -> dict[str, str]: ...
+    headers: dict[str, str]
 
     def _error(self, response: UpstreamResponse, content: bytes) -> ProxyError: ...
 
@@ -68,10 +68,7 @@ def _payload(body: dict[str, Any]) -> bytes:
 
 async def post_response(provider: ResponsesUpstream, body: dict[str, Any]) -> dict[str, Any]:
     """The upstream's ``Response`` object for a non-streaming request."""
-    try:
-        response = await provider.post(provider.responses_url, _payload(body), provider._headers())
-    except httpx.HTTPError as exc:
-        raise error_from_exception(provider.name, exc) from None
+    response = await provider.post(provider.responses_url, _payload(body), provider.headers)
     if response.status_code != 200:
         raise provider._error(response, response.content)
     data = parse_json(provider.name, response.content)
@@ -103,12 +100,7 @@ async def stream_response(
 ) -> AsyncIterator[bytes]:
     """Each event of the upstream's stream, bytes as received; comment-only keep-alives
     are relayed too (they are part of the stream the client would have seen)."""
-    try:
-        response = await provider.post_stream(
-            provider.responses_url, _payload(body), provider._headers()
-        )
-    except httpx.HTTPError as exc:
-        raise error_from_exception(provider.name, exc) from None
+    response = await provider.post_stream(provider.responses_url, _payload(body), provider.headers)
     try:
         if response.status_code != 200:
             raise provider._error(response, await response.aread())
