@@ -82,6 +82,13 @@ def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _proxy_error(request: Request, exc: Exception) -> Response:
+    """A ``ProxyError`` a route raised: CONTRACT.md's error body, with its status and headers.
+    Routes that must also record the failure (the model calls) catch it themselves."""
+    assert isinstance(exc, ProxyError)
+    return error_response(exc, request.scope["state"].get("request_id"))
+
+
 def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s", request.url.path, exc_info=exc)
     err = ProxyError(500, "The proxy hit an internal error.", type="server_error")
@@ -144,6 +151,8 @@ class OmniApp(Starlette):
         else:
             try:
                 response = await endpoint(request)
+            except ProxyError as exc:
+                response = _proxy_error(request, exc)
             except Exception as exc:
                 response = _server_error(request, exc)
         if not any(k == b"x-request-id" for k, _ in response.raw_headers):
@@ -251,7 +260,11 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
     app = OmniApp(
         routes=routes(),
         middleware=[Middleware(RequestIdMiddleware), *security.middleware(config)],
-        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        exception_handlers={
+            HTTPException: _http_error,
+            ProxyError: _proxy_error,
+            Exception: _server_error,
+        },
         lifespan=lifespan,
     )
     for path in ("/v1/chat/completions", "/chat/completions"):
