@@ -35,26 +35,13 @@ from .http import RequestIdMiddleware, assign_request_id, error_response, fast_r
 from .logs import RequestLogPlugin, configure
 from .metrics import MetricsPlugin, metrics_endpoint
 from .pipeline import Pipeline
-from .plugins import PluginManager, await_me_maybe, get_plugin_manager
-from .provider import Provider
+from .plugins import PluginManager, await_me_maybe, get_plugin_manager, provider_classes
 from .recorder import Recorder
 from .registry import Providers, build_registry
 from .routes import admin, chat, completions, embeddings, messages, meta, responses, usage
 from .storage import open_database
 
 log = logging.getLogger("omni_proxy")
-
-
-def provider_classes(pm: PluginManager) -> dict[str, type[Provider]]:
-    found: dict[str, type[Provider]] = {}
-
-    def register(name: str, cls: type[Provider]) -> None:
-        if name in found:
-            raise ConfigError(f"two plugins register a provider named {name!r}")
-        found[name] = cls
-
-    pm.hook.register_providers(register=register)
-    return found
 
 
 def chosen_classifiers(pm: PluginManager, config: Config) -> list[tuple[str, Any]]:
@@ -298,4 +285,4 @@ def app_from_env() -> Starlette:
     return app
 
 
-__all__ = ["app_from_env", "create_app"]
+__all__ = ["app_from_env", "create_app", "provider_classes"]  # provider_classes: old imports

@@ -12,11 +12,14 @@ import logging
 import os
 from collections.abc import Awaitable, Iterable, Mapping
 from importlib import metadata
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
 from . import hookspecs
+
+if TYPE_CHECKING:
+    from .provider import Provider
 
 log = logging.getLogger("omni_proxy.plugins")
 
@@ -111,6 +114,21 @@ def get_plugin_manager(
         pm.register(plugin)
     register_defaults(pm)
     return pm
+
+
+def provider_classes(pm: PluginManager) -> dict[str, type[Provider]]:
+    """The provider classes the plugins register, by plugin name."""
+    from .config import ConfigError
+
+    found: dict[str, type[Provider]] = {}
+
+    def register(name: str, cls: type[Provider]) -> None:
+        if name in found:
+            raise ConfigError(f"two plugins register a provider named {name!r}")
+        found[name] = cls
+
+    pm.hook.register_providers(register=register)
+    return found
 
 
 def provider_env_keys(

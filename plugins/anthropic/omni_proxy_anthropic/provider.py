@@ -8,17 +8,20 @@ from typing import Any
 import httpx
 import orjson
 
-from omni_proxy import ModelInfo, Provider, ProxyError
-from omni_proxy.config import ProviderSettings
-from omni_proxy.upstream import (
+from omni_proxy import (
+    ModelInfo,
+    Provider,
+    ProviderSettings,
+    ProxyError,
+    UpstreamResponse,
     error_body,
     error_from_exception,
     error_from_status,
     parse_json,
     retry_after_of,
     sse_events,
+    stream_complete,
 )
-from omni_proxy.upstream_http import UpstreamResponse, stream_complete
 
 from .translate import (
     ANTHROPIC_VERSION,

@@ -16,8 +16,7 @@ import urllib.parse
 import uuid
 from typing import Any
 
-from omni_proxy.errors import ProxyError, bad_request
-from omni_proxy.upstream import arguments_object, error_from_status
+from omni_proxy import ProxyError, arguments_object, bad_request, error_from_status
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096

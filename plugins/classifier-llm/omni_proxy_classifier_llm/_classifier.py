@@ -9,9 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from omni_proxy.config import ConfigError
-from omni_proxy.provider import Provider
-from omni_proxy.types import Classification, ModelInfo
+from omni_proxy import Classification, ConfigError, ModelInfo, Provider
 
 from ._cache import MISSING, TTLCache
 from ._prompt import (
@@ -215,7 +213,7 @@ class LLMClassifier:
 
 def heuristic(body: dict[str, Any], reason: str) -> Classification:
     """The built-in heuristic's answer, marked with why the model was not used."""
-    from omni_proxy.classifier import heuristic_classify  # lazily: the core owns it
+    from omni_proxy import heuristic_classify
 
     result = heuristic_classify(body)
     return dataclasses.replace(result, signals=(*result.signals, f"llm:deferred:{reason}"))

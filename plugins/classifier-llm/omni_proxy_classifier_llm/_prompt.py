@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from omni_proxy.text import content_text
-from omni_proxy.types import TASK_TYPES
+from omni_proxy import TASK_TYPES, content_text
 
 #: Content part types that carry an image: the heuristic decides those from structure.
 IMAGE_PART_TYPES = frozenset({"image_url", "input_image", "image"})

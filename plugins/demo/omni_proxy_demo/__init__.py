@@ -16,9 +16,14 @@ from typing import Any
 
 import orjson
 
-from omni_proxy import ModelInfo, Provider, hookimpl
-from omni_proxy.config import ProviderSettings
-from omni_proxy.text import estimate_tokens, last_user_text
+from omni_proxy import (
+    ModelInfo,
+    Provider,
+    ProviderSettings,
+    estimate_tokens,
+    hookimpl,
+    last_user_text,
+)
 
 __all__ = ["DEMO_MODELS", "DemoProvider"]
 

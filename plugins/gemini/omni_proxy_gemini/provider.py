@@ -15,16 +15,18 @@ from typing import Any
 import httpx
 import orjson
 
-from omni_proxy import ModelInfo, Provider, ProxyError
-from omni_proxy.config import ProviderSettings
-from omni_proxy.upstream import (
+from omni_proxy import (
+    ModelInfo,
+    Provider,
+    ProviderSettings,
+    ProxyError,
+    UpstreamResponse,
     error_body,
     error_from_exception,
     parse_json,
     retry_after_of,
     sse_events,
 )
-from omni_proxy.upstream_http import UpstreamResponse
 
 from .embed import (
     batch_values,

@@ -23,8 +23,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from omni_proxy.errors import ProxyError, bad_request
-from omni_proxy.upstream import arguments_object, error_from_status
+from omni_proxy import ProxyError, arguments_object, bad_request, error_from_status
 
 #: Gemini ``finishReason`` values shown to the client as ``content_filter``.
 FILTERED = frozenset(

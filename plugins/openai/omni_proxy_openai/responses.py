@@ -15,10 +15,14 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
-from omni_proxy import ProxyError
-from omni_proxy.config import ConfigError, ProviderSettings
-from omni_proxy.upstream import error_from_exception, parse_json
-from omni_proxy.upstream_http import UpstreamResponse
+from omni_proxy import (
+    ConfigError,
+    ProviderSettings,
+    ProxyError,
+    UpstreamResponse,
+    error_from_exception,
+    parse_json,
+)
 
 from .quirks import upstream_error_of
 
