@@ -152,7 +152,8 @@ def _env_keys(allow: str | None, block: str | None) -> tuple[tuple[str, Any], ..
     found: dict[str, tuple[str, str, Mapping[str, Any]]] = {}
 
     def register(plugin: str, cls: Any) -> None:
-        for name, (var, settings) in cls.env_keys().items():
+        declared = getattr(cls, "env_keys", None)  # None: a class not derived from Provider
+        for name, (var, settings) in (declared() if declared else {}).items():
             found.setdefault(name, (var, plugin, settings))
 
     pm.hook.register_providers(register=register)
