@@ -6,6 +6,8 @@ whichever wire format the upstream speaks.
 
 from __future__ import annotations
 
+import base64
+import urllib.parse
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +116,21 @@ def arguments_object(arguments: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise bad_request(f"Invalid '{where}': expected a JSON object.", where)
     return value
+
+
+def parse_data_uri(uri: str) -> tuple[str, str] | None:
+    """(media type, base64 data) of a ``data:`` URI, or None if it is not one: the image
+    and file parts of OpenAI requests, for upstreams that want the bytes."""
+    if not uri.startswith("data:"):
+        return None
+    header, sep, payload = uri[5:].partition(",")
+    if not sep:
+        return None
+    params = header.split(";")
+    media = params[0].strip().lower() or "text/plain"
+    if "base64" in (p.strip().lower() for p in params[1:]):
+        return media, payload.strip()
+    return media, base64.b64encode(urllib.parse.unquote_to_bytes(payload)).decode()
 
 
 def error_body(response: UpstreamResponse, content: bytes) -> tuple[Any, str]:

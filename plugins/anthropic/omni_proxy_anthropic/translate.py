@@ -8,15 +8,19 @@ a streamed message into ``chat.completion.chunk`` dicts.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import time
-import urllib.parse
 import uuid
 from typing import Any
 
-from omni_proxy import ProxyError, arguments_object, bad_request, error_from_status
+from omni_proxy import (
+    ProxyError,
+    arguments_object,
+    bad_request,
+    error_from_status,
+    parse_data_uri,
+)
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -239,20 +243,6 @@ def _user_blocks(content: Any, i: int) -> list[Block]:
                 code="unsupported_content",
             )
     return blocks
-
-
-def parse_data_uri(uri: str) -> tuple[str, str] | None:
-    """(media type, base64 data) of a ``data:`` URI, or None if it is not one."""
-    if not uri.startswith("data:"):
-        return None
-    header, sep, payload = uri[5:].partition(",")
-    if not sep:
-        return None
-    params = header.split(";")
-    media = params[0].strip().lower() or "text/plain"
-    if "base64" in (p.strip().lower() for p in params[1:]):
-        return media, payload.strip()
-    return media, base64.b64encode(urllib.parse.unquote_to_bytes(payload)).decode()
 
 
 def image_block(image: Any, where: str) -> Block:

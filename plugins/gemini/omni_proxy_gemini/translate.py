@@ -13,7 +13,6 @@ Google's own OpenAI-compatible endpoint uses) and read back from there, or from 
 
 from __future__ import annotations
 
-import base64
 import json
 import mimetypes
 import re
@@ -23,7 +22,13 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from omni_proxy import ProxyError, arguments_object, bad_request, error_from_status
+from omni_proxy import (
+    ProxyError,
+    arguments_object,
+    bad_request,
+    error_from_status,
+    parse_data_uri,
+)
 
 #: Gemini ``finishReason`` values shown to the client as ``content_filter``.
 FILTERED = frozenset(
@@ -141,20 +146,6 @@ def _text_parts(content: Any, where: str) -> list[Part]:
                 parts.append({"text": str(part["text"])})
         return parts
     raise bad_request(f"Invalid '{where}': expected a string or an array of parts.", where)
-
-
-def parse_data_uri(uri: str) -> tuple[str, str] | None:
-    """(media type, base64 data) of a ``data:`` URI, or None if it is not one."""
-    if not uri.startswith("data:"):
-        return None
-    header, sep, payload = uri[5:].partition(",")
-    if not sep:
-        return None
-    params = header.split(";")
-    media = params[0].strip().lower() or "text/plain"
-    if "base64" in (p.strip().lower() for p in params[1:]):
-        return media, payload.strip()
-    return media, base64.b64encode(urllib.parse.unquote_to_bytes(payload)).decode()
 
 
 def guess_mime(url: str, default: str = "image/jpeg") -> str:
