@@ -8,6 +8,7 @@ Plugin tests also have ``omni_proxy.testing``.
 from .classifier import heuristic_classify
 from .config import Config, ConfigError, ProviderSettings, load_config
 from .errors import ProxyError, bad_request, upstream_error
+from .formats.chat import assistant_texts, function_calls, function_tools, stop_sequences
 from .plugins import (
     PluginManager,
     await_me_maybe,
@@ -66,6 +67,7 @@ __all__ = [
     "Usage",
     "__version__",
     "arguments_object",
+    "assistant_texts",
     "await_me_maybe",
     "bad_request",
     "build_registry",
@@ -75,6 +77,8 @@ __all__ = [
     "error_from_status",
     "error_message",
     "estimate_tokens",
+    "function_calls",
+    "function_tools",
     "get_plugin_manager",
     "heuristic_classify",
     "hookimpl",
@@ -85,6 +89,7 @@ __all__ = [
     "provider_classes",
     "retry_after_of",
     "sse_events",
+    "stop_sequences",
     "stream_complete",
     "upstream_error",
 ]

@@ -17,9 +17,13 @@ from typing import Any
 from omni_proxy import (
     ProxyError,
     arguments_object,
+    assistant_texts,
     bad_request,
     error_from_status,
+    function_calls,
+    function_tools,
     parse_data_uri,
+    stop_sequences,
 )
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -120,13 +124,9 @@ def to_anthropic(
     if system:
         plain = all(set(b) == {"type", "text"} for b in system)
         out["system"] = "\n\n".join(b["text"] for b in system) if plain else system
-    stop = body.get("stop")
-    if isinstance(stop, str):
-        stop = [stop]
-    if isinstance(stop, list):
-        sequences = [s for s in stop if isinstance(s, str) and s]
-        if sequences:
-            out["stop_sequences"] = sequences
+    sequences = stop_sequences(body)
+    if sequences:
+        out["stop_sequences"] = sequences
     temperature = body.get("temperature")
     if isinstance(temperature, int | float) and not isinstance(temperature, bool):
         out["temperature"] = min(1.0, max(0.0, float(temperature)))
@@ -290,25 +290,8 @@ def tool_id(raw: Any) -> str:
 
 def _assistant_blocks(message: dict[str, Any], i: int) -> list[Block]:
     where = f"messages[{i}]"
-    content = message.get("content")
-    blocks: list[Block] = []
-    if isinstance(content, str):
-        if content:
-            blocks.append(_text_block(content))
-    elif isinstance(content, list):
-        for part in content:
-            if not isinstance(part, dict):
-                continue
-            text = part.get("text") if part.get("type") == "text" else part.get("refusal")
-            if isinstance(text, str) and text:
-                blocks.append(_text_block(text, part))
-    for j, call in enumerate(message.get("tool_calls") or []):
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict) or not function.get("name"):
-            raise bad_request(
-                f"Invalid '{where}.tool_calls[{j}]': expected a function call.",
-                f"{where}.tool_calls[{j}]",
-            )
+    blocks = [_text_block(text, part) for text, part in assistant_texts(message.get("content"))]
+    for j, (function, call) in enumerate(function_calls(message, where)):
         blocks.append(
             {
                 "type": "tool_use",
@@ -362,21 +345,11 @@ def _format_instruction(response_format: Any) -> str | None:
 
 
 def _tools(body: dict[str, Any]) -> tuple[list[Block], Block | None]:
-    raw = body.get("tools")
-    if not isinstance(raw, list) or not raw:
+    functions = function_tools(body, "Anthropic")
+    if not functions:
         return [], None
     tools: list[Block] = []
-    for j, tool in enumerate(raw):
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if (
-            not isinstance(function, dict)
-            or tool.get("type", "function") != "function"
-            or not function.get("name")
-        ):
-            raise bad_request(
-                f"Invalid 'tools[{j}]': only function tools are supported for Anthropic models.",
-                f"tools[{j}]",
-            )
+    for function in functions:
         schema = function.get("parameters")
         schema = dict(schema) if isinstance(schema, dict) else {"properties": {}}
         schema.setdefault("type", "object")
