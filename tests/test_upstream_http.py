@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from omni_proxy_openai import OpenAIProvider
 
@@ -237,3 +238,55 @@ async def test_with_a_proxy_set_the_upstream_is_reached_through_it(
     finally:
         await client.aclose()
         server.close()
+
+
+# -- the OpenAI provider's contract, over both transports -------------------------------------
+@pytest.fixture(scope="module")
+def fake_openai() -> Any:
+    from tests.fakes.openai_upstream import FakeOpenAI
+
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+async def test_openai_provider_contract_over_each_transport(
+    fake_openai: Any, upstream_client: httpx.AsyncClient
+) -> None:
+    """Chat, a stream, an upstream error, an unreachable upstream and the trace headers:
+    the same answers over the h1 pool and over httpx (``upstream_client`` runs both)."""
+    from omni_proxy import tracing
+    from tests.conftest import over
+    from tests.fakes.openai_upstream import DEFAULT_API_KEY
+
+    fake_openai.clear_behaviour()
+    settings = ProviderSettings(
+        name="up", plugin="openai", base_url=fake_openai.base_url, api_key=DEFAULT_API_KEY
+    )
+    provider = over(OpenAIProvider(settings, upstream_client), upstream_client)
+    model = ModelInfo(name="m", provider="up", model="gpt-4o-mini")
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "one two"}]}
+    tracing.begin("req-contract", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+
+    answer = await provider.chat(dict(body), model)
+    assert answer["choices"][0]["message"]["content"] == "Echo: one two"
+    sent = fake_openai.last_request["headers"]
+    assert sent["x-request-id"] == "req-contract"
+    assert sent["traceparent"].startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+
+    chunks = [orjson.loads(c) async for c in provider.stream({**body, "stream": True}, model)]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text == "Echo: one two" and chunks[-1]["usage"]["completion_tokens"] > 0
+
+    fake_openai.set_behaviour("gpt-4o-mini", "status", status=429, retry_after=3)
+    try:
+        with pytest.raises(ProxyError) as limited:
+            await provider.chat(dict(body), model)
+    finally:
+        fake_openai.clear_behaviour()
+    assert (limited.value.status, limited.value.retry_after) == (429, 3)
+
+    gone = ProviderSettings(name="gone", plugin="openai", base_url="http://127.0.0.1:9/v1")
+    unreachable = over(OpenAIProvider(gone, upstream_client), upstream_client)
+    with pytest.raises(ProxyError) as failed:
+        await unreachable.chat(dict(body), model)
+    assert (failed.value.status, failed.value.code) == (502, "upstream_unreachable")
