@@ -9,11 +9,11 @@ this process, threads included), which other load on the machine barely moves.
 
 Variants: httpx's ``AsyncClient`` (limits as omni-proxy sizes them), httpx with limits sized
 to the load, httpx2, httpx over the ``httpx-aiohttp`` transport, aiohttp directly,
-omni-proxy's own ``Provider.post`` over the aiohttp pool (with an httpx-shaped answer) and
-over its own HTTP/1.1 pool (``upstream_h1``, the default), and a bare asyncio-streams client
-(the floor). Libraries that are not importable are skipped; ``--extra-path`` adds a
-directory (e.g. ``pip install --target DIR aiohttp httpx-aiohttp``) to the end of
-``sys.path`` so nothing has to be installed into the venv.
+omni-proxy's own ``Provider.post`` over httpx (``transport: httpx``, what a proxy in the
+environment chooses) and over its own HTTP/1.1 pool (``upstream_h1``, the default), and a
+bare asyncio-streams client (the floor). Libraries that are not importable are skipped;
+``--extra-path`` adds a directory (e.g. ``pip install --target DIR aiohttp httpx-aiohttp``)
+to the end of ``sys.path`` so nothing has to be installed into the venv.
 Writes ``bench/results/clients-<date>-<commit>.md`` and ``.json``.
 """
 
@@ -113,7 +113,7 @@ async def omni_provider_post(
     settings = ProviderSettings(
         name="up", plugin="openai", base_url=url, max_connections=512, transport=transport
     )
-    client, pool = Providers._client_for(settings)
+    client, pool = Providers._client_for(settings, env={})
     provider = Provider(settings, client)
     provider.http = pool
 
@@ -164,8 +164,8 @@ VARIANTS: dict[str, Callable[[str, int], Awaitable[tuple[Call, Callable[[], Any]
     "httpx2 AsyncClient": httpx2_client,
     "httpx + httpx-aiohttp transport": httpx_aiohttp_client,
     "aiohttp ClientSession": aiohttp_client,
-    "omni-proxy Provider.post (aiohttp pool, httpx-shaped answer)": partial(
-        omni_provider_post, transport="aiohttp"
+    "omni-proxy Provider.post (transport: httpx, as with a proxy set)": partial(
+        omni_provider_post, transport="httpx"
     ),
     "omni-proxy Provider.post (h1 pool: upstream_h1, the default)": partial(
         omni_provider_post, transport="h1"

@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -35,26 +35,13 @@ from .http import RequestIdMiddleware, assign_request_id, error_response, fast_r
 from .logs import RequestLogPlugin, configure
 from .metrics import MetricsPlugin, metrics_endpoint
 from .pipeline import Pipeline
-from .plugins import PluginManager, await_me_maybe, get_plugin_manager
-from .provider import Provider
+from .plugins import PluginManager, await_me_maybe, get_plugin_manager, provider_classes
 from .recorder import Recorder
 from .registry import Providers, build_registry
 from .routes import admin, chat, completions, embeddings, messages, meta, responses, usage
 from .storage import open_database
 
 log = logging.getLogger("omni_proxy")
-
-
-def provider_classes(pm: PluginManager) -> dict[str, type[Provider]]:
-    found: dict[str, type[Provider]] = {}
-
-    def register(name: str, cls: type[Provider]) -> None:
-        if name in found:
-            raise ConfigError(f"two plugins register a provider named {name!r}")
-        found[name] = cls
-
-    pm.hook.register_providers(register=register)
-    return found
 
 
 def chosen_classifiers(pm: PluginManager, config: Config) -> list[tuple[str, Any]]:
@@ -82,6 +69,13 @@ def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _proxy_error(request: Request, exc: Exception) -> Response:
+    """A ``ProxyError`` a route raised: CONTRACT.md's error body, with its status and headers.
+    Routes that must also record the failure (the model calls) catch it themselves."""
+    assert isinstance(exc, ProxyError)
+    return error_response(exc, request.scope["state"].get("request_id"))
+
+
 def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s", request.url.path, exc_info=exc)
     err = ProxyError(500, "The proxy hit an internal error.", type="server_error")
@@ -101,15 +95,30 @@ class OmniApp(Starlette):
     Five middleware layers, the router and Starlette's endpoint wrapper took about a tenth of
     a proxied chat completion's CPU. For the routes in ``fast_routes`` this does what that
     stack does for them (request id, header limit, an unhandled error as CONTRACT.md's 500)
-    and nothing else; every other request goes through the stack as before. Left empty when
-    CORS is configured, since its middleware must see every request.
+    and nothing else; every other request goes through the stack as before. The shortcut is
+    only taken while the stack is exactly the one it reproduces: once any other middleware
+    (CORS, or a user's ``add_middleware``) or exception handler is there, ``fast_routes`` is
+    emptied when the stack is built, so that middleware sees every route.
     """
+
+    #: The middleware ``_dispatch`` does the work of, outermost first.
+    REPRODUCED: tuple[object, ...] = (RequestIdMiddleware, security.HeaderLimitMiddleware)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fast_routes: dict[tuple[str, str], Endpoint] = {}
+        self._own_handlers = dict(self.exception_handlers)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Starlette calls this once, on the first event, after every ``add_middleware``."""
+        stack: tuple[object, ...] = tuple(m.cls for m in self.user_middleware)
+        if stack != self.REPRODUCED or self.exception_handlers != self._own_handlers:
+            self.fast_routes.clear()
+        return super().build_middleware_stack()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
         if scope["type"] == "http":
             endpoint = self.fast_routes.get((scope["method"], scope["path"]))
             if endpoint is not None:
@@ -129,6 +138,8 @@ class OmniApp(Starlette):
         else:
             try:
                 response = await endpoint(request)
+            except ProxyError as exc:
+                response = _proxy_error(request, exc)
             except Exception as exc:
                 response = _server_error(request, exc)
         if not any(k == b"x-request-id" for k, _ in response.raw_headers):
@@ -236,12 +247,15 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
     app = OmniApp(
         routes=routes(),
         middleware=[Middleware(RequestIdMiddleware), *security.middleware(config)],
-        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        exception_handlers={
+            HTTPException: _http_error,
+            ProxyError: _proxy_error,
+            Exception: _server_error,
+        },
         lifespan=lifespan,
     )
-    if not getattr(config, "cors_origins", None):
-        for path in ("/v1/chat/completions", "/chat/completions"):
-            app.fast_routes[("POST", path)] = chat.chat_completions
+    for path in ("/v1/chat/completions", "/chat/completions"):
+        app.fast_routes[("POST", path)] = chat.chat_completions
     metrics_plugin = MetricsPlugin(app.state)
     if not pm.has_plugin("omni_proxy.defaults.metrics"):
         pm.register(metrics_plugin, name="omni_proxy.defaults.metrics")
@@ -271,4 +285,4 @@ def app_from_env() -> Starlette:
     return app
 
 
-__all__ = ["app_from_env", "create_app"]
+__all__ = ["app_from_env", "create_app", "provider_classes"]  # provider_classes: old imports

@@ -107,8 +107,7 @@ def _safe_url(url: str) -> str:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .app import provider_classes
-    from .plugins import get_plugin_manager
+    from .plugins import get_plugin_manager, provider_classes
     from .registry import build_registry
 
     config = _load(args, demo=args.demo)

@@ -21,15 +21,9 @@ from .types import TASK_TYPES
 DEFAULT_DATABASE_URL = "sqlite:///omni-proxy.db"
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 
-# Provider keys CONTRACT.md reads from the environment: provider name -> (variable, plugin).
-ENV_PROVIDER_KEYS: dict[str, tuple[str, str]] = {
-    "openai": ("OPENAI_API_KEY", "openai"),
-    "anthropic": ("ANTHROPIC_API_KEY", "anthropic"),
-    "gemini": ("GEMINI_API_KEY", "gemini"),
-    "openrouter": ("OPENROUTER_API_KEY", "openai"),
-    "groq": ("GROQ_API_KEY", "openai"),
-    "mistral": ("MISTRAL_API_KEY", "openai"),
-}
+#: Provider name -> (key variable, plugin, settings): the providers a key in the environment
+#: switches on. Declared by the provider classes (``Provider.key_env_var``, ``env_keys``).
+EnvKeys = Mapping[str, tuple[str, str, Mapping[str, Any]]]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -146,7 +140,7 @@ def expand_vars(value: Any, env: Mapping[str, str]) -> Any:
     return value
 
 
-def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str], env_keys: EnvKeys) -> dict[str, Any]:
     """Environment values override the file (CONTRACT.md)."""
     for key, var in (
         ("database_url", "OMNI_DATABASE_URL"),
@@ -159,7 +153,7 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     providers = raw.setdefault("providers", {})
     if not isinstance(providers, dict):
         return raw
-    for name, (var, plugin) in ENV_PROVIDER_KEYS.items():
+    for name, (var, plugin, settings) in env_keys.items():
         if not env.get(var):
             continue
         block = providers.get(name)
@@ -167,9 +161,7 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
             # No config file entry: the key alone configures the provider.
             if raw.get("_from_file"):
                 continue
-            providers[name] = {"plugin": plugin, "api_key": env[var]}
-            if plugin == "openai" and name != "openai":
-                providers[name]["preset"] = name
+            providers[name] = {**settings, "plugin": plugin, "api_key": env[var]}
         elif isinstance(block, dict):
             block["api_key"] = env[var]
     return raw
@@ -193,9 +185,17 @@ def load_config(
     env: Mapping[str, str] | None = None,
     *,
     demo: bool = False,
+    env_keys: EnvKeys | None = None,
 ) -> Config:
-    """Read the config file (``path``, else ``$OMNI_CONFIG``, else none) and the environment."""
+    """Read the config file (``path``, else ``$OMNI_CONFIG``, else none) and the environment.
+
+    ``env_keys`` (default: what the installed provider plugins declare) says which key
+    variables switch providers on."""
     env = os.environ if env is None else env
+    if env_keys is None:
+        from .plugins import provider_env_keys
+
+        env_keys = provider_env_keys(env)
     path = path or env.get("OMNI_CONFIG") or None
     raw: dict[str, Any] = {}
     source = "environment"
@@ -216,7 +216,7 @@ def load_config(
             raise ConfigError(f"config file {source} must hold a mapping at the top level")
         raw = expand_vars(loaded, env)
         raw["_from_file"] = True
-    raw = _apply_env(raw, env)
+    raw = _apply_env(raw, env, env_keys)
     raw.pop("_from_file", None)
     if demo or env.get("OMNI_DEMO") in ("1", "true", "yes"):
         raw["demo"] = True

@@ -12,15 +12,43 @@ added, never renamed or removed. Each hook is documented in ``docs/plugin-hooks.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import pluggy
 
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+
+    from .config import Config
+    from .errors import ProxyError
+    from .health import Health
+    from .provider import Provider
+    from .registry import Providers, Registry
+    from .types import (
+        Attempt,
+        CallContext,
+        Classification,
+        Principal,
+        RequestRecord,
+        Route,
+        RoutePlan,
+    )
+
 hookspec = pluggy.HookspecMarker("omni_proxy")
+
+T = TypeVar("T")
+#: A hook's answer: the value itself, or an awaitable the core awaits.
+Maybe: TypeAlias = "T | Awaitable[T]"
+#: A classifier ``register_classifiers`` registers: a request body in, a label (or None) out.
+ClassifierFn: TypeAlias = (
+    "Callable[[dict[str, Any]], Classification | Awaitable[Classification | None] | None]"
+)
 
 
 @hookspec
-def register_providers(register: Any) -> None:
+def register_providers(register: Callable[[str, type[Provider]], None]) -> None:
     """Call ``register(plugin_name, ProviderClass)`` for each provider this plugin offers.
 
     Called once at start-up. ``plugin_name`` is what a config's ``providers.*.plugin`` names.
@@ -28,7 +56,7 @@ def register_providers(register: Any) -> None:
 
 
 @hookspec
-def register_classifiers(register: Any) -> None:
+def register_classifiers(register: Callable[[str, ClassifierFn], None]) -> None:
     """Call ``register(name, classify_function)`` for each task classifier this plugin offers.
 
     ``classify_function(body) -> Classification | None`` (or an awaitable of one). Called once
@@ -37,17 +65,17 @@ def register_classifiers(register: Any) -> None:
 
 
 @hookspec
-def startup(app: Any, config: Any) -> Any:
+def startup(app: Starlette, config: Config) -> Maybe[None]:
     """Called when the server starts, after the registry is built. May return an awaitable."""
 
 
 @hookspec
-def shutdown(app: Any) -> Any:
+def shutdown(app: Starlette) -> Maybe[None]:
     """Called when the server stops, before the recorder is flushed. May return an awaitable."""
 
 
 @hookspec
-def authenticate(request: Any, api_key: Any, config: Any) -> Any:
+def authenticate(request: Request, api_key: str | None, config: Config) -> Maybe[Principal | None]:
     """Return a ``Principal`` for ``api_key`` (the bearer or ``X-API-Key`` value, or None), None
     to let the next plugin decide, or an awaitable of either. Raise ``ProxyError`` to reject.
 
@@ -56,7 +84,12 @@ def authenticate(request: Any, api_key: Any, config: Any) -> Any:
 
 
 @hookspec(firstresult=True)
-def classify(body: Any, principal: Any, config: Any, classifiers: Any) -> Any:
+def classify(
+    body: dict[str, Any],
+    principal: Principal | None,
+    config: Config,
+    classifiers: list[tuple[str, ClassifierFn]],
+) -> Maybe[Classification | None]:
     """Return the request's ``Classification`` (task type, confidence, signals), or an
     awaitable of it. The first non-None answer wins. ``classifiers`` are the registered
     classifiers named in ``routing.classifiers``, as ``(name, function)`` in order."""
@@ -64,8 +97,13 @@ def classify(body: Any, principal: Any, config: Any, classifiers: Any) -> Any:
 
 @hookspec(firstresult=True)
 def select_route(
-    body: Any, principal: Any, classification: Any, registry: Any, config: Any, health: Any
-) -> Any:
+    body: dict[str, Any],
+    principal: Principal | None,
+    classification: Classification,
+    registry: Registry,
+    config: Config,
+    health: Health,
+) -> RoutePlan | None:
     """Return the ``RoutePlan`` for a request: the models to try, in order. Pure: no I/O.
 
     ``body["model"]`` is the model the client asked for (``"auto"`` to let the router pick).
@@ -75,8 +113,13 @@ def select_route(
 
 @hookspec(firstresult=True)
 def call_provider(
-    route: Any, body: Any, stream: Any, providers: Any, context: Any, operation: Any
-) -> Any:
+    route: Route,
+    body: dict[str, Any],
+    stream: bool,
+    providers: Providers,
+    context: CallContext,
+    operation: str,
+) -> Awaitable[dict[str, Any]] | AsyncIterator[bytes] | None:
     """Call the route's provider. Return an awaitable of the OpenAI response dict, or (when
     ``stream`` is true) an async iterator of chunk JSON bytes. Raise ``ProxyError`` on failure.
     ``operation`` is ``"chat"``, ``"embeddings"`` or ``"responses"`` (a ``CreateResponse``
@@ -86,13 +129,19 @@ def call_provider(
 
 
 @hookspec(firstresult=True)
-def fallback_route(plan: Any, route: Any, error: Any, attempts: Any, context: Any) -> Any:
+def fallback_route(
+    plan: RoutePlan,
+    route: Route,
+    error: ProxyError,
+    attempts: list[Attempt],
+    context: CallContext,
+) -> Route | None:
     """After ``route`` failed with ``error`` (a ``ProxyError``), return the next ``Route`` to
     try, or None to give up and return the error to the client."""
 
 
 @hookspec
-def record(event: Any) -> Any:
+def record(event: RequestRecord) -> Awaitable[None] | None:
     """Receive the ``RequestRecord`` of every request that reached a provider (and every
     rejected one). All implementations run; errors are logged, never raised into the request.
     Must not block: queue the work (an awaitable return value is scheduled, not awaited)."""

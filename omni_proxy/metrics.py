@@ -22,8 +22,7 @@ from prometheus_client import multiprocess as prom_multiprocess
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .errors import ProxyError
-from .http import api_key_of, error_response, request_id
+from .http import api_key_of
 from .plugins import hookimpl
 from .types import RequestRecord
 
@@ -180,10 +179,7 @@ class MetricsPlugin:
 async def metrics_endpoint(request: Request) -> Response:
     pipeline = request.app.state.pipeline
     if not pipeline.config.metrics_public:
-        try:
-            await pipeline.authenticate(request, api_key_of(request), "admin")
-        except ProxyError as err:
-            return error_response(err, request_id(request))
+        await pipeline.authenticate(request, api_key_of(request), "admin")
     request.app.state.metrics_plugin._gauges()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

@@ -23,6 +23,8 @@ import orjson
 from .errors import ProxyError, bad_request
 from .pipeline import Pipeline, _aclose, _next_chunk, final_error
 from .plugins import await_me_maybe
+from .relay import named_event
+from .text import content_text
 from .types import Attempt, CallContext, Route, Usage
 from .validation import type_name
 
@@ -145,15 +147,6 @@ def input_items(value: Any) -> list[dict[str, Any]]:
     return items
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        return ""
-    texts = (p.get("text") or p.get("refusal") for p in content if isinstance(p, dict))
-    return "\n".join(str(t) for t in texts if t)
-
-
 def portable_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Stored conversation items any Responses upstream can take as ``input``: what they
     said, without the ids that only the upstream which made them can resolve.
@@ -168,7 +161,7 @@ def portable_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if kind == "message":
             role = item.get("role")
             if role == "assistant":
-                out.append({"role": "assistant", "content": _text(item.get("content"))})
+                out.append({"role": "assistant", "content": content_text(item.get("content"))})
             else:
                 out.append({"type": "message", "role": role, "content": item.get("content")})
         elif kind == "function_call":
@@ -191,9 +184,9 @@ def routing_body(body: dict[str, Any], history: list[dict[str, Any]]) -> dict[st
         role = item.get("role")
         content = item.get("content")
         if item.get("type") == "function_call_output":
-            messages.append({"role": "user", "content": _text(item.get("output"))})
+            messages.append({"role": "user", "content": content_text(item.get("output"))})
         elif role in ("user", "system", "developer", "assistant"):
-            parts: list[dict[str, Any]] = [{"type": "text", "text": _text(content)}]
+            parts: list[dict[str, Any]] = [{"type": "text", "text": content_text(content)}]
             if isinstance(content, list):
                 parts += [
                     {"type": "image_url", "image_url": {"url": "image"}}
@@ -415,7 +408,7 @@ def finish(
 
 
 def _sse(name: str, obj: Any) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(obj) + b"\n\n"
+    return named_event(name, obj)
 
 
 def _sequence(data: bytes) -> int | None:

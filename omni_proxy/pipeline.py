@@ -19,10 +19,11 @@ from .config import Config
 from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
 from .health import Health
 from .logs import upstream_failure
-from .plugins import DirectHooks, PluginManager, await_me_maybe, first_answer
+from .plugins import PluginManager, await_me_maybe, first_answer
 from .registry import Providers, Registry
 from .relay import ChunkRelay, error_event
 from .routing import inadequate
+from .text import estimate_tokens
 from .types import (
     Attempt,
     CallContext,
@@ -38,10 +39,6 @@ from .types import (
 log = logging.getLogger("omni_proxy")
 
 _MONEY = Decimal("0.00000001")
-
-
-def _estimate_tokens(chars: int) -> int:
-    return max(1, chars // 4) if chars else 0
 
 
 class Pipeline:
@@ -60,7 +57,7 @@ class Pipeline:
         self.registry = registry
         self.providers = providers
         self.health = health
-        self.hook = DirectHooks(pm)
+        self.hook = pm.hook
         self.background: set[asyncio.Task[Any]] = set()
         #: (name, function) of the classifiers ``routing.classifiers`` names, in order.
         self.classifiers: list[tuple[str, Any]] = []
@@ -424,12 +421,12 @@ class Pipeline:
                     )
                 )
                 ctx.usage = relay.usage or Usage(
-                    prompt_estimate, _estimate_tokens(relay.completion_chars)
+                    prompt_estimate, estimate_tokens(relay.completion_chars)
                 )
                 yield error_event(err)
                 return
             if relay.usage is None:
-                relay.usage = Usage(prompt_estimate, _estimate_tokens(relay.completion_chars))
+                relay.usage = Usage(prompt_estimate, estimate_tokens(relay.completion_chars))
             ctx.usage = relay.usage
             yield relay.finish(self.omni(ctx, relay.usage))
         except (asyncio.CancelledError, GeneratorExit):
@@ -437,7 +434,7 @@ class Pipeline:
             ctx.usage = (
                 ctx.usage
                 or relay.usage
-                or Usage(prompt_estimate, _estimate_tokens(relay.completion_chars))
+                or Usage(prompt_estimate, estimate_tokens(relay.completion_chars))
             )
             if ctx.status < 400:
                 ctx.status, ctx.error = 499, "client disconnected"

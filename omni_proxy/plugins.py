@@ -6,16 +6,20 @@ is ``trylast``, so an installed plugin's bare ``@hookimpl`` overrides the defaul
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import os
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Mapping
 from importlib import metadata
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
 from . import hookspecs
+
+if TYPE_CHECKING:
+    from .provider import Provider
 
 log = logging.getLogger("omni_proxy.plugins")
 
@@ -37,8 +41,6 @@ class PluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         #: plugin name -> (distribution, version), for `omni-proxy plugins`.
         self.distributions: dict[str, tuple[str, str]] = {}
-        #: Bumped on every (un)registration, so ``DirectHooks`` knows to look again.
-        self.generation = 0
 
     def register(self, plugin: Any, name: str | None = None) -> str | None:
         for attr in dir(plugin):
@@ -53,69 +55,7 @@ class PluginManager(pluggy.PluginManager):
                     f"{where}.{attr} is `async def`; hook implementations must be plain `def` "
                     "functions that return an awaitable (see docs/plugin-hooks.md)"
                 )
-        self.generation += 1
         return super().register(plugin, name)
-
-    def unregister(self, plugin: Any = None, name: str | None = None) -> Any:
-        self.generation += 1
-        return super().unregister(plugin, name)
-
-    def set_blocked(self, name: str) -> None:
-        self.generation += 1
-        super().set_blocked(name)
-
-
-class DirectHooks:
-    """``pm.hook`` for the request path. A hook with a single plain implementation (the
-    usual case: a built-in default, or the one plugin that overrides it) is called
-    directly, the way pluggy would call it: with only the arguments it names, answering
-    its value for a ``firstresult`` hook and a list of its non-None value otherwise. That
-    skips pluggy's dispatch, about 2.5 µs a call, four or five calls a request. Anything
-    else (several implementations, wrappers, tracing) goes through pluggy unchanged."""
-
-    def __init__(self, pm: PluginManager) -> None:
-        self._pm = pm
-        self._generation = -1
-        self._calls: dict[str, Any] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        if self._generation != self._pm.generation:
-            self._calls.clear()
-            self._generation = self._pm.generation
-        call = self._calls.get(name)
-        if call is None:
-            call = self._calls[name] = _direct(self._pm, getattr(self._pm.hook, name))
-        return call
-
-
-def _direct(pm: PluginManager, caller: Any) -> Any:
-    impls = caller.get_hookimpls()
-    traced = pm._inner_hookexec is not _PLAIN_HOOKEXEC
-    if len(impls) != 1 or traced or caller.spec is None or caller.spec.opts.get("historic"):
-        return caller
-    impl = impls[0]
-    if impl.hookwrapper or impl.wrapper:
-        return caller
-    function, names = impl.function, impl.argnames
-    optional = tuple(getattr(impl, "kwargnames", ()) or ())  # arguments with a default
-
-    def call(kwargs: dict[str, Any]) -> Any:
-        if optional:
-            given = {n: kwargs[n] for n in optional if n in kwargs}
-            return function(*[kwargs[n] for n in names], **given)
-        return function(*[kwargs[n] for n in names])
-
-    if caller.spec.opts.get("firstresult"):
-        return lambda **kwargs: call(kwargs)
-
-    def each(**kwargs: Any) -> list[Any]:
-        result = call(kwargs)
-        return [] if result is None else [result]
-
-    return each
-
-
-_PLAIN_HOOKEXEC = pluggy.PluginManager("omni_proxy_probe")._inner_hookexec
 
 
 def _names(env_value: str | None) -> set[str] | None:
@@ -174,6 +114,50 @@ def get_plugin_manager(
         pm.register(plugin)
     register_defaults(pm)
     return pm
+
+
+def provider_classes(pm: PluginManager) -> dict[str, type[Provider]]:
+    """The provider classes the plugins register, by plugin name."""
+    from .config import ConfigError
+
+    found: dict[str, type[Provider]] = {}
+
+    def register(name: str, cls: type[Provider]) -> None:
+        if name in found:
+            raise ConfigError(f"two plugins register a provider named {name!r}")
+        found[name] = cls
+
+    pm.hook.register_providers(register=register)
+    return found
+
+
+def provider_env_keys(
+    env: Mapping[str, str] | None = None,
+) -> dict[str, tuple[str, str, Mapping[str, Any]]]:
+    """Provider name -> (key variable, plugin, settings) for every provider that an
+    installed plugin (allowed by ``env``) lets a key in the environment switch on."""
+    env = os.environ if env is None else env
+    names = (env.get("OMNI_PROXY_LOAD_PLUGINS"), env.get("OMNI_PROXY_DISABLE_PLUGINS"))
+    return dict(_env_keys(*names))
+
+
+@functools.cache
+def _env_keys(allow: str | None, block: str | None) -> tuple[tuple[str, Any], ...]:
+    env = {
+        k: v
+        for k, v in (("OMNI_PROXY_LOAD_PLUGINS", allow), ("OMNI_PROXY_DISABLE_PLUGINS", block))
+        if v is not None
+    }
+    pm = get_plugin_manager(env=env)
+    found: dict[str, tuple[str, str, Mapping[str, Any]]] = {}
+
+    def register(plugin: str, cls: Any) -> None:
+        declared = getattr(cls, "env_keys", None)  # None: a class not derived from Provider
+        for name, (var, settings) in (declared() if declared else {}).items():
+            found.setdefault(name, (var, plugin, settings))
+
+    pm.hook.register_providers(register=register)
+    return tuple(found.items())
 
 
 async def await_me_maybe(value: T | Awaitable[T]) -> T:

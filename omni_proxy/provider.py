@@ -7,9 +7,10 @@ provider keeps working, with those requests translated onto ``chat``.
 
 The core hands a provider its settings and a shared, pooled ``httpx.AsyncClient``;
 providers never read the environment and never build clients, so tests can hand them any
-transport. ``post`` and ``post_stream`` are the fast way to call the upstream: they use the
-provider's connection pool directly when there is one (``upstream_h1`` by default, or
-aiohttp's: see ``upstream_http``), the client otherwise.
+transport. ``post`` and ``post_stream`` are the way to call the upstream: they add the
+request's trace headers, use the provider's connection pool directly when there is one
+(``upstream_h1``: see ``upstream_http``) and the client otherwise, and turn a failure to
+reach the upstream into the ``ProxyError`` the fallback logic understands.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
+
+from .tracing import upstream_headers
+from .upstream import error_from_exception
 
 if TYPE_CHECKING:
     from .config import ProviderSettings
@@ -31,6 +35,10 @@ class Provider:
     plugin: ClassVar[str] = ""
     #: Upstream keys are needed unless this is False (local servers, simulations).
     requires_api_key: ClassVar[bool] = True
+    #: The environment variable that holds the upstream key (as in simonw/llm). Set, it
+    #: switches the provider named like the plugin on with no config file, and it wins over
+    #: the file's ``api_key`` for that provider. None: the environment configures nothing.
+    key_env_var: ClassVar[str | None] = None
 
     def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
         self.settings = settings
@@ -38,22 +46,44 @@ class Provider:
         #: The connection pool ``post`` uses, set by the core (None: use ``client``).
         self.http: UpstreamPool | None = None
 
+    @classmethod
+    def env_keys(cls) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Provider name -> (key variable, settings) for each provider of this class that a
+        key in the environment switches on by itself. One plugin may serve several (presets
+        of one wire format); the default is the plugin's own name and ``key_env_var``."""
+        return {cls.plugin: (cls.key_env_var, {})} if cls.key_env_var else {}
+
     async def post(
         self, url: str | httpx.URL, content: bytes, headers: Mapping[str, str]
     ) -> UpstreamResponse:
-        """POST and read the whole answer (any status); raises ``httpx.HTTPError``."""
-        if self.http is not None:
-            return await self.http.request("POST", url, content, headers)
-        return await self.client.post(url, content=content, headers=headers)
+        """POST (with the trace headers) and read the whole answer, whatever its status.
+        Not reaching the upstream raises ``ProxyError`` (502/504)."""
+        trace = upstream_headers()
+        if trace:
+            headers = {**headers, **trace}
+        try:
+            if self.http is not None:
+                return await self.http.request("POST", url, content, headers)
+            return await self.client.post(url, content=content, headers=headers)
+        except httpx.HTTPError as exc:
+            raise error_from_exception(self.name, exc) from None
 
     async def post_stream(
         self, url: str | httpx.URL, content: bytes, headers: Mapping[str, str]
     ) -> UpstreamResponse:
-        """POST and return at the headers; read with ``aiter_bytes``, then ``aclose``."""
-        if self.http is not None:
-            return await self.http.request("POST", url, content, headers, stream=True)
-        request = self.client.build_request("POST", url, content=content, headers=headers)
-        return await self.client.send(request, stream=True)
+        """POST (with the trace headers) and return at the response's head; read with
+        ``aiter_bytes`` (which raises ``httpx.HTTPError``), then ``aclose``. Not reaching
+        the upstream raises ``ProxyError`` (502/504)."""
+        trace = upstream_headers()
+        if trace:
+            headers = {**headers, **trace}
+        try:
+            if self.http is not None:
+                return await self.http.request("POST", url, content, headers, stream=True)
+            request = self.client.build_request("POST", url, content=content, headers=headers)
+            return await self.client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise error_from_exception(self.name, exc) from None
 
     @property
     def name(self) -> str:

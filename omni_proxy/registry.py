@@ -6,7 +6,9 @@ or the database on the request path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import logging
+import os
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +18,7 @@ from .config import Config, ConfigError, ModelSettings, ProviderSettings
 from .provider import Provider
 from .types import ModelInfo
 from .upstream_h1 import H1Pool
-from .upstream_http import UpstreamHTTP, UpstreamPool
+from .upstream_http import UpstreamPool
 
 
 class Registry:
@@ -129,7 +131,9 @@ class Providers:
             self._by_name[name] = provider
 
     @staticmethod
-    def _client_for(settings: ProviderSettings) -> tuple[httpx.AsyncClient, UpstreamPool | None]:
+    def _client_for(
+        settings: ProviderSettings, env: Mapping[str, str] | None = None
+    ) -> tuple[httpx.AsyncClient, UpstreamPool | None]:
         """The provider's httpx client and, unless ``transport: httpx``, the pool that
         ``Provider.post`` uses directly on the hot path (``h1`` by default)."""
         limits = httpx.Limits(
@@ -138,15 +142,8 @@ class Providers:
             keepalive_expiry=60,
         )
         timeout = httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
-        pool = _pool(settings, limits, timeout)
-        transport = None
-        if isinstance(pool, UpstreamHTTP):  # the client shares aiohttp's pool
-            from httpx_aiohttp import AiohttpTransport
-
-            transport = AiohttpTransport(limits=limits, client=pool.session)
-        client = httpx.AsyncClient(
-            limits=limits, timeout=timeout, follow_redirects=False, transport=transport
-        )
+        pool = _pool(settings, limits, timeout, os.environ if env is None else env)
+        client = httpx.AsyncClient(limits=limits, timeout=timeout, follow_redirects=False)
         return client, pool
 
     def get(self, name: str) -> Provider | None:
@@ -167,21 +164,44 @@ class Providers:
             await client.aclose()
 
 
-#: The values of a provider's ``transport`` option; the first is the default.
-TRANSPORTS = ("h1", "aiohttp", "httpx")
+#: The values of a provider's ``transport`` option.
+TRANSPORTS = ("h1", "httpx")
+#: Variables that send HTTP through a proxy: httpx honours them (and ``NO_PROXY``); the
+#: h1 pool connects directly, so it is not the default while any of them is set.
+PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+
+log = logging.getLogger("omni_proxy.registry")
+
+
+def proxy_in(env: Mapping[str, str]) -> str | None:
+    """The first proxy variable set in ``env`` (either case), if any."""
+    for var in PROXY_VARS:
+        for name in (var, var.lower()):
+            if env.get(name):
+                return name
+    return None
 
 
 def _pool(
-    settings: ProviderSettings, limits: httpx.Limits, timeout: httpx.Timeout
+    settings: ProviderSettings,
+    limits: httpx.Limits,
+    timeout: httpx.Timeout,
+    env: Mapping[str, str],
 ) -> UpstreamPool | None:
     """The connection pool ``Provider.post`` uses: ``transport`` says which.
 
-    ``h1`` (upstream_h1) costs a fraction of aiohttp's CPU per call (bench/clients.py);
-    ``aiohttp`` is aiohttp's pool, used directly (and behind the provider's httpx client,
-    through httpx-aiohttp); ``httpx`` is no pool: calls go through httpx and httpcore, whose
-    pool costs O(connections) per request (bench/README.md).
+    ``h1`` (upstream_h1, the default) costs a fraction of httpx's CPU per call
+    (bench/clients.py); ``httpx`` is no pool: calls go through httpx and httpcore, whose
+    pool costs O(connections) per request (bench/README.md), but which honour the proxy
+    variables. With a proxy variable set and no ``transport`` given, ``httpx`` is chosen.
     """
-    kind = settings.option("transport", TRANSPORTS[0])
+    proxy = proxy_in(env)
+    kind = settings.option("transport")
+    if kind == "aiohttp":  # removed (issue 20); the fastest pool stands in for it
+        log.warning("provider %r: transport aiohttp is gone; using h1", settings.name)
+        kind = "h1"
+    if kind is None:
+        kind = "httpx" if proxy else "h1"
     if kind not in TRANSPORTS:
         raise ConfigError(
             f"provider {settings.name!r}: transport must be one of {', '.join(TRANSPORTS)},"
@@ -189,10 +209,8 @@ def _pool(
         )
     if kind == "httpx":
         return None
-    if kind == "h1":
-        return H1Pool(limits, timeout)
-    try:
-        import httpx_aiohttp  # noqa: F401
-    except ImportError:  # pragma: no cover - a dependency, but stay usable without it
-        return None
-    return UpstreamHTTP(limits, timeout)
+    if proxy:
+        log.warning(
+            "provider %r: transport h1 connects directly and ignores %s", settings.name, proxy
+        )
+    return H1Pool(limits, timeout)

@@ -9,6 +9,7 @@ arrives: the usage chunk, and — when the client did not ask for usage — the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -20,7 +21,21 @@ DONE = b"data: [DONE]\n\n"
 
 
 def frame(data: bytes) -> bytes:
+    """One unnamed SSE event (OpenAI's chat and completions streams)."""
     return b"data: " + data + b"\n\n"
+
+
+def named_event(kind: str, data: Any) -> bytes:
+    """One named SSE event carrying ``data`` as JSON (Anthropic's and Responses streams)."""
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+def relay_events(block: bytes) -> Iterator[bytes]:
+    """The ``data`` of each event in a block of the relay's own SSE bytes (``[DONE]``
+    included), for the routes that re-emit the chat stream in another wire format."""
+    for raw in block.split(b"\n\n"):
+        if raw:
+            yield raw[6:]  # the relay writes every event as b"data: " + data
 
 
 def error_event(err: ProxyError) -> bytes:

@@ -26,6 +26,7 @@ import orjson
 from .config import Config
 from .errors import ProxyError, bad_request, model_not_found
 from .registry import Registry
+from .text import content_text, estimate_tokens
 from .types import Classification, ModelInfo, Route, RoutePlan
 
 STRATEGIES: tuple[str, ...] = ("hybrid", "cost", "quality", "latency", "cascade")
@@ -48,7 +49,6 @@ SOFT_FILTERS = frozenset({"tools", "vision", "context_window"})
 
 DEFAULT_OUTPUT_TOKENS = 1024
 IMAGE_TOKENS = 85
-CHARS_PER_TOKEN = 4
 MESSAGE_OVERHEAD_TOKENS = 4
 #: Task match of a chat model that lists no strengths, for the ``chat`` task.
 GENERALIST_CHAT_MATCH = 0.25
@@ -156,7 +156,7 @@ def request_needs(body: Mapping[str, Any]) -> RequestNeeds:
     tools = body.get("tools") or body.get("functions")
     tool_chars = _json_size(tools) if tools else 0
     prompt = (
-        (chars + tool_chars) // CHARS_PER_TOKEN
+        estimate_tokens(chars + tool_chars)
         + images * IMAGE_TOKENS
         + messages * MESSAGE_OVERHEAD_TOKENS
     )
@@ -586,18 +586,6 @@ _REFUSAL_HEAD = 200
 _REFUSAL_MAX_LENGTH = 600
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            p.get("text") or "" if isinstance(p, dict) else str(p)
-            for p in content
-            if isinstance(p, dict | str)
-        )
-    return ""
-
-
 def _json_format(body: Mapping[str, Any]) -> str | None:
     fmt = body.get("response_format")
     if not isinstance(fmt, dict):
@@ -643,7 +631,9 @@ def inadequate(response: Mapping[str, Any], body: Mapping[str, Any]) -> str | No
         return "cut off: finish_reason length"
     if finish == "content_filter":
         return "blocked: finish_reason content_filter"
-    content = _text(message["content"] if "content" in message else choice.get("text"))
+    content = content_text(
+        message["content"] if "content" in message else choice.get("text"), sep=""
+    )
     if not content.strip():
         if message.get("tool_calls") or message.get("function_call"):
             return None

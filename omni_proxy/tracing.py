@@ -1,7 +1,7 @@
 """Request ids and W3C trace context, carried to the upstream call without new arguments.
 
-A context variable holds the headers for the current request's upstream calls, so every
-provider can send them (``upstream_headers()``) without the provider interface changing.
+A context variable holds the headers for the current request's upstream calls;
+``Provider.post`` and ``post_stream`` add them (``upstream_headers()``) to every call.
 """
 
 from __future__ import annotations

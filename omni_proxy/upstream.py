@@ -6,6 +6,8 @@ whichever wire format the upstream speaks.
 
 from __future__ import annotations
 
+import base64
+import urllib.parse
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -81,31 +83,8 @@ def error_from_status(
     return upstream_error(502, text, code=code or "upstream_error", retryable=True)
 
 
-def _aiohttp_cause(exc: Exception) -> Exception | None:
-    """The aiohttp error behind an httpx one, when the client runs on httpx-aiohttp.
-
-    httpx-aiohttp maps every ``aiohttp.ClientConnectionError`` — a reset, an upstream that
-    hung up, a refused connection — to ``httpx.ConnectTimeout``, so the cause is what tells
-    them apart."""
-    cause = exc.__cause__
-    if isinstance(cause, Exception) and type(cause).__module__.startswith("aiohttp"):
-        return cause
-    return None
-
-
 def error_from_exception(provider: str, exc: Exception) -> ProxyError:
     """A CONTRACT.md error for a failure to talk to the upstream at all."""
-    cause = _aiohttp_cause(exc)
-    if cause is not None:
-        import aiohttp
-
-        if isinstance(cause, aiohttp.ServerTimeoutError):
-            connecting = type(cause).__name__ == "ConnectionTimeoutError"
-            exc = httpx.ConnectTimeout(str(cause)) if connecting else httpx.ReadTimeout(str(cause))
-        elif isinstance(cause, aiohttp.ClientConnectorError):
-            exc = httpx.ConnectError(str(cause))
-        elif isinstance(cause, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
-            exc = httpx.ReadError(str(cause))
     if isinstance(exc, httpx.TimeoutException):
         kind = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "waiting for"
         return upstream_error(
@@ -137,6 +116,21 @@ def arguments_object(arguments: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise bad_request(f"Invalid '{where}': expected a JSON object.", where)
     return value
+
+
+def parse_data_uri(uri: str) -> tuple[str, str] | None:
+    """(media type, base64 data) of a ``data:`` URI, or None if it is not one: the image
+    and file parts of OpenAI requests, for upstreams that want the bytes."""
+    if not uri.startswith("data:"):
+        return None
+    header, sep, payload = uri[5:].partition(",")
+    if not sep:
+        return None
+    params = header.split(";")
+    media = params[0].strip().lower() or "text/plain"
+    if "base64" in (p.strip().lower() for p in params[1:]):
+        return media, payload.strip()
+    return media, base64.b64encode(urllib.parse.unquote_to_bytes(payload)).decode()
 
 
 def error_body(response: UpstreamResponse, content: bytes) -> tuple[Any, str]:

@@ -4,7 +4,9 @@ aiohttp's client was about a sixth of the proxy's CPU, most of it machinery an u
 call does not need (cookies, redirects, tracing, multipart, a streams layer per response).
 This does only what ``Provider.post`` / ``post_stream`` need: one request write, llhttp's
 parser (the one uvicorn uses) feeding a response object, and a keep-alive pool. It answers
-with ``UpstreamResponse`` and fails with httpx's exceptions, like ``upstream_http``.
+with ``UpstreamResponse`` (``upstream_http``) and fails with httpx's exceptions, as the
+httpx client does, so ``Provider.post`` maps both the same way. It connects directly: with
+a proxy variable set, the registry picks httpx instead.
 """
 
 from __future__ import annotations

@@ -10,12 +10,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
 import yaml
 from hypothesis import settings
+
+if TYPE_CHECKING:
+    from omni_proxy.provider import Provider
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -165,3 +168,37 @@ def compat_up() -> Iterator[Any]:
 
     with FakeOpenAI() as server:
         yield server
+
+
+P = TypeVar("P", bound="Provider")
+
+
+class PooledClient(httpx.AsyncClient):
+    """A provider's httpx client that also carries the pool ``Provider.post`` uses (the
+    h1 pool, as in production), or none (the httpx path: proxies, tests' transports)."""
+
+    pool: Any = None
+
+
+#: The two ways ``Provider.post`` reaches an upstream; provider tests run over both.
+UPSTREAM_TRANSPORTS = ["h1", "httpx"]
+
+
+@pytest.fixture(params=UPSTREAM_TRANSPORTS)
+async def upstream_client(request: pytest.FixtureRequest) -> Any:
+    from omni_proxy.upstream_h1 import H1Pool
+
+    async with PooledClient(timeout=10) as client:
+        if request.param == "h1":
+            client.pool = H1Pool(httpx.Limits(max_connections=32), httpx.Timeout(10))
+        try:
+            yield client
+        finally:
+            if client.pool is not None:
+                await client.pool.aclose()
+
+
+def over(provider: P, client: httpx.AsyncClient) -> P:
+    """``provider`` with the pool of ``client`` (a ``PooledClient``), as the core wires it."""
+    provider.http = getattr(client, "pool", None)
+    return provider

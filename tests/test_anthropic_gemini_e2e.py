@@ -130,6 +130,31 @@ def test_plain_chat_with_system_prompt(
 
 
 @pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_trace_headers_reach_the_upstream(
+    client: openai.OpenAI, fakes: dict[str, Any], model: str, stream: bool
+) -> None:
+    """docs/security.md: the request id and the caller's trace continue upstream, for
+    every provider (``Provider.post`` adds them), not only OpenAI-compatible ones."""
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    headers = {
+        "x-request-id": f"trace-{model}",
+        "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
+    }
+    if stream:
+        for _ in client.chat.completions.create(
+            model=model, messages=user("hi"), stream=True, extra_headers=headers
+        ):
+            pass
+    else:
+        client.chat.completions.create(model=model, messages=user("hi"), extra_headers=headers)
+    sent = fakes[model].last["headers"]
+    assert sent["x-request-id"] == f"trace-{model}"
+    assert sent["traceparent"].startswith(f"00-{trace_id}-")
+    assert sent["traceparent"] != headers["traceparent"]  # a span of the proxy's own
+
+
+@pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("include_usage", [True, False])
 def test_streaming(client: openai.OpenAI, model: str, include_usage: bool) -> None:
     stream = client.chat.completions.create(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ from omni_proxy.config import ProviderSettings
 from omni_proxy.errors import ProxyError
 from omni_proxy.plugins import get_plugin_manager
 from omni_proxy.types import ModelInfo
+from tests.conftest import over
 from tests.fakes.anthropic_upstream import DEFAULT_API_KEY, FakeAnthropic
 from tests.openai_schema import validate
 
@@ -47,9 +48,9 @@ def _clean(fake: FakeAnthropic) -> None:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as c:
-        yield c
+def client(upstream_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """Over the h1 pool and over httpx alone (``tests/conftest.py``)."""
+    return upstream_client
 
 
 def make(fake: FakeAnthropic, client: httpx.AsyncClient, **kw: Any) -> AnthropicProvider:
@@ -60,7 +61,7 @@ def make(fake: FakeAnthropic, client: httpx.AsyncClient, **kw: Any) -> Anthropic
         api_key=kw.pop("api_key", DEFAULT_API_KEY),
         **kw,
     )
-    return AnthropicProvider(settings, client)
+    return over(AnthropicProvider(settings, client), client)
 
 
 @pytest.fixture

@@ -149,3 +149,26 @@ def test_serve_refuses_to_run_open(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert "OMNI_MASTER_KEY" in out.stderr
+
+
+def test_provider_key_variables_come_from_the_provider_classes() -> None:
+    """CONTRACT.md's six key variables, declared by the installed plugins (``key_env_var``,
+    presets' ``env_switches_on``), not a table in the core; a disabled plugin's go."""
+    from omni_proxy.plugins import provider_env_keys
+
+    keys = provider_env_keys({})
+    assert {name: (var, plugin) for name, (var, plugin, _) in keys.items()} == {
+        "openai": ("OPENAI_API_KEY", "openai"),
+        "anthropic": ("ANTHROPIC_API_KEY", "anthropic"),
+        "gemini": ("GEMINI_API_KEY", "gemini"),
+        "openrouter": ("OPENROUTER_API_KEY", "openai"),
+        "groq": ("GROQ_API_KEY", "openai"),
+        "mistral": ("MISTRAL_API_KEY", "openai"),
+    }
+    assert keys["groq"][2] == {"preset": "groq"} and keys["openai"][2] == {}
+    assert "anthropic" not in provider_env_keys({"OMNI_PROXY_DISABLE_PLUGINS": "anthropic"})
+    custom = {"acme": ("ACME_KEY", "openai", {"preset": "together"})}
+    config = load_config(None, env={"ACME_KEY": "k", "OPENAI_API_KEY": "sk"}, env_keys=custom)
+    assert set(config.providers) == {"acme"}
+    assert config.providers["acme"].api_key == "k"
+    assert config.providers["acme"].preset == "together"

@@ -16,11 +16,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from omni_proxy.app import create_app
 from omni_proxy.config import load_config
 from tests.test_dashboard_support import history, seed_sqlite_bulk, sign_in
+
+#: Long-running (outage, soak, many processes, 1M rows): `-m "not slow"` skips them.
+pytestmark = pytest.mark.slow
 
 ROWS = 1_000_000
 MASTER = "sk-omni-test-master-scale-0123"

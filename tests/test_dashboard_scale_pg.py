@@ -31,7 +31,7 @@ PAGES = [
     "/dashboard/requests",
 ]
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 def test_every_page_answers_over_a_million_postgres_rows() -> None:

@@ -1,5 +1,6 @@
 """``OmniApp``'s direct dispatch of chat completions must answer exactly as the middleware
-stack would: request ids, the header limit, an unhandled error as a 500, CORS when set."""
+stack would: request ids, the header limit, an unhandled error as a 500, CORS when set,
+and step aside for any middleware or exception handler it does not reproduce."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from typing import Any
 
 import pytest
 from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from omni_proxy.app import OmniApp
 
 from .conftest import MASTER_KEY
-from .test_security import assert_contract_error, in_process_app
+from .test_security import _concrete, assert_contract_error, in_process_app, walk_routes
 
 AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
 
@@ -62,11 +66,61 @@ def test_an_unhandled_error_on_the_direct_path_is_a_contract_500(
 
 def test_cors_turns_the_direct_path_off(tmp_path: Path) -> None:
     app = in_process_app(tmp_path, cors_origins=["https://app.example"])
-    assert app.fast_routes == {}
     with TestClient(app) as client:
         r = client.post("/v1/chat/completions", json={}, headers={"origin": "https://app.example"})
     assert r.status_code == 401
     assert r.headers["access-control-allow-origin"] == "https://app.example"
+    assert app.fast_routes == {}
+
+
+def test_a_users_middleware_sees_every_route(tmp_path: Path) -> None:
+    """``app.add_middleware`` keeps Starlette's promise: the middleware sees every request,
+    the chat completions the direct path would otherwise take included."""
+    seen: list[tuple[str, str]] = []
+
+    class Seen:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                seen.append((scope["method"], scope["path"]))
+            await self.app(scope, receive, send)
+
+    app = in_process_app(tmp_path)
+    app.add_middleware(Seen)
+    endpoints = sorted(set(walk_routes(app.routes)))
+    assert ("POST", "/v1/chat/completions") in endpoints
+    with TestClient(app, follow_redirects=False) as client:
+        for method, template in endpoints:
+            path = _concrete(template)
+            kwargs: dict[str, Any] = {"headers": AUTH}
+            if method in ("POST", "PATCH", "PUT"):
+                kwargs["json"] = {}
+            client.request(method, path, **kwargs)
+            assert seen[-1] == (method, path), f"{method} {template} passed the middleware by"
+    assert app.fast_routes == {}
+    assert len(seen) == len(endpoints)
+
+
+def test_an_exception_handler_of_the_user_turns_the_direct_path_off(tmp_path: Path) -> None:
+    class Mine(Exception):
+        pass
+
+    async def broken(request: Request) -> Any:
+        raise Mine()
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("handled by the user", status_code=418)
+
+    app = in_process_app(tmp_path)
+    app.add_exception_handler(Mine, handle)
+    app.fast_routes[("POST", "/v1/chat/completions")] = broken
+    app.router.routes.insert(0, Route("/v1/chat/completions", broken, methods=["POST"]))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.post("/v1/chat/completions", json={})
+    assert (r.status_code, r.text) == (418, "handled by the user")
+    assert app.fast_routes == {}
 
 
 def test_indexed_headers_answer_like_starlettes() -> None:

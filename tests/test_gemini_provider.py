@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ from omni_proxy.config import ProviderSettings
 from omni_proxy.errors import ProxyError
 from omni_proxy.plugins import get_plugin_manager
 from omni_proxy.types import ModelInfo
+from tests.conftest import over
 from tests.fakes.gemini_upstream import DEFAULT_API_KEY, FakeGemini
 from tests.openai_schema import validate
 
@@ -51,9 +52,9 @@ def _clean(fake: FakeGemini) -> None:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as c:
-        yield c
+def client(upstream_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """Over the h1 pool and over httpx alone (``tests/conftest.py``)."""
+    return upstream_client
 
 
 def make(base_url: str, client: httpx.AsyncClient, **kw: Any) -> GeminiProvider:
@@ -64,7 +65,7 @@ def make(base_url: str, client: httpx.AsyncClient, **kw: Any) -> GeminiProvider:
         api_key=kw.pop("api_key", DEFAULT_API_KEY),
         **kw,
     )
-    return GeminiProvider(settings, client)
+    return over(GeminiProvider(settings, client), client)
 
 
 @pytest.fixture

@@ -333,58 +333,30 @@ def test_the_confidence_gate_is_a_probability() -> None:
         Config.model_validate({"routing": {"llm_classifier_below": 1.5}})
 
 
-def test_direct_hooks_answer_as_pluggy_does_and_notice_new_plugins() -> None:
-    """The request path's shortcut past pluggy (``DirectHooks``) gives the same answers as
-    ``pm.hook`` for one implementation, and goes back to pluggy once there are more."""
-    from omni_proxy.plugins import DirectHooks
+def test_hook_call_monitoring_switched_on_after_the_first_request_sees_the_next(
+    tmp_path: Path,
+) -> None:
+    """The request path calls hooks through pluggy itself, so pluggy's monitoring (and
+    tracing) work whenever they are switched on, not only before the first request."""
+    from starlette.testclient import TestClient
 
-    pm = get_plugin_manager(load_entry_points=False)
-    direct = DirectHooks(pm)
-    body = {"model": "auto", "messages": [{"role": "user", "content": "Translate 'hi' to French"}]}
-    args = {"body": body, "principal": None, "config": Config(), "classifiers": {}}
-    assert direct.classify(**args) == pm.hook.classify(**args)
-    assert direct.classify(**args).task_type == "translation"
-    assert direct.classify is not pm.hook.classify  # the shortcut, not pluggy
-    assert direct.record(event=None) == pm.hook.record(event=None) == []
+    from .conftest import MASTER_KEY
+    from .test_security import in_process_app
 
-    class Embedder:  # an argument with a default is passed when the caller gives it
-        @hookimpl
-        def call_provider(self, route: Any, operation: str = "chat") -> Any:
-            return (route, operation)
-
-    embedder = Embedder()
-    default_call = pm.unregister(name="omni_proxy.defaults.call")
-    pm.register(embedder)
-    assert direct.call_provider is not pm.hook.call_provider
-    assert direct.call_provider(
-        route="r", body={}, stream=False, providers=None, context=None, operation="embeddings"
-    ) == ("r", "embeddings")
-    assert direct.call_provider(route="r", body={}, stream=False, providers=None, context=None) == (
-        "r",
-        "chat",
-    )
-    pm.unregister(embedder)
-    pm.register(default_call, name="omni_proxy.defaults.call")
-
-    class Seen:
-        events: list[Any] = []
-
-        @hookimpl
-        def record(self, event: Any) -> Any:
-            self.events.append(event)
-            return "noted"
-
-    class Always:
-        @hookimpl
-        def classify(self, body: Any) -> Any:
-            return Classification("coding", 1.0, ("always",), "always")
-
-    seen = Seen()
-    pm.register(seen)
-    assert direct.record(event="e1") == pm.hook.record(event="e2") == ["noted"]
-    assert seen.events == ["e1", "e2"]
-    pm.register(Always())  # now two classify implementations: pluggy decides, newest first
-    assert direct.classify is pm.hook.classify
-    assert direct.classify(**args).task_type == "coding" == pm.hook.classify(**args).task_type
-    pm.unregister(seen)
-    assert direct.record(event="e3") == []
+    app = in_process_app(tmp_path)
+    pm = app.state.pm
+    body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
+    auth = {"authorization": f"Bearer {MASTER_KEY}"}
+    called: list[str] = []
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.post("/v1/chat/completions", json=body, headers=auth)
+        undo = pm.add_hookcall_monitoring(
+            lambda name, impls, kwargs: called.append(name), lambda *a: None
+        )
+        try:
+            client.post("/v1/chat/completions", json=body, headers=auth)
+        finally:
+            undo()
+        client.post("/v1/chat/completions", json=body, headers=auth)
+    assert {"authenticate", "classify", "select_route", "call_provider"} <= set(called)
+    assert called.count("authenticate") == 1  # the monitor saw exactly the second request

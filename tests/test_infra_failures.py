@@ -38,6 +38,9 @@ from tests.conftest import IN_CI, MASTER_KEY, ProxyProcess, free_port
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.reliability_support import AUTH, UPSTREAM_KEY, chat_body, eventually, sse_events
 
+#: Long-running (outage, soak, many processes, 1M rows): `-m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 OUTAGE_S = float(os.environ.get("OMNI_OUTAGE_SECONDS") or 12)
 
 

@@ -20,7 +20,7 @@ _TODAY = datetime.date.today()
 YESTERDAY = str(_TODAY - datetime.timedelta(days=1))
 TOMORROW = str(_TODAY + datetime.timedelta(days=1))
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 
 def eventually(check: Callable[[], bool], timeout: float = 8.0) -> bool:

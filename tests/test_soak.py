@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from tests.conftest import ProxyProcess
 from tests.fakes.openai_upstream import FakeOpenAI
@@ -37,6 +38,9 @@ from tests.reliability_support import (
     sqlite_rows,
     sse_events,
 )
+
+#: Long-running (outage, soak, many processes, 1M rows): `-m "not slow"` skips them.
+pytestmark = pytest.mark.slow
 
 SOAK_S = float(os.environ.get("OMNI_SOAK_SECONDS") or 45)
 CLIENTS = int(os.environ.get("OMNI_SOAK_CLIENTS") or 32)

@@ -921,21 +921,35 @@ async def test_https_to_an_untrusted_certificate_is_a_connect_error(
 
 
 # -- the registry -------------------------------------------------------------------------------
-async def test_h1_is_the_default_pool_and_the_others_stay_selectable() -> None:
-    from httpx_aiohttp import AiohttpTransport
-
+async def test_h1_is_the_default_pool_and_httpx_stays_selectable() -> None:
     base = {"name": "up", "plugin": "openai", "base_url": "http://127.0.0.1:9/v1"}
-    client, pool = Providers._client_for(ProviderSettings(**base))
+    client, pool = Providers._client_for(ProviderSettings(**base), env={})
     assert isinstance(pool, H1Pool)
     assert isinstance(client._transport, httpx.AsyncHTTPTransport)  # httpx's own, for .client
-    await client.aclose()
-    client, pool = Providers._client_for(ProviderSettings(**base, transport="aiohttp"))
-    assert isinstance(pool, upstream_http.UpstreamHTTP)
-    assert isinstance(client._transport, AiohttpTransport)
     await pool.aclose()
     await client.aclose()
-    client, pool = Providers._client_for(ProviderSettings(**base, transport="httpx"))
+    client, pool = Providers._client_for(ProviderSettings(**base, transport="httpx"), env={})
     assert pool is None
     await client.aclose()
+    # The removed aiohttp pool: an old config still starts, on the h1 pool.
+    client, pool = Providers._client_for(ProviderSettings(**base, transport="aiohttp"), env={})
+    assert isinstance(pool, H1Pool)
+    await pool.aclose()
+    await client.aclose()
     with pytest.raises(ConfigError, match="transport"):
-        Providers._client_for(ProviderSettings(**base, transport="h2"))
+        Providers._client_for(ProviderSettings(**base, transport="h2"), env={})
+
+
+@pytest.mark.parametrize("var", ["HTTPS_PROXY", "http_proxy", "ALL_PROXY"])
+async def test_a_proxy_in_the_environment_chooses_httpx_unless_told_otherwise(var: str) -> None:
+    """H1Pool connects directly; httpx honours the proxy variables, so with one set it is
+    the default. An explicit ``transport: h1`` still wins (with a warning)."""
+    base = {"name": "up", "plugin": "openai", "base_url": "http://127.0.0.1:9/v1"}
+    env = {var: "http://proxy.example:3128"}
+    client, pool = Providers._client_for(ProviderSettings(**base), env=env)
+    assert pool is None
+    await client.aclose()
+    client, pool = Providers._client_for(ProviderSettings(**base, transport="h1"), env=env)
+    assert isinstance(pool, H1Pool)
+    await pool.aclose()
+    await client.aclose()

@@ -1,6 +1,6 @@
-"""``Provider.post`` / ``post_stream`` over each pool (``h1``, the default, and aiohttp's),
-against a raw HTTP/1.1 server on 127.0.0.1 that controls exactly how a stream's bytes and its
-end arrive. (``test_upstream_h1.py`` tests the h1 pool itself in depth.)"""
+"""``Provider.post`` / ``post_stream`` over the h1 pool and over httpx (proxies), against
+a raw HTTP/1.1 server on 127.0.0.1 that controls exactly how a stream's bytes and its end
+arrive. (``test_upstream_h1.py`` tests the h1 pool itself in depth.)"""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from omni_proxy_openai import OpenAIProvider
 
 from omni_proxy import upstream_http
 from omni_proxy.config import ProviderSettings
+from omni_proxy.errors import ProxyError
 from omni_proxy.registry import Providers
 from omni_proxy.types import ModelInfo
 
@@ -84,14 +86,14 @@ class RawUpstream:
 
 
 #: The pools ``Provider.post`` can use (``transport``); the tests run over each.
-POOLS = ["h1", "aiohttp"]
+POOLS = ["h1"]
 
 
 def _provider(base_url: str, transport: str) -> tuple[OpenAIProvider, httpx.AsyncClient, Any]:
     settings = ProviderSettings(
         name="up", plugin="openai", base_url=base_url, api_key="sk-x", transport=transport
     )
-    client, pool = Providers._client_for(settings)
+    client, pool = Providers._client_for(settings, env={})
     assert pool is not None
     provider = OpenAIProvider(settings, client)
     provider.http = pool
@@ -162,7 +164,7 @@ async def test_upstream_failures_surface_as_httpx_errors(transport: str) -> None
     settings = ProviderSettings(
         name="up", plugin="openai", base_url="http://127.0.0.1:9/v1", transport=transport
     )
-    client, pool = Providers._client_for(settings)
+    client, pool = Providers._client_for(settings, env={})
     assert pool is not None
     try:
         with pytest.raises(httpx.ConnectError):
@@ -176,11 +178,115 @@ async def test_transport_httpx_uses_the_httpx_client() -> None:
     settings = ProviderSettings(
         name="up", plugin="openai", base_url="http://127.0.0.1:9/v1", transport="httpx"
     )
-    client, pool = Providers._client_for(settings)
+    client, pool = Providers._client_for(settings, env={})
     try:
         assert pool is None
         provider = OpenAIProvider(settings, client)
-        with pytest.raises(httpx.ConnectError):
+        with pytest.raises(ProxyError) as failed:  # mapped by Provider.post itself
             await provider.post("http://127.0.0.1:9/v1/x", b"{}", {})
+        assert (failed.value.status, failed.value.code) == (502, "upstream_unreachable")
     finally:
         await client.aclose()
+
+
+ANSWER = (
+    b'{"id":"c1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,'
+    b'"message":{"role":"assistant","content":"via proxy"},"finish_reason":"stop"}]}'
+)
+
+
+async def test_with_a_proxy_set_the_upstream_is_reached_through_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTP_PROXY set: the provider's calls go to the proxy, in absolute form, not to the
+    upstream's own address (which does not even resolve here)."""
+    lines: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines.append(head.split(b"\r\n", 1)[0])
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(ANSWER), ANSWER)
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    settings = ProviderSettings(
+        name="up", plugin="openai", base_url="http://upstream.invalid/v1", api_key="sk-x"
+    )
+    client, pool = Providers._client_for(settings)
+    try:
+        assert pool is None  # chosen because HTTP_PROXY is set
+        provider = OpenAIProvider(settings, client)
+        answer = await provider.chat(
+            {"model": "m", "messages": [{"role": "user", "content": "hi"}]}, MODEL
+        )
+        assert answer["choices"][0]["message"]["content"] == "via proxy"
+        assert lines == [b"POST http://upstream.invalid/v1/chat/completions HTTP/1.1"]
+    finally:
+        await client.aclose()
+        server.close()
+
+
+# -- the OpenAI provider's contract, over both transports -------------------------------------
+@pytest.fixture(scope="module")
+def fake_openai() -> Any:
+    from tests.fakes.openai_upstream import FakeOpenAI
+
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+async def test_openai_provider_contract_over_each_transport(
+    fake_openai: Any, upstream_client: httpx.AsyncClient
+) -> None:
+    """Chat, a stream, an upstream error, an unreachable upstream and the trace headers:
+    the same answers over the h1 pool and over httpx (``upstream_client`` runs both)."""
+    from omni_proxy import tracing
+    from tests.conftest import over
+    from tests.fakes.openai_upstream import DEFAULT_API_KEY
+
+    fake_openai.clear_behaviour()
+    settings = ProviderSettings(
+        name="up", plugin="openai", base_url=fake_openai.base_url, api_key=DEFAULT_API_KEY
+    )
+    provider = over(OpenAIProvider(settings, upstream_client), upstream_client)
+    model = ModelInfo(name="m", provider="up", model="gpt-4o-mini")
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "one two"}]}
+    tracing.begin("req-contract", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+
+    answer = await provider.chat(dict(body), model)
+    assert answer["choices"][0]["message"]["content"] == "Echo: one two"
+    sent = fake_openai.last_request["headers"]
+    assert sent["x-request-id"] == "req-contract"
+    assert sent["traceparent"].startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+
+    chunks = [orjson.loads(c) async for c in provider.stream({**body, "stream": True}, model)]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text == "Echo: one two" and chunks[-1]["usage"]["completion_tokens"] > 0
+
+    fake_openai.set_behaviour("gpt-4o-mini", "status", status=429, retry_after=3)
+    try:
+        with pytest.raises(ProxyError) as limited:
+            await provider.chat(dict(body), model)
+    finally:
+        fake_openai.clear_behaviour()
+    assert (limited.value.status, limited.value.retry_after) == (429, 3)
+
+    gone = ProviderSettings(name="gone", plugin="openai", base_url="http://127.0.0.1:9/v1")
+    unreachable = over(OpenAIProvider(gone, upstream_client), upstream_client)
+    with pytest.raises(ProxyError) as failed:
+        await unreachable.chat(dict(body), model)
+    assert (failed.value.status, failed.value.code) == (502, "upstream_unreachable")

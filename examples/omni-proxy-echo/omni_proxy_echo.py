@@ -2,7 +2,7 @@
 
 A complete third-party provider in one module (the tutorial is
 docs/writing-a-provider-plugin.md): chat, streaming, embeddings, errors through
-``omni_proxy.upstream``, default models, and registration. No network and no key.
+``omni_proxy``'s upstream helpers, default models, and registration. No network and no key.
 
     providers:
       echo:
@@ -23,10 +23,14 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from omni_proxy import ModelInfo, Provider, hookimpl
-from omni_proxy.config import ProviderSettings
-from omni_proxy.errors import bad_request
-from omni_proxy.upstream import error_from_status
+from omni_proxy import (
+    ModelInfo,
+    Provider,
+    ProviderSettings,
+    bad_request,
+    error_from_status,
+    hookimpl,
+)
 
 __version__ = "0.1.0"
 

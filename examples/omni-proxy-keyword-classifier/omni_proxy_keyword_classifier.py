@@ -17,8 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from omni_proxy import Classification, hookimpl
-from omni_proxy.types import TASK_TYPES
+from omni_proxy import TASK_TYPES, Classification, hookimpl
 
 NAME = "keyword"
 ENV_RULES = "OMNI_KEYWORD_RULES"

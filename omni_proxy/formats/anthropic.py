@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from ..errors import ProxyError, bad_request
-from ..relay import DONE
+from ..relay import named_event, relay_events
 
 STOP_REASONS = {
     "stop": "end_turn",
@@ -251,7 +251,7 @@ def _tool_id() -> str:
 
 
 def event(kind: str, data: dict[str, Any]) -> bytes:
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps({"type": kind, **data}) + b"\n\n"
+    return named_event(kind, {"type": kind, **data})
 
 
 class StreamTranslator:
@@ -361,13 +361,11 @@ async def translate_stream(
     try:
         async for block in chat_sse:
             out = b""
-            for raw in block.split(b"\n\n"):
-                if not raw:
-                    continue
-                if raw + b"\n\n" == DONE:
+            for data in relay_events(block):
+                if data == b"[DONE]":
                     out += translator.finish(omni)
                     continue
-                chunk = orjson.loads(raw[6:])
+                chunk = orjson.loads(data)
                 if "error" in chunk:
                     err = chunk["error"]
                     status = 503 if err.get("code") == "upstream_overloaded" else 500

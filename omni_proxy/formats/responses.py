@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from ..errors import ProxyError, bad_request
-from ..relay import DONE
+from ..relay import named_event, relay_events
 from ..validation import ROUTING_FIELDS, type_name
 
 MESSAGE_ROLES = ("user", "system", "developer", "assistant")
@@ -820,7 +820,7 @@ def from_chat(
 
 # -- streaming -------------------------------------------------------------------------------
 def sse(kind: str, data: dict[str, Any]) -> bytes:
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+    return named_event(kind, data)
 
 
 def failure_code(code: Any, kind: Any) -> str:
@@ -1038,10 +1038,8 @@ async def translate_stream(
         yield translator.start()
         async for block in chat_sse:
             out = b""
-            for raw in block.split(b"\n\n"):
-                if not raw:
-                    continue
-                if raw + b"\n\n" == DONE:
+            for data in relay_events(block):
+                if data == b"[DONE]":
                     events, response = translator.finish()
                     if omni is not None:
                         response["omni"] = omni
@@ -1053,7 +1051,7 @@ async def translate_stream(
                         await on_complete(response)
                     out += translator.done(response)
                     continue
-                chunk = orjson.loads(raw[6:])
+                chunk = orjson.loads(data)
                 if "error" in chunk:
                     err = chunk["error"] if isinstance(chunk["error"], dict) else {}
                     out += translator.fail(err)

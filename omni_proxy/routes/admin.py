@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import ProxyError, bad_request, permission_denied
-from ..http import JSON, api_key_of, error_response, read_json, request_id
+from ..http import JSON, api_key_of, read_json
 from ..keys import KeyRequestError, create_key, ensure_org, parse_permissions
 from ..types import Principal
 
@@ -116,112 +116,93 @@ def _key_object(key: dict[str, Any]) -> dict[str, Any]:
     return jsonable({"object": "api_key", **key})  # type: ignore[no-any-return]
 
 
-def _error(request: Request, err: ProxyError) -> Response:
-    return error_response(err, request_id(request))
-
-
 # -- organizations --------------------------------------------------------------------------
 async def list_orgs(request: Request) -> Response:
-    try:
-        principal = await _admin(request)
-        db = request.app.state.db
-        if is_global_admin(principal):
-            orgs = await db.list_orgs()
-        else:
-            org = await db.get_org(principal.org_id)
-            orgs = [org] if org and org["deleted_at"] is None else []
-    except ProxyError as err:
-        return _error(request, err)
+    principal = await _admin(request)
+    db = request.app.state.db
+    if is_global_admin(principal):
+        orgs = await db.list_orgs()
+    else:
+        org = await db.get_org(principal.org_id)
+        orgs = [org] if org and org["deleted_at"] is None else []
     return JSON({"object": "list", "data": [_org_object(o) for o in orgs]})
 
 
 async def create_org(request: Request) -> Response:
-    try:
-        principal = await _admin(request)
-        _only_global(principal, "create organizations")
-        body = await _body(request)
-        name = valid_org_name(body.get("name"))
-        db = request.app.state.db
-        if await db.get_org_by_name(name) is not None:
-            raise ProxyError(
-                409,
-                f"An organization named '{name}' already exists.",
-                code="conflict",
-                param="name",
-            )
-        org = await db.create_org(
-            name,
-            monthly_budget_usd=_budget(body),
-            rpm_limit=_limit(body, "rpm_limit"),
-            tpm_limit=_limit(body, "tpm_limit"),
+    principal = await _admin(request)
+    _only_global(principal, "create organizations")
+    body = await _body(request)
+    name = valid_org_name(body.get("name"))
+    db = request.app.state.db
+    if await db.get_org_by_name(name) is not None:
+        raise ProxyError(
+            409,
+            f"An organization named '{name}' already exists.",
+            code="conflict",
+            param="name",
         )
-    except ProxyError as err:
-        return _error(request, err)
+    org = await db.create_org(
+        name,
+        monthly_budget_usd=_budget(body),
+        rpm_limit=_limit(body, "rpm_limit"),
+        tpm_limit=_limit(body, "tpm_limit"),
+    )
     return JSON(_org_object(org), status_code=201)
 
 
 async def get_org(request: Request) -> Response:
     org_id = request.path_params["org_id"]
-    try:
-        principal = await _admin(request)
-        org = await request.app.state.db.get_org(org_id)
-        visible = is_global_admin(principal) or principal.org_id == org_id
-        if org is None or not visible:
-            raise not_found("organization", org_id)
-    except ProxyError as err:
-        return _error(request, err)
+    principal = await _admin(request)
+    org = await request.app.state.db.get_org(org_id)
+    visible = is_global_admin(principal) or principal.org_id == org_id
+    if org is None or not visible:
+        raise not_found("organization", org_id)
     return JSON(_org_object(org))
 
 
 async def update_org(request: Request) -> Response:
     org_id = request.path_params["org_id"]
+    principal = await _admin(request)
+    _only_global(principal, "update organizations")
+    body = await _body(request)
+    changes: dict[str, Any] = {}
+    if "name" in body:
+        changes["name"] = valid_org_name(body["name"])
+    if "monthly_budget_usd" in body:
+        changes["monthly_budget_usd"] = _budget(body)
+    for field in ("rpm_limit", "tpm_limit"):
+        if field in body:
+            changes[field] = _limit(body, field)
     try:
-        principal = await _admin(request)
-        _only_global(principal, "update organizations")
-        body = await _body(request)
-        changes: dict[str, Any] = {}
-        if "name" in body:
-            changes["name"] = valid_org_name(body["name"])
-        if "monthly_budget_usd" in body:
-            changes["monthly_budget_usd"] = _budget(body)
-        for field in ("rpm_limit", "tpm_limit"):
-            if field in body:
-                changes[field] = _limit(body, field)
-        try:
-            org = await request.app.state.db.update_org(org_id, changes)
-        except ProxyError:
-            raise
-        except Exception:
-            if "name" in changes:
-                raise ProxyError(
-                    409,
-                    f"An organization named '{changes['name']}' already exists.",
-                    code="conflict",
-                    param="name",
-                ) from None
-            raise
-        if org is None:
-            raise not_found("organization", org_id)
-        keys = getattr(request.app.state, "keys", None)
-        if keys is not None:
-            await keys.refresh()  # new limits apply at once on this instance
-    except ProxyError as err:
-        return _error(request, err)
+        org = await request.app.state.db.update_org(org_id, changes)
+    except ProxyError:
+        raise
+    except Exception:
+        if "name" in changes:
+            raise ProxyError(
+                409,
+                f"An organization named '{changes['name']}' already exists.",
+                code="conflict",
+                param="name",
+            ) from None
+        raise
+    if org is None:
+        raise not_found("organization", org_id)
+    keys = getattr(request.app.state, "keys", None)
+    if keys is not None:
+        await keys.refresh()  # new limits apply at once on this instance
     return JSON(_org_object(org))
 
 
 async def delete_org(request: Request) -> Response:
     org_id = request.path_params["org_id"]
-    try:
-        principal = await _admin(request)
-        _only_global(principal, "delete organizations")
-        if not await request.app.state.db.delete_org(org_id):
-            raise not_found("organization", org_id)
-        keys = getattr(request.app.state, "keys", None)
-        if keys is not None:
-            keys.drop_org(org_id)
-    except ProxyError as err:
-        return _error(request, err)
+    principal = await _admin(request)
+    _only_global(principal, "delete organizations")
+    if not await request.app.state.db.delete_org(org_id):
+        raise not_found("organization", org_id)
+    keys = getattr(request.app.state, "keys", None)
+    if keys is not None:
+        keys.drop_org(org_id)
     return JSON({"id": org_id, "object": "organization", "deleted": True})
 
 
@@ -244,101 +225,87 @@ def _expires(body: dict[str, Any]) -> datetime | None:
 
 
 async def list_keys(request: Request) -> Response:
-    try:
-        principal = await _admin(request)
-        org_id = request.query_params.get("org_id") or None
-        if not is_global_admin(principal):
-            if org_id is not None and org_id != principal.org_id:
-                raise permission_denied("This key may only list its own organization's keys.")
-            org_id = principal.org_id
-        keys = await request.app.state.db.list_keys(org_id)
-    except ProxyError as err:
-        return _error(request, err)
+    principal = await _admin(request)
+    org_id = request.query_params.get("org_id") or None
+    if not is_global_admin(principal):
+        if org_id is not None and org_id != principal.org_id:
+            raise permission_denied("This key may only list its own organization's keys.")
+        org_id = principal.org_id
+    keys = await request.app.state.db.list_keys(org_id)
     return JSON({"object": "list", "data": [_key_object(k) for k in keys]})
 
 
 async def create_api_key(request: Request) -> Response:
-    try:
-        principal = await _admin(request)
-        body = await _body(request)
-        db = request.app.state.db
-        org_id = body.get("org_id")
-        org_name = body.get("org") or body.get("org_name")
-        if org_id is not None and not isinstance(org_id, str):
-            raise bad_request("'org_id' must be a string.", param="org_id")
-        if org_name is not None and not isinstance(org_name, str):
-            raise bad_request("'org' must be a string.", param="org")
-        if is_global_admin(principal):
-            if org_id is None and org_name:
-                org_id = (await ensure_org(db, valid_org_name(org_name, "org")))["id"]
-            if org_id is None:
-                raise bad_request(
-                    "'org_id' (or 'org', an organization name) is required.", param="org_id"
-                )
-        else:
-            if org_name and org_id is None:
-                own = await db.get_org(principal.org_id)
-                if own is None or own["name"] != org_name:
-                    raise permission_denied(
-                        "This key may only create keys in its own organization."
-                    )
-            org_id = org_id or principal.org_id
-            if org_id != principal.org_id:
-                raise permission_denied("This key may only create keys in its own organization.")
-        name = body.get("name")
-        if name is not None and not isinstance(name, str):
-            raise bad_request("'name' must be a string.", param="name")
-        perms_in = body.get("permissions")
-        if perms_in is not None and not isinstance(perms_in, str | list):
+    principal = await _admin(request)
+    body = await _body(request)
+    db = request.app.state.db
+    org_id = body.get("org_id")
+    org_name = body.get("org") or body.get("org_name")
+    if org_id is not None and not isinstance(org_id, str):
+        raise bad_request("'org_id' must be a string.", param="org_id")
+    if org_name is not None and not isinstance(org_name, str):
+        raise bad_request("'org' must be a string.", param="org")
+    if is_global_admin(principal):
+        if org_id is None and org_name:
+            org_id = (await ensure_org(db, valid_org_name(org_name, "org")))["id"]
+        if org_id is None:
             raise bad_request(
-                "'permissions' must be a list or a comma-separated string.", param="permissions"
+                "'org_id' (or 'org', an organization name) is required.", param="org_id"
             )
-        try:
-            perms = parse_permissions(perms_in)
-            key, row = await create_key(
-                db,
-                org_id,
-                name=name,
-                permissions=perms,
-                expires_at=_expires(body),
-                rpm_limit=_limit(body, "rpm_limit"),
-                tpm_limit=_limit(body, "tpm_limit"),
-            )
-        except KeyRequestError as exc:
-            param = "permissions" if "permission" in str(exc) else "org_id"
-            raise bad_request(str(exc), param=param) from None
-        cache = getattr(request.app.state, "keys", None)
-        if cache is not None:
-            await cache.refresh()  # usable at once on this instance
-    except ProxyError as err:
-        return _error(request, err)
+    else:
+        if org_name and org_id is None:
+            own = await db.get_org(principal.org_id)
+            if own is None or own["name"] != org_name:
+                raise permission_denied("This key may only create keys in its own organization.")
+        org_id = org_id or principal.org_id
+        if org_id != principal.org_id:
+            raise permission_denied("This key may only create keys in its own organization.")
+    name = body.get("name")
+    if name is not None and not isinstance(name, str):
+        raise bad_request("'name' must be a string.", param="name")
+    perms_in = body.get("permissions")
+    if perms_in is not None and not isinstance(perms_in, str | list):
+        raise bad_request(
+            "'permissions' must be a list or a comma-separated string.", param="permissions"
+        )
+    try:
+        perms = parse_permissions(perms_in)
+        key, row = await create_key(
+            db,
+            org_id,
+            name=name,
+            permissions=perms,
+            expires_at=_expires(body),
+            rpm_limit=_limit(body, "rpm_limit"),
+            tpm_limit=_limit(body, "tpm_limit"),
+        )
+    except KeyRequestError as exc:
+        param = "permissions" if "permission" in str(exc) else "org_id"
+        raise bad_request(str(exc), param=param) from None
+    cache = getattr(request.app.state, "keys", None)
+    if cache is not None:
+        await cache.refresh()  # usable at once on this instance
     return JSON({**_key_object(row), "key": key}, status_code=201)
 
 
 async def get_api_key(request: Request) -> Response:
     key_id = request.path_params["key_id"]
-    try:
-        principal = await _admin(request)
-        key = await request.app.state.db.get_key(key_id)
-        if key is None or not (is_global_admin(principal) or key["org_id"] == principal.org_id):
-            raise not_found("API key", key_id)
-    except ProxyError as err:
-        return _error(request, err)
+    principal = await _admin(request)
+    key = await request.app.state.db.get_key(key_id)
+    if key is None or not (is_global_admin(principal) or key["org_id"] == principal.org_id):
+        raise not_found("API key", key_id)
     return JSON(_key_object(key))
 
 
 async def revoke_api_key(request: Request) -> Response:
     key_id = request.path_params["key_id"]
-    try:
-        principal = await _admin(request)
-        scope = None if is_global_admin(principal) else principal.org_id
-        if not await request.app.state.db.revoke_key(key_id, scope):
-            raise not_found("active API key", key_id)
-        cache = getattr(request.app.state, "keys", None)
-        if cache is not None:
-            cache.drop(key_id)
-    except ProxyError as err:
-        return _error(request, err)
+    principal = await _admin(request)
+    scope = None if is_global_admin(principal) else principal.org_id
+    if not await request.app.state.db.revoke_key(key_id, scope):
+        raise not_found("active API key", key_id)
+    cache = getattr(request.app.state, "keys", None)
+    if cache is not None:
+        cache.drop(key_id)
     return JSON({"id": key_id, "object": "api_key", "deleted": True, "revoked": True})
 
 

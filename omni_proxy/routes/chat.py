@@ -15,6 +15,7 @@ from ..http import JSON, api_key_of, error_response, read_json, request_id
 from ..pipeline import Pipeline
 from ..routing import estimate_prompt_tokens
 from ..streaming import SSEResponse
+from ..text import estimate_tokens
 from ..types import CallContext, Classification, Usage
 from ..validation import take_routing_options, validate_chat
 
@@ -182,7 +183,7 @@ def finish_response(
         text = sum(
             len(c.get("message", {}).get("content") or "") for c in response.get("choices") or ()
         )
-        usage = Usage(ctx.prompt_estimate, max(0, text // 4))
+        usage = Usage(ctx.prompt_estimate, estimate_tokens(text))
     ctx.usage = usage
     response["model"] = ctx.route.model.name
     omni = pipeline.omni(ctx, usage)

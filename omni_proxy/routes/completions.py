@@ -18,8 +18,9 @@ from .. import tracing
 from ..errors import ProxyError, bad_request
 from ..http import JSON, api_key_of, read_json
 from ..pipeline import Pipeline
-from ..relay import DONE, frame
+from ..relay import DONE, frame, relay_events
 from ..streaming import SSEResponse
+from ..text import estimate_tokens
 from ..types import CallContext, Usage
 from ..validation import take_routing_options, validate_chat
 from .chat import fail, new_context, routed_headers
@@ -121,18 +122,12 @@ async def _translate_stream(chat_sse: AsyncGenerator[bytes, None]) -> AsyncGener
     try:
         async for block in chat_sse:
             out = b""
-            for event in block.split(b"\n\n"):
-                if not event:
-                    continue
-                if event + b"\n\n" == DONE:
+            for data in relay_events(block):
+                if data == b"[DONE]":
                     out += DONE
                     continue
-                obj = orjson.loads(event[6:])
-                out += (
-                    event + b"\n\n"
-                    if "error" in obj
-                    else frame(orjson.dumps(completion_chunk(obj)))
-                )
+                obj = orjson.loads(data)
+                out += frame(data if "error" in obj else orjson.dumps(completion_chunk(obj)))
             yield out
     finally:
         await chat_sse.aclose()
@@ -150,7 +145,7 @@ async def completions(request: Request) -> Response:
         ctx.requested_model = body["model"]
         ctx.stream = bool(body.get("stream"))
         ctx.deadline = time.monotonic() + pipeline.config.routing.deadline_s
-        ctx.prompt_estimate = max(1, sum(len(p) for p in prompts) // 4)
+        ctx.prompt_estimate = max(1, estimate_tokens(sum(len(p) for p in prompts)))
         await pipeline.admit(ctx)
         await pipeline.route(body, routing, ctx)
         if ctx.stream:
@@ -173,7 +168,7 @@ async def completions(request: Request) -> Response:
             answer = await pipeline.call(body, ctx)
             first_answer = first_answer or answer
             choices += _text_completion(answer, i * n)
-            got = Usage.from_openai(answer.get("usage")) or Usage(len(prompt) // 4, 0)
+            got = Usage.from_openai(answer.get("usage")) or Usage(estimate_tokens(len(prompt)), 0)
             usage = Usage(
                 usage.prompt_tokens + got.prompt_tokens,
                 usage.completion_tokens + got.completion_tokens,

@@ -16,6 +16,7 @@ from .. import tracing
 from ..errors import ProxyError, bad_request, model_not_found
 from ..http import JSON, api_key_of, read_json
 from ..pipeline import Pipeline
+from ..text import estimate_tokens
 from ..types import CallContext, Route, RoutePlan, Usage
 from .chat import fail, new_context, routed_headers
 
@@ -99,7 +100,7 @@ async def embeddings(request: Request) -> Response:
         body = validate_embeddings(await read_json(request, pipeline.config.max_body_bytes))
         ctx.requested_model = body["model"]
         ctx.deadline = time.monotonic() + pipeline.config.routing.deadline_s
-        ctx.prompt_estimate = max(1, _input_chars(body["input"]) // 4)
+        ctx.prompt_estimate = max(1, estimate_tokens(_input_chars(body["input"])))
         await pipeline.admit(ctx)
         ctx.plan = embedding_plan(pipeline, body["model"])
         response = await pipeline.call(body, ctx, operation="embeddings")

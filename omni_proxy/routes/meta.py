@@ -8,8 +8,8 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import ProxyError, model_not_found
-from ..http import JSON, api_key_of, error_response, request_id
+from ..errors import model_not_found
+from ..http import JSON, api_key_of
 from ..pipeline import Pipeline
 
 _STARTED = int(time.time())
@@ -22,10 +22,7 @@ def _model_object(name: str, owned_by: str, kind: str = "chat") -> dict[str, obj
 
 async def list_models(request: Request) -> Response:
     pipeline: Pipeline = request.app.state.pipeline
-    try:
-        await pipeline.authenticate(request, api_key_of(request), "read")
-    except ProxyError as err:
-        return error_response(err, request_id(request))
+    await pipeline.authenticate(request, api_key_of(request), "read")
     data = [_model_object("auto", "omni-proxy")]
     data += [_model_object(m.name, m.owned_by or m.provider, m.kind) for m in pipeline.registry]
     return JSON({"object": "list", "data": data})
@@ -34,15 +31,12 @@ async def list_models(request: Request) -> Response:
 async def get_model(request: Request) -> Response:
     pipeline: Pipeline = request.app.state.pipeline
     name = request.path_params["model"]
-    try:
-        await pipeline.authenticate(request, api_key_of(request), "read")
-        if name == "auto":
-            return JSON(_model_object("auto", "omni-proxy"))
-        model = pipeline.registry.get(name)
-        if model is None:
-            raise model_not_found(name)
-    except ProxyError as err:
-        return error_response(err, request_id(request))
+    await pipeline.authenticate(request, api_key_of(request), "read")
+    if name == "auto":
+        return JSON(_model_object("auto", "omni-proxy"))
+    model = pipeline.registry.get(name)
+    if model is None:
+        raise model_not_found(name)
     return JSON(_model_object(model.name, model.owned_by or model.provider, model.kind))
 
 

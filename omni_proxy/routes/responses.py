@@ -304,26 +304,20 @@ async def _translated(
 async def get_response(request: Request) -> Response:
     pipeline: Pipeline = request.app.state.pipeline
     response_id = request.path_params["response_id"]
-    try:
-        principal = await pipeline.authenticate(request, api_key_of(request), "read")
-        row = await response_store(request).load(response_id, principal.org_id)
-        if row is None:
-            raise response_not_found(response_id)
-        return JSON(row["body"])
-    except ProxyError as err:
-        return fail(request, err, None)  # nothing to record: no provider was called
+    principal = await pipeline.authenticate(request, api_key_of(request), "read")
+    row = await response_store(request).load(response_id, principal.org_id)
+    if row is None:
+        raise response_not_found(response_id)
+    return JSON(row["body"])
 
 
 async def delete_response(request: Request) -> Response:
     pipeline: Pipeline = request.app.state.pipeline
     response_id = request.path_params["response_id"]
-    try:
-        principal = await pipeline.authenticate(request, api_key_of(request), "write")
-        if not await request.app.state.db.delete_response(response_id, principal.org_id):
-            raise response_not_found(response_id)
-        return JSON({"id": response_id, "object": "response", "deleted": True})
-    except ProxyError as err:
-        return fail(request, err, None)
+    principal = await pipeline.authenticate(request, api_key_of(request), "write")
+    if not await request.app.state.db.delete_response(response_id, principal.org_id):
+        raise response_not_found(response_id)
+    return JSON({"id": response_id, "object": "response", "deleted": True})
 
 
 # -- GET /v1/responses/{id}/input_items -------------------------------------------------------
@@ -503,12 +497,9 @@ async def list_input_items(request: Request) -> Response:
     the ``input`` stored with the response, whichever path made it."""
     pipeline: Pipeline = request.app.state.pipeline
     response_id = request.path_params["response_id"]
-    try:
-        principal = await pipeline.authenticate(request, api_key_of(request), "read")
-        query = ListQuery(request.query_params)
-        row = await response_store(request).load(response_id, principal.org_id)
-        if row is None:
-            raise response_not_found(response_id)
-        return JSON(query.page(input_item_list(response_id, row["input"])))
-    except ProxyError as err:
-        return fail(request, err, None)  # nothing to record: no provider was called
+    principal = await pipeline.authenticate(request, api_key_of(request), "read")
+    query = ListQuery(request.query_params)
+    row = await response_store(request).load(response_id, principal.org_id)
+    if row is None:
+        raise response_not_found(response_id)
+    return JSON(query.page(input_item_list(response_id, row["input"])))

@@ -8,17 +8,20 @@ from typing import Any
 import httpx
 import orjson
 
-from omni_proxy import ModelInfo, Provider, ProxyError
-from omni_proxy.config import ProviderSettings
-from omni_proxy.upstream import (
+from omni_proxy import (
+    ModelInfo,
+    Provider,
+    ProviderSettings,
+    ProxyError,
+    UpstreamResponse,
     error_body,
     error_from_exception,
     error_from_status,
     parse_json,
     retry_after_of,
     sse_events,
+    stream_complete,
 )
-from omni_proxy.upstream_http import UpstreamResponse, stream_complete
 
 from .translate import (
     ANTHROPIC_VERSION,
@@ -86,6 +89,7 @@ class AnthropicProvider(Provider):
     ``default_max_tokens`` (sent when the client sets no limit; Anthropic requires one)."""
 
     plugin = "anthropic"
+    key_env_var = "ANTHROPIC_API_KEY"
 
     def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
         super().__init__(settings, client)
@@ -128,10 +132,7 @@ class AnthropicProvider(Provider):
 
     async def chat(self, body: dict[str, Any], model: ModelInfo) -> dict[str, Any]:
         content = self._payload(body, model, stream=False)
-        try:
-            response = await self.post(self.url, content, self.headers)
-        except httpx.HTTPError as exc:
-            raise error_from_exception(self.name, exc) from None
+        response = await self.post(self.url, content, self.headers)
         if response.status_code != 200:
             raise self._error(response, response.content)
         data = parse_json(self.name, response.content)
@@ -144,12 +145,9 @@ class AnthropicProvider(Provider):
         translator = StreamTranslator(
             model.name, provider=self.name, include_usage=bool(options.get("include_usage"))
         )
-        try:
-            response = await self.post_stream(
-                self.url, self._payload(body, model, stream=True), self.headers
-            )
-        except httpx.HTTPError as exc:
-            raise error_from_exception(self.name, exc) from None
+        response = await self.post_stream(
+            self.url, self._payload(body, model, stream=True), self.headers
+        )
         try:
             if response.status_code != 200:
                 raise self._error(response, await response.aread())

@@ -8,16 +8,23 @@ a streamed message into ``chat.completion.chunk`` dicts.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import time
-import urllib.parse
 import uuid
 from typing import Any
 
-from omni_proxy.errors import ProxyError, bad_request
-from omni_proxy.upstream import arguments_object, error_from_status
+from omni_proxy import (
+    ProxyError,
+    arguments_object,
+    assistant_texts,
+    bad_request,
+    error_from_status,
+    function_calls,
+    function_tools,
+    parse_data_uri,
+    stop_sequences,
+)
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -117,13 +124,9 @@ def to_anthropic(
     if system:
         plain = all(set(b) == {"type", "text"} for b in system)
         out["system"] = "\n\n".join(b["text"] for b in system) if plain else system
-    stop = body.get("stop")
-    if isinstance(stop, str):
-        stop = [stop]
-    if isinstance(stop, list):
-        sequences = [s for s in stop if isinstance(s, str) and s]
-        if sequences:
-            out["stop_sequences"] = sequences
+    sequences = stop_sequences(body)
+    if sequences:
+        out["stop_sequences"] = sequences
     temperature = body.get("temperature")
     if isinstance(temperature, int | float) and not isinstance(temperature, bool):
         out["temperature"] = min(1.0, max(0.0, float(temperature)))
@@ -242,20 +245,6 @@ def _user_blocks(content: Any, i: int) -> list[Block]:
     return blocks
 
 
-def parse_data_uri(uri: str) -> tuple[str, str] | None:
-    """(media type, base64 data) of a ``data:`` URI, or None if it is not one."""
-    if not uri.startswith("data:"):
-        return None
-    header, sep, payload = uri[5:].partition(",")
-    if not sep:
-        return None
-    params = header.split(";")
-    media = params[0].strip().lower() or "text/plain"
-    if "base64" in (p.strip().lower() for p in params[1:]):
-        return media, payload.strip()
-    return media, base64.b64encode(urllib.parse.unquote_to_bytes(payload)).decode()
-
-
 def image_block(image: Any, where: str) -> Block:
     """An Anthropic image block for an OpenAI ``image_url`` (data URI or http(s) URL)."""
     url = image.get("url") if isinstance(image, dict) else image
@@ -301,25 +290,8 @@ def tool_id(raw: Any) -> str:
 
 def _assistant_blocks(message: dict[str, Any], i: int) -> list[Block]:
     where = f"messages[{i}]"
-    content = message.get("content")
-    blocks: list[Block] = []
-    if isinstance(content, str):
-        if content:
-            blocks.append(_text_block(content))
-    elif isinstance(content, list):
-        for part in content:
-            if not isinstance(part, dict):
-                continue
-            text = part.get("text") if part.get("type") == "text" else part.get("refusal")
-            if isinstance(text, str) and text:
-                blocks.append(_text_block(text, part))
-    for j, call in enumerate(message.get("tool_calls") or []):
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict) or not function.get("name"):
-            raise bad_request(
-                f"Invalid '{where}.tool_calls[{j}]': expected a function call.",
-                f"{where}.tool_calls[{j}]",
-            )
+    blocks = [_text_block(text, part) for text, part in assistant_texts(message.get("content"))]
+    for j, (function, call) in enumerate(function_calls(message, where)):
         blocks.append(
             {
                 "type": "tool_use",
@@ -373,21 +345,11 @@ def _format_instruction(response_format: Any) -> str | None:
 
 
 def _tools(body: dict[str, Any]) -> tuple[list[Block], Block | None]:
-    raw = body.get("tools")
-    if not isinstance(raw, list) or not raw:
+    functions = function_tools(body, "Anthropic")
+    if not functions:
         return [], None
     tools: list[Block] = []
-    for j, tool in enumerate(raw):
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if (
-            not isinstance(function, dict)
-            or tool.get("type", "function") != "function"
-            or not function.get("name")
-        ):
-            raise bad_request(
-                f"Invalid 'tools[{j}]': only function tools are supported for Anthropic models.",
-                f"tools[{j}]",
-            )
+    for function in functions:
         schema = function.get("parameters")
         schema = dict(schema) if isinstance(schema, dict) else {"properties": {}}
         schema.setdefault("type", "object")

@@ -9,10 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from omni_proxy.classifier import heuristic_classify
-from omni_proxy.config import ConfigError
-from omni_proxy.provider import Provider
-from omni_proxy.types import Classification, ModelInfo
+from omni_proxy import Classification, ConfigError, ModelInfo, Provider, heuristic_classify
 
 from ._cache import MISSING, TTLCache
 from ._prompt import (

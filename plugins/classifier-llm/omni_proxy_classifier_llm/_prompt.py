@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from omni_proxy.types import TASK_TYPES
+from omni_proxy import TASK_TYPES, content_text
 
 #: Content part types that carry an image: the heuristic decides those from structure.
 IMAGE_PART_TYPES = frozenset({"image_url", "input_image", "image"})
@@ -53,21 +53,6 @@ def is_structural(body: dict[str, Any]) -> bool:
     return False
 
 
-def text_of(content: Any) -> str:
-    """The text of a message ``content``: a string, or the text parts of a list of parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = [
-            part["text"]
-            for part in content
-            if isinstance(part, dict) and part.get("type") == "text"
-            if isinstance(part.get("text"), str)
-        ]
-        return "\n".join(texts)
-    return ""
-
-
 def clip(text: str, limit: int) -> str:
     """``text`` cut to about ``limit`` characters, keeping its start and its end (where a
     request usually says what it wants done)."""
@@ -87,7 +72,7 @@ def render_conversation(messages: Any, max_chars: int = MAX_PROMPT_CHARS) -> str
     for message in messages:
         if not isinstance(message, dict):
             continue
-        text = text_of(message.get("content")).strip()
+        text = content_text(message.get("content")).strip()
         if not text:
             continue
         role = str(message.get("role") or "user")

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from omni_proxy.config import ConfigError
+from omni_proxy import ConfigError
 
 ENV_MODEL = "OMNI_CLASSIFIER_LLM_MODEL"
 ENV_TIMEOUT_MS = "OMNI_CLASSIFIER_LLM_TIMEOUT_MS"

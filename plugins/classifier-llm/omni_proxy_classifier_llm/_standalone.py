@@ -11,7 +11,7 @@ import functools
 from types import SimpleNamespace
 from typing import Any
 
-from omni_proxy.config import ConfigError
+from omni_proxy import ConfigError
 
 from ._classifier import ClassifyResult, LLMClassifier
 from ._settings import ENV_MODEL
@@ -19,10 +19,13 @@ from ._settings import ENV_MODEL
 
 @functools.cache
 def standalone_classifier() -> LLMClassifier:
-    from omni_proxy.app import provider_classes
-    from omni_proxy.config import load_config
-    from omni_proxy.plugins import get_plugin_manager
-    from omni_proxy.registry import Providers, build_registry
+    from omni_proxy import (
+        Providers,
+        build_registry,
+        get_plugin_manager,
+        load_config,
+        provider_classes,
+    )
 
     config = load_config()
     classes = provider_classes(get_plugin_manager())
@@ -41,7 +44,7 @@ def standalone_classify(body: dict[str, Any]) -> ClassifyResult:
     in the proxy, answers whatever the plugin leaves to the next ``classify`` hook)."""
     result = standalone_classifier().classify(body)
     if result is None:
-        from omni_proxy.classifier import heuristic_classify
+        from omni_proxy import heuristic_classify
 
         return heuristic_classify(body)
     return result

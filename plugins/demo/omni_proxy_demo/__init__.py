@@ -16,8 +16,14 @@ from typing import Any
 
 import orjson
 
-from omni_proxy import ModelInfo, Provider, hookimpl
-from omni_proxy.config import ProviderSettings
+from omni_proxy import (
+    ModelInfo,
+    Provider,
+    ProviderSettings,
+    estimate_tokens,
+    hookimpl,
+    last_user_text,
+)
 
 __all__ = ["DEMO_MODELS", "DemoProvider"]
 
@@ -79,20 +85,8 @@ DEMO_MODELS: list[dict[str, Any]] = [
 _PREFIX = "[simulated by omni-proxy demo] "
 
 
-def _last_user_text(body: dict[str, Any]) -> str:
-    for msg in reversed(body.get("messages") or []):
-        if msg.get("role") != "user":
-            continue
-        content = msg.get("content")
-        if isinstance(content, str):
-            return content
-        if isinstance(content, list):
-            return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
-
-
 def _tokens(text: str) -> int:
-    return max(1, len(text) // 4)
+    return max(1, estimate_tokens(len(text)))
 
 
 class DemoProvider(Provider):
@@ -109,7 +103,7 @@ class DemoProvider(Provider):
         return [dict(m) for m in DEMO_MODELS]
 
     def _answer(self, body: dict[str, Any], model: ModelInfo) -> tuple[str, dict[str, Any] | None]:
-        text = _last_user_text(body)
+        text = last_user_text(body, sep=" ")
         tools = body.get("tools")
         if tools and body.get("tool_choice") != "none":
             fn = tools[0].get("function", {})

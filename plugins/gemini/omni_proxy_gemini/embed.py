@@ -17,7 +17,7 @@ import base64
 import struct
 from typing import Any
 
-from omni_proxy.errors import bad_request
+from omni_proxy import bad_request
 
 MAX_BATCH = 100
 

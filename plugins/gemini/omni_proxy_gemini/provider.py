@@ -15,16 +15,18 @@ from typing import Any
 import httpx
 import orjson
 
-from omni_proxy import ModelInfo, Provider, ProxyError
-from omni_proxy.config import ProviderSettings
-from omni_proxy.upstream import (
+from omni_proxy import (
+    ModelInfo,
+    Provider,
+    ProviderSettings,
+    ProxyError,
+    UpstreamResponse,
     error_body,
     error_from_exception,
     parse_json,
     retry_after_of,
     sse_events,
 )
-from omni_proxy.upstream_http import UpstreamResponse
 
 from .embed import (
     batch_values,
@@ -92,6 +94,7 @@ class GeminiProvider(Provider):
     embeddings requests that name none)."""
 
     plugin = "gemini"
+    key_env_var = "GEMINI_API_KEY"
 
     def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
         super().__init__(settings, client)
@@ -142,10 +145,7 @@ class GeminiProvider(Provider):
 
     async def chat(self, body: dict[str, Any], model: ModelInfo) -> dict[str, Any]:
         content = self._payload(body)
-        try:
-            response = await self.post(self.url(model.model, False), content, self.headers)
-        except httpx.HTTPError as exc:
-            raise error_from_exception(self.name, exc) from None
+        response = await self.post(self.url(model.model, False), content, self.headers)
         if response.status_code != 200:
             raise self._error(response, response.content)
         data = parse_json(self.name, response.content)
@@ -162,10 +162,7 @@ class GeminiProvider(Provider):
         return result
 
     async def _post_json(self, url: str, payload: dict[str, Any]) -> Any:
-        try:
-            response = await self.post(url, orjson.dumps(payload), self.headers)
-        except httpx.HTTPError as exc:
-            raise error_from_exception(self.name, exc) from None
+        response = await self.post(url, orjson.dumps(payload), self.headers)
         if response.status_code != 200:
             raise self._error(response, response.content)
         return parse_json(self.name, response.content)
@@ -207,12 +204,9 @@ class GeminiProvider(Provider):
         translator = StreamTranslator(
             model.name, provider=self.name, include_usage=bool(options.get("include_usage"))
         )
-        try:
-            response = await self.post_stream(
-                self.url(model.model, True), self._payload(body), self.headers
-            )
-        except httpx.HTTPError as exc:
-            raise error_from_exception(self.name, exc) from None
+        response = await self.post_stream(
+            self.url(model.model, True), self._payload(body), self.headers
+        )
         try:
             if response.status_code != 200:
                 raise self._error(response, await response.aread())

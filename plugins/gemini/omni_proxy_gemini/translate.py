@@ -13,7 +13,6 @@ Google's own OpenAI-compatible endpoint uses) and read back from there, or from 
 
 from __future__ import annotations
 
-import base64
 import json
 import mimetypes
 import re
@@ -23,8 +22,17 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from omni_proxy.errors import ProxyError, bad_request
-from omni_proxy.upstream import arguments_object, error_from_status
+from omni_proxy import (
+    ProxyError,
+    arguments_object,
+    assistant_texts,
+    bad_request,
+    error_from_status,
+    function_calls,
+    function_tools,
+    parse_data_uri,
+    stop_sequences,
+)
 
 #: Gemini ``finishReason`` values shown to the client as ``content_filter``.
 FILTERED = frozenset(
@@ -144,20 +152,6 @@ def _text_parts(content: Any, where: str) -> list[Part]:
     raise bad_request(f"Invalid '{where}': expected a string or an array of parts.", where)
 
 
-def parse_data_uri(uri: str) -> tuple[str, str] | None:
-    """(media type, base64 data) of a ``data:`` URI, or None if it is not one."""
-    if not uri.startswith("data:"):
-        return None
-    header, sep, payload = uri[5:].partition(",")
-    if not sep:
-        return None
-    params = header.split(";")
-    media = params[0].strip().lower() or "text/plain"
-    if "base64" in (p.strip().lower() for p in params[1:]):
-        return media, payload.strip()
-    return media, base64.b64encode(urllib.parse.unquote_to_bytes(payload)).decode()
-
-
 def guess_mime(url: str, default: str = "image/jpeg") -> str:
     path = urllib.parse.urlsplit(url).path
     guessed, _ = mimetypes.guess_type(path, strict=False)
@@ -232,25 +226,8 @@ def _model_parts(
     message: dict[str, Any], i: int, call_names: dict[str, str], signatures: Mapping[str, str]
 ) -> list[Part]:
     where = f"messages[{i}]"
-    parts: list[Part] = []
-    content = message.get("content")
-    if isinstance(content, str):
-        if content:
-            parts.append({"text": content})
-    elif isinstance(content, list):
-        for part in content:
-            if not isinstance(part, dict):
-                continue
-            text = part.get("text") if part.get("type") == "text" else part.get("refusal")
-            if isinstance(text, str) and text:
-                parts.append({"text": text})
-    for j, call in enumerate(message.get("tool_calls") or []):
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict) or not function.get("name"):
-            raise bad_request(
-                f"Invalid '{where}.tool_calls[{j}]': expected a function call.",
-                f"{where}.tool_calls[{j}]",
-            )
+    parts: list[Part] = [{"text": text} for text, _ in assistant_texts(message.get("content"))]
+    for j, (function, call) in enumerate(function_calls(message, where)):
         name = str(function["name"])
         call_id = str(call.get("id") or "")
         if call_id:
@@ -296,21 +273,11 @@ def _function_response(message: dict[str, Any], i: int, call_names: dict[str, st
 
 
 def _tools(body: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    raw = body.get("tools")
-    if not isinstance(raw, list) or not raw:
+    functions = function_tools(body, "Gemini")
+    if not functions:
         return [], None
     declarations: list[dict[str, Any]] = []
-    for j, tool in enumerate(raw):
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if (
-            not isinstance(function, dict)
-            or tool.get("type", "function") != "function"
-            or not function.get("name")
-        ):
-            raise bad_request(
-                f"Invalid 'tools[{j}]': only function tools are supported for Gemini models.",
-                f"tools[{j}]",
-            )
+    for function in functions:
         declaration: dict[str, Any] = {"name": function["name"]}
         if function.get("description"):
             declaration["description"] = function["description"]
@@ -368,13 +335,9 @@ def _generation_config(body: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             config["maxOutputTokens"] = value
             break
-    stop = body.get("stop")
-    if isinstance(stop, str):
-        stop = [stop]
-    if isinstance(stop, list):
-        sequences = [s for s in stop if isinstance(s, str) and s]
-        if sequences:
-            config["stopSequences"] = sequences
+    sequences = stop_sequences(body)
+    if sequences:
+        config["stopSequences"] = sequences
     n = body.get("n")
     if isinstance(n, int) and not isinstance(n, bool) and n > 1:
         config["candidateCount"] = n

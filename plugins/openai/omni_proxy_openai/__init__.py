@@ -14,18 +14,21 @@ from typing import Any
 import httpx
 import orjson
 
-from omni_proxy import ModelInfo, Provider, ProxyError, hookimpl
-from omni_proxy.config import ProviderSettings
-from omni_proxy.tracing import upstream_headers
-from omni_proxy.upstream import (
+from omni_proxy import (
+    ModelInfo,
+    Provider,
+    ProviderSettings,
+    ProxyError,
+    UpstreamResponse,
     error_body,
     error_from_exception,
     error_from_status,
+    hookimpl,
     parse_json,
     retry_after_of,
     sse_events,
+    stream_complete,
 )
-from omni_proxy.upstream_http import UpstreamResponse, stream_complete
 
 from .presets import PRESETS
 from .quirks import (
@@ -47,6 +50,16 @@ def preset_of(settings: ProviderSettings) -> dict[str, Any]:
 
 class OpenAIProvider(Provider):
     plugin = "openai"
+    key_env_var = PRESETS["openai"]["key_env"]
+
+    @classmethod
+    def env_keys(cls) -> dict[str, tuple[str, dict[str, Any]]]:
+        """``openai`` and each preset marked ``env_switches_on``, under the preset's name."""
+        return {
+            name: (preset["key_env"], {} if name == cls.plugin else {"preset": name})
+            for name, preset in PRESETS.items()
+            if preset.get("env_switches_on")
+        }
 
     def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
         super().__init__(settings, client)
@@ -78,9 +91,6 @@ class OpenAIProvider(Provider):
     def default_models(cls, settings: ProviderSettings) -> list[dict[str, Any]]:
         return [dict(m) for m in preset_of(settings).get("models", [])]
 
-    def _headers(self) -> dict[str, str]:
-        return {**self.headers, **upstream_headers()}
-
     def _payload(self, body: dict[str, Any]) -> bytes:
         if self.drop_fields:
             body = {k: v for k, v in body.items() if k not in self.drop_fields}
@@ -105,10 +115,7 @@ class OpenAIProvider(Provider):
         )
 
     async def chat(self, body: dict[str, Any], model: ModelInfo) -> dict[str, Any]:
-        try:
-            response = await self.post(self.url, self._payload(body), self._headers())
-        except httpx.HTTPError as exc:
-            raise error_from_exception(self.name, exc) from None
+        response = await self.post(self.url, self._payload(body), self.headers)
         if response.status_code != 200:
             raise self._error(response, response.content)
         data = parse_json(self.name, response.content)
@@ -127,10 +134,7 @@ class OpenAIProvider(Provider):
         return data
 
     async def embed(self, body: dict[str, Any], model: ModelInfo) -> dict[str, Any]:
-        try:
-            response = await self.post(self.embeddings_url, self._payload(body), self._headers())
-        except httpx.HTTPError as exc:
-            raise error_from_exception(self.name, exc) from None
+        response = await self.post(self.embeddings_url, self._payload(body), self.headers)
         if response.status_code != 200:
             raise self._error(response, response.content)
         data = parse_json(self.name, response.content)
@@ -145,10 +149,7 @@ class OpenAIProvider(Provider):
             options = body.get("stream_options") or {}
             if not options.get("include_usage"):
                 body = {**body, "stream_options": {**options, "include_usage": True}}
-        try:
-            response = await self.post_stream(self.url, self._payload(body), self._headers())
-        except httpx.HTTPError as exc:
-            raise error_from_exception(self.name, exc) from None
+        response = await self.post_stream(self.url, self._payload(body), self.headers)
         try:
             if response.status_code != 200:
                 raise self._error(response, await response.aread())

@@ -12,6 +12,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "openai": {
         "base_url": "https://api.openai.com/v1",
         "key_env": "OPENAI_API_KEY",
+        "env_switches_on": True,  # the key alone configures it (CONTRACT.md)
         # POST /v1/responses is passed through, not translated (the provider's
         # ``responses_api`` option overrides this; other presets default to false).
         "responses_api": True,
@@ -73,6 +74,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "groq": {
         "base_url": "https://api.groq.com/openai/v1",
         "key_env": "GROQ_API_KEY",
+        "env_switches_on": True,  # the key alone configures it (CONTRACT.md)
         # Groq answers 400 to a few OpenAI fields instead of ignoring them (its "OpenAI
         # compatibility" page: logprobs, logit_bias, top_logprobs, messages[].name), and to
         # OpenAI-platform-only ones (store, metadata). ``n`` other than 1 is refused too;
@@ -103,6 +105,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "openrouter": {
         "base_url": "https://openrouter.ai/api/v1",
         "key_env": "OPENROUTER_API_KEY",
+        "env_switches_on": True,  # the key alone configures it (CONTRACT.md)
         # OpenRouter attributes traffic to an app by these (override them under the
         # provider's ``headers``). Its quirks — integer error codes, 402 out of credits,
         # errors inside a 200 and ": OPENROUTER PROCESSING" comments — are in quirks.py.
@@ -135,6 +138,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "mistral": {
         "base_url": "https://api.mistral.ai/v1",
         "key_env": "MISTRAL_API_KEY",
+        "env_switches_on": True,  # the key alone configures it (CONTRACT.md)
         "models": [
             {
                 "name": "mistral-small-latest",

@@ -17,10 +17,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
-from omni_proxy import ProxyError
-from omni_proxy.upstream import error_from_status, error_message
+from omni_proxy import ProxyError, error_from_status, error_message
 
 INSUFFICIENT_CREDITS = "upstream_insufficient_credits"
 CONTENT_POLICY = "content_policy_violation"
@@ -31,7 +30,7 @@ def _metadata(err: Any) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -15,10 +15,14 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
-from omni_proxy import ProxyError
-from omni_proxy.config import ConfigError, ProviderSettings
-from omni_proxy.upstream import error_from_exception, parse_json
-from omni_proxy.upstream_http import UpstreamResponse
+from omni_proxy import (
+    ConfigError,
+    ProviderSettings,
+    ProxyError,
+    UpstreamResponse,
+    error_from_exception,
+    parse_json,
+)
 
 from .quirks import upstream_error_of
 
@@ -33,7 +37,7 @@ class ResponsesUpstream(Protocol):
 
     responses_url: httpx.URL
 
-    def _headers(self) -> dict[str, str]: ...
+    headers: dict[str, str]
 
     def _error(self, response: UpstreamResponse, content: bytes) -> ProxyError: ...
 
@@ -68,10 +72,7 @@ def _payload(body: dict[str, Any]) -> bytes:
 
 async def post_response(provider: ResponsesUpstream, body: dict[str, Any]) -> dict[str, Any]:
     """The upstream's ``Response`` object for a non-streaming request."""
-    try:
-        response = await provider.post(provider.responses_url, _payload(body), provider._headers())
-    except httpx.HTTPError as exc:
-        raise error_from_exception(provider.name, exc) from None
+    response = await provider.post(provider.responses_url, _payload(body), provider.headers)
     if response.status_code != 200:
         raise provider._error(response, response.content)
     data = parse_json(provider.name, response.content)
@@ -103,12 +104,7 @@ async def stream_response(
 ) -> AsyncIterator[bytes]:
     """Each event of the upstream's stream, bytes as received; comment-only keep-alives
     are relayed too (they are part of the stream the client would have seen)."""
-    try:
-        response = await provider.post_stream(
-            provider.responses_url, _payload(body), provider._headers()
-        )
-    except httpx.HTTPError as exc:
-        raise error_from_exception(provider.name, exc) from None
+    response = await provider.post_stream(provider.responses_url, _payload(body), provider.headers)
     try:
         if response.status_code != 200:
             raise provider._error(response, await response.aread())
