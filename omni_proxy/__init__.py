@@ -1,6 +1,7 @@
 """omni-proxy: a drop-in OpenAI-compatible LLM proxy and router."""
 
 from .errors import ProxyError
+from .guardrails.stream import StreamGuard, guard_blocked
 from .plugins import hookimpl
 from .provider import Provider
 from .types import Classification, ModelInfo, Principal, RequestRecord, Route, RoutePlan
@@ -16,6 +17,8 @@ __all__ = [
     "RequestRecord",
     "Route",
     "RoutePlan",
+    "StreamGuard",
     "__version__",
+    "guard_blocked",
     "hookimpl",
 ]

@@ -179,6 +179,7 @@ def _cached(row: dict[str, Any]) -> CachedKey:
         "org_rpm": row.get("org_rpm_limit"),
         "org_tpm": row.get("org_tpm_limit"),
         "monthly_budget_usd": Decimal(str(budget)) if budget is not None else None,
+        "guardrails": row.get("org_guardrails") or None,
     }
     return CachedKey(
         id=row["id"],

@@ -17,6 +17,7 @@ from typing import Any
 
 from .config import Config
 from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
+from .guardrails.stream import StreamGuards
 from .health import Health
 from .logs import upstream_failure
 from .plugins import DirectHooks, PluginManager, await_me_maybe, first_answer
@@ -77,6 +78,53 @@ class Pipeline:
         #: (raise ``ProxyError`` 429 to refuse), and told of each finished request.
         self.admission: Callable[[Principal, CallContext], Awaitable[None]] | None = None
         self.settle: Callable[[RequestRecord], None] | None = None
+        #: Whether any guard can act: a plugin's own guard hooks, or guardrails configured
+        #: (an org's override, carried by its principal, turns them on per request).
+        self.guarding = _guarding(pm, config)
+
+    # -- guard ----------------------------------------------------------------------------
+    def guarded(self, ctx: CallContext) -> bool:
+        """Whether ``guard_request`` runs for this request (nothing at all is done if not)."""
+        return self.guarding or (ctx.principal is not None and "guardrails" in ctx.principal.limits)
+
+    async def guard_request(self, body: dict[str, Any], ctx: CallContext, operation: str) -> None:
+        """Every ``guard_request`` implementation, in order: they redact ``body`` in place or
+        raise ``ProxyError`` to block (nothing reaches a provider then)."""
+        if ctx.guard is None:
+            ctx.guard = {}
+        results = self.hook.guard_request(
+            body=body, principal=ctx.principal, config=self.config, context=ctx, operation=operation
+        )
+        for result in results:
+            await await_me_maybe(result)
+
+    async def guard_response(
+        self, response: dict[str, Any], ctx: CallContext, operation: str
+    ) -> None:
+        results = self.hook.guard_response(
+            response=response,
+            stream=False,
+            principal=ctx.principal,
+            config=self.config,
+            context=ctx,
+            operation=operation,
+        )
+        for result in results:
+            await await_me_maybe(result)
+
+    async def stream_guards(self, ctx: CallContext) -> StreamGuards | None:
+        results = self.hook.guard_response(
+            response=None,
+            stream=True,
+            principal=ctx.principal,
+            config=self.config,
+            context=ctx,
+            operation="chat",
+        )
+        guards = [g for g in [await await_me_maybe(r) for r in results] if g is not None]
+        if not guards:
+            return None
+        return StreamGuards(guards, self.config.guardrails.stream_window_chars)
 
     # -- authenticate -------------------------------------------------------------------
     async def authenticate(self, request: Any, api_key: str | None, permission: str) -> Principal:
@@ -175,6 +223,8 @@ class Pipeline:
     ) -> dict[str, Any]:
         """Non-streaming: the first route that answers (escalating when cascading)."""
         assert ctx.plan is not None
+        if self.guarded(ctx):
+            await self.guard_request(body, ctx, operation)
         route: Route | None = ctx.plan.primary
         last: ProxyError | None = None
         cascade = ctx.plan.strategy == "cascade" and operation == "chat"
@@ -207,6 +257,8 @@ class Pipeline:
                     )
                     route = escalate
                     continue
+            if ctx.guard is not None:
+                await self.guard_response(response, ctx, operation)
             return response  # type: ignore[no-any-return]
         assert last is not None
         raise final_error(last, ctx)
@@ -218,6 +270,8 @@ class Pipeline:
         client already has bytes, so errors end the stream with an error event.
         """
         assert ctx.plan is not None
+        if self.guarded(ctx):
+            await self.guard_request(body, ctx, "chat")
         route: Route | None = ctx.plan.primary
         last: ProxyError | None = None
         while route is not None:
@@ -341,6 +395,7 @@ class Pipeline:
             client_disconnected=ctx.client_disconnected,
             error_code=ctx.error_code,
             upstream_ms=ctx.upstream_ms,
+            guardrails=ctx.findings or None,
         )
         if self.settle is not None:
             try:
@@ -376,9 +431,12 @@ class Pipeline:
         assert ctx.route is not None
         relay = ChunkRelay(ctx.route.model.name, include_usage)
         idle_s = self.config.routing.stream_idle_s
+        guards: StreamGuards | None = None
         try:
             try:
-                out = relay.feed(first)
+                if ctx.guard is not None:
+                    guards = await self.stream_guards(ctx)
+                out = relay.feed(guards.chunk(first) if guards else first)
                 if out:
                     yield out
                 while True:
@@ -386,9 +444,13 @@ class Pipeline:
                         data = await _next_chunk(iterator, idle_s)
                     except StopAsyncIteration:
                         break
-                    out = relay.feed(data)
+                    out = relay.feed(guards.chunk(data) if guards else data)
                     if out:
                         yield out
+                held = guards.leftover() if guards else None
+                out = relay.feed(held) if held is not None else b""
+                if out:
+                    yield out
             except ProxyError as err:
                 self.scrub(err)
                 ctx.status, ctx.error, ctx.error_code = err.status, err.message, err.code
@@ -423,6 +485,18 @@ class Pipeline:
         finally:
             self.record(ctx)
             await _aclose(iterator)
+
+
+def _guarding(pm: PluginManager, config: Config) -> bool:
+    """Guardrails on in the config, or a guard hook from a plugin other than the defaults."""
+    from .defaults import DEFAULT_PLUGINS
+
+    defaults = {id(module) for _, module in DEFAULT_PLUGINS}
+    for name in ("guard_request", "guard_response"):
+        for impl in getattr(pm.hook, name).get_hookimpls():
+            if id(impl.plugin) not in defaults:
+                return True
+    return config.guardrails.active()
 
 
 async def _next_chunk(iterator: Any, idle_s: float | None) -> Any:

@@ -28,6 +28,10 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _findings(counts: dict[str, int] | None) -> str | None:
+    return orjson.dumps(counts).decode() if counts else None
+
+
 def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
     created = iso(r.created_at)
     request = (
@@ -52,6 +56,7 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
         r.fallback_count,
         int(r.client_disconnected),
         created,
+        _findings(r.guardrails),
     )
     routing = None
     if r.routing is not None:
@@ -73,7 +78,8 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
 INSERT_REQUEST = (
     "INSERT INTO requests (id, org_id, key_id, endpoint, task_type, model_requested, model_used,"
     " provider, prompt_tokens, completion_tokens, cost, premium_cost, savings, latency_ms,"
-    " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at)"
+    " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at,"
+    " guardrails)"
     " VALUES ({}) ON CONFLICT (id) DO NOTHING"
 )
 INSERT_ROUTING = (
@@ -262,7 +268,7 @@ class SQLiteDatabase(SQLStore):
             try:
                 if batch:
                     _mark_new(conn, [r[0][0] for r in rows])
-                conn.executemany(INSERT_REQUEST.format(", ".join("?" * 21)), [r[0] for r in rows])
+                conn.executemany(INSERT_REQUEST.format(", ".join("?" * 22)), [r[0] for r in rows])
                 if batch:
                     conn.execute(ROLLUP_BATCH)
                     conn.execute(LATENCY_BATCH)

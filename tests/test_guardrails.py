@@ -1,0 +1,211 @@
+"""Guardrails: the guard hooks, the built-in PII and secrets guard, end to end over sockets."""
+
+from __future__ import annotations
+
+import re
+import types
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from omni_proxy import hookimpl
+from omni_proxy.guardrails.detect import find, iban_ok, luhn
+from omni_proxy.guardrails.masking import Masker, RestoringStream
+from omni_proxy.guardrails.stream import StreamGuards
+from omni_proxy.testing import STUB_CONFIG, chat, proxy_app, stream_chat, stub_plugin, text_of
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EMAIL = "jane.doe@example.com"
+PEM = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaA==\n-----END OPENSSH PRIVATE KEY-----"
+CARD = "4111 1111 1111 1111"
+OPENAI_KEY = "sk-proj-" + "Ab3" * 12
+
+
+def kinds(text: str, **opts: Any) -> list[tuple[str, str]]:
+    found = find(text, pii=opts.get("pii", True), secrets=opts.get("secrets", True))
+    return [(f.kind, text[f.start : f.end]) for f in found]
+
+
+# -- detection ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"mail {EMAIL} now", [("EMAIL", EMAIL)]),
+        ("call +44 20 7946 0958 today", [("PHONE", "+44 20 7946 0958")]),
+        ("call (415) 555-2671", [("PHONE", "(415) 555-2671")]),
+        (f"card {CARD}.", [("CARD", CARD)]),
+        ("iban DE89 3704 0044 0532 0130 00 ok", [("IBAN", "DE89 3704 0044 0532 0130 00")]),
+        ("ssn 123-45-6789", [("SSN", "123-45-6789")]),
+        (
+            "host 10.0.12.7 and fe80::1ff:fe23:4567:890a",
+            [("IP", "10.0.12.7"), ("IP", "fe80::1ff:fe23:4567:890a")],
+        ),
+        (f"key {OPENAI_KEY}", [("API_KEY", OPENAI_KEY)]),
+        ("aws AKIAIOSFODNN7EXAMPLE", [("API_KEY", "AKIAIOSFODNN7EXAMPLE")]),
+        ("gh ghp_" + "a1" * 18, [("API_KEY", "ghp_" + "a1" * 18)]),
+        ("Authorization: Bearer abcdef0123456789xyz", [("TOKEN", "abcdef0123456789xyz")]),
+        (PEM, [("PRIVATE_KEY", PEM)]),
+    ],
+)
+def test_each_kind_is_found(text: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "In 2024 we shipped 3 releases; see section 4.2.1 and version 3.11.2.",
+        "card 4111 1111 1111 1112 fails Luhn",
+        "iban DE89 3704 0044 0532 0130 01 has a bad check",
+        "ssn 000-12-3456 and 666-12-3456 and 123-00-4567 are never issued",
+        "not an ip 999.1.1.1, a time 12:30:45, a date 2024-01-15",
+        "sk-short and task-runner-handbook",
+    ],
+)
+def test_ordinary_text_and_invalid_numbers_are_left(text: str) -> None:
+    assert kinds(text) == []
+
+
+def test_checksums() -> None:
+    assert luhn("4111111111111111") and not luhn("4111111111111112")
+    assert iban_ok("GB82 WEST 1234 5698 7654 32") and not iban_ok("GB82 WEST 1234 5698 7654 33")
+
+
+def test_categories_are_separate() -> None:
+    text = f"{EMAIL} {OPENAI_KEY}"
+    assert [k for k, _ in kinds(text, pii=False)] == ["API_KEY"]
+    assert [k for k, _ in kinds(text, secrets=False)] == ["EMAIL"]
+
+
+# -- masking and the stream window ----------------------------------------------------------
+def test_same_value_same_placeholder_and_restore_only_restorable() -> None:
+    masker = Masker(["EMAIL"])
+    text = f"{EMAIL} and {EMAIL} and {CARD}"
+    masked = masker.mask(text, find(text, pii=True, secrets=False))
+    assert masked == "<EMAIL_1> and <EMAIL_1> and <CARD_1>"
+    assert masker.restore("Hi <EMAIL_1>, <CARD_1>") == f"Hi {EMAIL}, <CARD_1>"
+
+
+def _chunk(text: str, finish: str | None = None) -> bytes:
+    choice = {"index": 0, "delta": {"content": text}, "finish_reason": finish}
+    return orjson.dumps({"id": "c", "choices": [choice]})
+
+
+def _content(data: bytes) -> str:
+    return str(orjson.loads(data)["choices"][0]["delta"].get("content") or "")
+
+
+def test_stream_restores_placeholders_cut_across_chunks() -> None:
+    masker = Masker(["EMAIL"])
+    masker.placeholder("EMAIL", EMAIL)
+    guards = StreamGuards([RestoringStream(masker)], window=64)
+    pieces = ["Write to <EM", "AIL_", "1> soon", ""]
+    out = [
+        _content(guards.chunk(_chunk(p, "stop" if i == 3 else None))) for i, p in enumerate(pieces)
+    ]
+    assert out == ["Write to ", "", f"{EMAIL} soon", ""]
+
+
+def test_stream_guard_never_holds_more_than_the_window() -> None:
+    class HoldEverything:
+        def scan(self, text: str, final: bool) -> tuple[str, str]:
+            return ("", text) if not final else (text, "")
+
+    guards = StreamGuards([HoldEverything()], window=5)
+    assert _content(guards.chunk(_chunk("abc"))) == ""
+    assert _content(guards.chunk(_chunk("de"))) == ""  # 5 held: the window's worth
+    assert _content(guards.chunk(_chunk("f"))) == "abcdef"  # 6 would be too many
+    assert _content(guards.chunk(_chunk("gh"))) == ""
+    assert guards.leftover() is not None  # ended without a finish chunk: still sent
+
+
+# -- the hooks, through the documented third-party example ----------------------------------
+def _doc_example() -> types.ModuleType:
+    """The guardrail pip plugin of docs/plugin-hooks.md, as the docs print it."""
+    doc = (ROOT / "docs" / "plugin-hooks.md").read_text()
+    section = doc.split("## A guardrail as a pip plugin", 1)[1]
+    code = re.search(r"```python\n# omni_proxy_codenames.py\n(.*?)```", section, re.S)
+    assert code is not None
+    module = types.ModuleType("omni_proxy_codenames")
+    exec(compile(code.group(1), "omni_proxy_codenames.py", "exec"), module.__dict__)
+    return module
+
+
+def test_hook_guard_request_blocks_before_any_provider_and_counts() -> None:
+    calls: list[str] = []
+
+    class Spy:
+        @hookimpl
+        def call_provider(self, route: Any) -> None:
+            calls.append(route.model.name)
+
+        @hookimpl
+        def record(self, event: Any) -> None:
+            calls.append(f"record:{event.status}:{event.guardrails}")
+
+    with proxy_app(STUB_CONFIG, plugins=[stub_plugin, _doc_example(), Spy()]) as client:
+        err = chat(client, "What is the status of Project Nightingale?", expect=400)["error"]
+        assert err["code"] == "codename_detected" and err["type"] == "invalid_request_error"
+        assert calls == ["record:400:{'CODENAME': 1}"]  # recorded, no provider was called
+        assert chat(client, "hello")["choices"][0]["message"]["content"] == "stub: hello"
+
+
+def test_hook_guard_request_redacts_in_place_for_later_guards_and_the_provider() -> None:
+    seen: list[str] = []
+
+    class First:
+        @hookimpl
+        def guard_request(self, body: Any) -> None:
+            body["messages"][-1]["content"] = body["messages"][-1]["content"].replace("x", "y")
+
+    class Second:
+        @hookimpl(trylast=True)
+        def guard_request(self, body: Any) -> Any:
+            async def look() -> None:
+                seen.append(body["messages"][-1]["content"])
+
+            return look()
+
+    with proxy_app(STUB_CONFIG, plugins=[stub_plugin, Second(), First()]) as client:
+        assert chat(client, "xox")["choices"][0]["message"]["content"] == "stub: yoy"
+    assert seen == ["yoy"]
+
+
+def test_hook_guard_response_rewrites_answers_and_streams() -> None:
+    class Upper:
+        def scan(self, text: str, final: bool) -> tuple[str, str]:
+            return text.replace("hello", "HELLO"), ""
+
+    class Shout:
+        @hookimpl
+        def guard_response(self, response: Any, stream: bool, operation: str) -> Any:
+            assert operation == "chat"
+            if stream:
+                return Upper()
+            message = response["choices"][0]["message"]
+            message["content"] = message["content"].replace("hello", "HELLO")
+            return None
+
+    with proxy_app(STUB_CONFIG, plugins=[stub_plugin, Shout()]) as client:
+        assert chat(client, "hello")["choices"][0]["message"]["content"] == "stub: HELLO"
+        assert text_of(stream_chat(client, "hello there")) == "stub: HELLO there"
+
+
+def test_doc_example_stream_guard_redacts_a_word_cut_across_chunks() -> None:
+    guards = StreamGuards([_doc_example().Redact()], window=64)
+    out = [_content(guards.chunk(_chunk(p))) for p in ["the nightin", "gale sang"]]
+    assert "".join(out) == "the [redacted] sang" and out[0] == "the "
+
+
+def test_guard_off_does_no_work() -> None:
+    class Spy:
+        @hookimpl
+        def call_provider(self, body: Any, context: Any) -> None:
+            assert context.guard is None and context.findings is None
+
+    with proxy_app(STUB_CONFIG, plugins=[stub_plugin, Spy()]) as client:
+        assert client.app.state.pipeline.guarding is False  # type: ignore[attr-defined]
+        chat(client, f"mail {EMAIL}")
