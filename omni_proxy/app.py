@@ -39,7 +39,7 @@ from .plugins import PluginManager, await_me_maybe, get_plugin_manager
 from .provider import Provider
 from .recorder import Recorder
 from .registry import Providers, build_registry
-from .routes import admin, chat, completions, embeddings, messages, meta, responses, usage
+from .routes import admin, audit, chat, completions, embeddings, messages, meta, responses, usage
 from .storage import open_database
 
 log = logging.getLogger("omni_proxy")
@@ -193,6 +193,7 @@ def routes() -> list[Route]:
         Route("/openapi.json", openapi.openapi_endpoint, methods=["GET"]),
         *usage.ROUTES,
         *admin.ROUTES,
+        *audit.ROUTES,
         *dashboard.ROUTES,
     ]
 

@@ -312,8 +312,18 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     async def run() -> tuple[str, dict[str, Any], dict[str, Any]]:
         db = await _with_db(_open(args.config))
         try:
+            from .audit import record_change
+
+            existed = await db.get_org_by_name(args.org)
             org = await ensure_org(db, args.org)
+            if existed is None:
+                await record_change(
+                    db, None, "org.create", "org", org["id"], org_id=org["id"], after=org
+                )
             key, row = await create_key(db, org["id"], name=args.name, permissions=args.permissions)
+            await record_change(
+                db, None, "key.create", "api_key", row["id"], org_id=row["org_id"], after=row
+            )
             return key, row, org
         finally:
             await db.close()
@@ -369,7 +379,22 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     async def run() -> bool:
         db = await _with_db(_open(args.config))
         try:
-            return await db.revoke_key(args.key_id)
+            from .audit import record_change
+
+            if not await db.revoke_key(args.key_id):
+                return False
+            row = await db.get_key(args.key_id)
+            await record_change(
+                db,
+                None,
+                "key.revoke",
+                "api_key",
+                args.key_id,
+                org_id=row["org_id"] if row else None,
+                before={"revoked_at": None},
+                after={"revoked_at": row and row["revoked_at"]},
+            )
+            return True
         finally:
             await db.close()
 

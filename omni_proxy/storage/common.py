@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from .audit import AuditQueries
 from .rollup import UsageQueries
 
 R = TypeVar("R")
@@ -78,7 +79,7 @@ def money_out(value: Any) -> Decimal | None:
     return Decimal(str(value))
 
 
-class SQLStore(UsageQueries):
+class SQLStore(UsageQueries, AuditQueries):
     """Dialect-independent data access; subclasses provide the ``Dialect`` primitives."""
 
     # -- orgs -------------------------------------------------------------------------------
