@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+import openai
 import orjson
 import pytest
 
@@ -15,6 +20,8 @@ from omni_proxy.guardrails.detect import find, iban_ok, luhn
 from omni_proxy.guardrails.masking import Masker, RestoringStream
 from omni_proxy.guardrails.stream import StreamGuards
 from omni_proxy.testing import STUB_CONFIG, chat, proxy_app, stream_chat, stub_plugin, text_of
+from tests.conftest import MASTER_KEY, ProxyProcess
+from tests.fakes.openai_upstream import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -209,3 +216,100 @@ def test_guard_off_does_no_work() -> None:
     with proxy_app(STUB_CONFIG, plugins=[stub_plugin, Spy()]) as client:
         assert client.app.state.pipeline.guarding is False  # type: ignore[attr-defined]
         chat(client, f"mail {EMAIL}")
+
+
+# -- end to end: the openai SDK -> a real proxy process -> a fake OpenAI upstream -----------
+def _config(fake: FakeOpenAI) -> dict[str, Any]:
+    return {
+        "providers": {"up": {"plugin": "openai", "base_url": fake.base_url, "api_key": "sk-up"}},
+        "models": [{"name": "cheap", "provider": "up", "model": "gpt-4o-mini"}],
+        "guardrails": {
+            "pii": {"mode": "mask", "restore": True},
+            "secrets": {"mode": "block"},
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI(api_key="sk-up") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def proxy(fake: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+    with ProxyProcess(tmp_path_factory.mktemp("guard"), _config(fake)) as running:
+        yield running
+
+
+@pytest.fixture
+def client(proxy: ProxyProcess, fake: FakeOpenAI) -> openai.OpenAI:
+    fake.clear_behaviour()
+    fake.requests.clear()
+    return openai.OpenAI(base_url=proxy.base_url, api_key=MASTER_KEY, max_retries=0)
+
+
+def _sent(fake: FakeOpenAI) -> str:
+    return str(fake.last_request["json"]["messages"])
+
+
+PROMPT = f"Write to {EMAIL} about card {CARD}, then {EMAIL} again"
+
+
+def test_upstream_gets_placeholders_and_the_client_its_values(
+    client: openai.OpenAI, fake: FakeOpenAI
+) -> None:
+    answer = client.chat.completions.create(
+        model="cheap", messages=[{"role": "user", "content": PROMPT}]
+    )
+    sent = _sent(fake)
+    assert EMAIL not in sent and "4111" not in sent
+    assert "Write to <EMAIL_1> about card <CARD_1>, then <EMAIL_1> again" in sent
+    assert answer.choices[0].message.content == f"Echo: {PROMPT}"
+
+
+def test_streamed_answers_are_restored(client: openai.OpenAI, fake: FakeOpenAI) -> None:
+    stream = client.chat.completions.create(
+        model="cheap",
+        messages=[{"role": "user", "content": PROMPT}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == f"Echo: {PROMPT}"
+    assert EMAIL not in _sent(fake)
+    assert chunks[-1].model_extra["omni"]["model_used"] == "cheap"
+
+
+def test_a_credential_never_leaves_and_the_block_is_recorded_as_counts(
+    client: openai.OpenAI, fake: FakeOpenAI, proxy: ProxyProcess
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="cheap",
+            messages=[{"role": "user", "content": f"my key is {OPENAI_KEY}, mail {EMAIL}"}],
+        )
+    error = caught.value.body
+    assert isinstance(error, dict) and error["code"] == "secret_detected"
+    assert OPENAI_KEY not in str(error)
+    assert fake.requests == []  # nothing reached the upstream
+    rid = caught.value.response.headers["x-request-id"]
+    db = proxy.tmp / "proxy.db"
+    row = None
+    for _ in range(100):  # the recorder writes in the background
+        with sqlite3.connect(db) as conn:
+            row = conn.execute("SELECT status, guardrails FROM requests WHERE id = ?", (rid,))
+            row = row.fetchone()
+        if row is not None:
+            break
+        time.sleep(0.05)
+    assert row is not None and row[0] == 400
+    assert orjson.loads(row[1]) == {"API_KEY": 1, "EMAIL": 1}
+    with sqlite3.connect(db) as conn:
+        dump = "\n".join(conn.iterdump())
+    assert OPENAI_KEY not in dump and EMAIL not in dump
+    metrics = httpx.get(
+        proxy.root + "/metrics", headers={"authorization": f"Bearer {MASTER_KEY}"}
+    ).text
+    assert 'omni_guardrail_findings_total{outcome="blocked",type="API_KEY"} 1.0' in metrics
