@@ -26,7 +26,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from . import dashboard, data, openapi, security
+from . import alerts, dashboard, data, openapi, security
 from .config import Config, ConfigError, load_config
 from .defaults.record import RecordPlugin
 from .errors import ProxyError
@@ -221,6 +221,7 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
         app.state.db = db
         app.state.recorder = recorder
         await data.start(app, config, pm, db)
+        await alerts.start(app, config.alerts)
         for result in pm.hook.startup(app=app, config=config):
             await await_me_maybe(result)
         try:
@@ -228,6 +229,7 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
         finally:
             for result in pm.hook.shutdown(app=app):
                 await await_me_maybe(result)
+            await alerts.stop(app)
             await data.stop(app)
             await recorder.stop()
             pm.unregister(record_plugin)
