@@ -313,3 +313,70 @@ def test_a_credential_never_leaves_and_the_block_is_recorded_as_counts(
         proxy.root + "/metrics", headers={"authorization": f"Bearer {MASTER_KEY}"}
     ).text
     assert 'omni_guardrail_findings_total{outcome="blocked",type="API_KEY"} 1.0' in metrics
+
+
+# -- every endpoint that reaches a provider is guarded ---------------------------------------
+@pytest.fixture(scope="module")
+def native_proxy(
+    native_up: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProxyProcess]:
+    config = {
+        "providers": {
+            # Named "openai": the preset serves /v1/responses natively (passed through).
+            "openai": {
+                "plugin": "openai",
+                "base_url": native_up.base_url,
+                "api_key": "sk-upstream-test",
+            }
+        },
+        "models": [
+            {"name": "native-mini", "provider": "openai", "model": "gpt-4o-mini"},
+            {
+                "name": "embed",
+                "provider": "openai",
+                "model": "text-embedding-3-small",
+                "kind": "embedding",
+            },
+        ],
+        "guardrails": {"pii": {"mode": "mask"}, "secrets": {"mode": "block"}},
+    }
+    with ProxyProcess(tmp_path_factory.mktemp("native-guard"), config) as running:
+        yield running
+
+
+def _post(proxy: ProxyProcess, path: str, body: dict[str, Any]) -> httpx.Response:
+    headers = {"authorization": f"Bearer {MASTER_KEY}"}
+    return httpx.post(proxy.base_url + path, json=body, headers=headers, timeout=30)
+
+
+def test_responses_embeddings_and_messages_are_guarded(
+    native_proxy: ProxyProcess, native_up: FakeOpenAI
+) -> None:
+    native_up.reset()
+    answer = _post(native_proxy, "/responses", {"model": "native-mini", "input": f"mail {EMAIL}"})
+    assert answer.status_code == 200, answer.text
+    sent = native_up.requests_to("/responses")[-1]["json"]
+    assert sent["input"] == "mail <EMAIL_1>"
+
+    vectors = _post(native_proxy, "/embeddings", {"model": "embed", "input": [f"hi {EMAIL}"]})
+    assert vectors.status_code == 200, vectors.text
+    assert native_up.requests_to("/embeddings")[-1]["json"]["input"] == ["hi <EMAIL_1>"]
+
+    native_up.reset()
+    leaked = f"deploy with {OPENAI_KEY}"
+    refused = _post(native_proxy, "/responses", {"model": "native-mini", "input": leaked})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "secret_detected"
+    anthropic = _post(
+        native_proxy,
+        "/messages",
+        {
+            "model": "native-mini",
+            "max_tokens": 5,
+            "messages": [{"role": "user", "content": leaked}],
+        },
+    )
+    assert anthropic.status_code == 400
+    assert (
+        anthropic.json()["type"] == "error" and "credential" in anthropic.json()["error"]["message"]
+    )
+    assert native_up.requests == []  # neither reached the upstream
