@@ -120,6 +120,11 @@ class PIISettings(GuardCategory):
     #: Where a phone number without a country code is read as local (ISO 3166 code).
     phone_region: str = Field(default="US", min_length=2, max_length=2)
 
+    @field_validator("phone_region")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
 
 class GuardrailSettings(_Strict):
     """``guardrails``: the built-in PII and secrets guard (an org may override it)."""
