@@ -333,7 +333,9 @@ def check_response(response: Any) -> dict[str, Any]:
 
 
 async def guard_turn(pipeline: Pipeline, ctx: CallContext, turn: NativeTurn) -> None:
-    """The guard over what a native upstream may receive: this turn and the stored history."""
+    """The guard over what a native upstream may receive: this turn and the stored history.
+    Its findings replace those of the routing body (the same text, already guarded)."""
+    ctx.findings = None
     await pipeline.guard_request(turn.body, ctx, "responses")
     if turn.history:
         earlier: dict[str, Any] = {"input": turn.history}

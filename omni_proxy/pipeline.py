@@ -39,6 +39,8 @@ from .types import (
 log = logging.getLogger("omni_proxy")
 
 _MONEY = Decimal("0.00000001")
+#: Where ``guard_once`` notes the body it guarded, in ``CallContext.guard``.
+_GUARDED = "omni_proxy.pipeline"
 
 
 def _estimate_tokens(chars: int) -> int:
@@ -86,6 +88,17 @@ class Pipeline:
     def guarded(self, ctx: CallContext) -> bool:
         """Whether ``guard_request`` runs for this request (nothing at all is done if not)."""
         return self.guarding or (ctx.principal is not None and "guardrails" in ctx.principal.limits)
+
+    async def guard_once(self, body: dict[str, Any], ctx: CallContext, operation: str) -> None:
+        """``guard_request`` over ``body`` unless it already ran over this very body (routing
+        guards it before the classifiers see it; the call then finds it done). A body whose
+        ``messages`` were replaced since (legacy completions, one prompt a call) runs again."""
+        done = ctx.guard.get(_GUARDED) if ctx.guard is not None else None
+        if done is not None and done[0] is body and done[1] is body.get("messages"):
+            return
+        await self.guard_request(body, ctx, operation)
+        assert ctx.guard is not None
+        ctx.guard[_GUARDED] = (body, body.get("messages"))
 
     async def guard_request(self, body: dict[str, Any], ctx: CallContext, operation: str) -> None:
         """Every ``guard_request`` implementation, in order: they redact ``body`` in place or
@@ -180,7 +193,10 @@ class Pipeline:
     async def route(
         self, body: dict[str, Any], routing: dict[str, Any], ctx: CallContext
     ) -> RoutePlan:
-        """Classify (unless the endpoint already did) and plan with the routing options."""
+        """Guard (before any classifier sees the text), classify (unless the endpoint already
+        did) and plan with the routing options."""
+        if self.guarded(ctx):
+            await self.guard_once(body, ctx, "chat")
         if ctx.classification is None:
             ctx.classification = await self.classify(body, ctx.principal)
         plan = self.select({**body, **routing}, ctx.principal, ctx.classification)
@@ -224,7 +240,7 @@ class Pipeline:
         """Non-streaming: the first route that answers (escalating when cascading)."""
         assert ctx.plan is not None
         if self.guarded(ctx):
-            await self.guard_request(body, ctx, operation)
+            await self.guard_once(body, ctx, operation)
         route: Route | None = ctx.plan.primary
         last: ProxyError | None = None
         cascade = ctx.plan.strategy == "cascade" and operation == "chat"
@@ -271,7 +287,7 @@ class Pipeline:
         """
         assert ctx.plan is not None
         if self.guarded(ctx):
-            await self.guard_request(body, ctx, "chat")
+            await self.guard_once(body, ctx, "chat")
         route: Route | None = ctx.plan.primary
         last: ProxyError | None = None
         while route is not None:

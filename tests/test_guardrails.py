@@ -207,6 +207,26 @@ def test_doc_example_stream_guard_redacts_a_word_cut_across_chunks() -> None:
     assert "".join(out) == "the [redacted] sang" and out[0] == "the "
 
 
+def test_classifiers_see_the_masked_prompt_and_it_is_guarded_once() -> None:
+    seen: list[str] = []
+
+    class Look:
+        @hookimpl
+        def classify(self, body: Any) -> None:
+            seen.append(body["messages"][-1]["content"])
+
+        @hookimpl
+        def call_provider(self, body: Any, context: Any) -> None:
+            seen.append(body["messages"][-1]["content"])
+            seen.append(str(context.findings))
+
+    config = {**STUB_CONFIG, "guardrails": {"pii": {"mode": "mask", "restore": True}}}
+    with proxy_app(config, plugins=[stub_plugin, Look()]) as client:
+        answer = chat(client, f"mail {EMAIL}")
+    assert seen == ["mail <EMAIL_1>", "mail <EMAIL_1>", "{'EMAIL': 1}"]
+    assert answer["choices"][0]["message"]["content"] == f"stub: mail {EMAIL}"
+
+
 def test_guard_off_does_no_work() -> None:
     class Spy:
         @hookimpl
@@ -280,6 +300,14 @@ def test_streamed_answers_are_restored(client: openai.OpenAI, fake: FakeOpenAI) 
     assert text == f"Echo: {PROMPT}"
     assert EMAIL not in _sent(fake)
     assert chunks[-1].model_extra["omni"]["model_used"] == "cheap"
+
+
+def test_legacy_completions_guard_every_prompt(client: openai.OpenAI, fake: FakeOpenAI) -> None:
+    done = client.completions.create(model="cheap", prompt=[f"a {EMAIL}", f"b {CARD}"])
+    sent = [str(r["json"]["messages"]) for r in fake.requests]
+    assert len(sent) == 2 and "<EMAIL_1>" in sent[0] and "<CARD_1>" in sent[1]
+    assert EMAIL not in "".join(sent) and "4111" not in "".join(sent)
+    assert [c.text for c in done.choices] == [f"Echo: a {EMAIL}", f"Echo: b {CARD}"]
 
 
 def test_a_credential_never_leaves_and_the_block_is_recorded_as_counts(
