@@ -186,7 +186,7 @@ class Watcher:
             return
         if self._month != limiter.month:  # a new month starts every org below again
             self._month, self._levels = limiter.month, {}
-        for org_id, limits, name in _org_limits(keys):
+        for org_id, (limits, name) in keys.org_limits().items():
             budget = limits.get("monthly_budget_usd")
             if budget is None:
                 continue
@@ -235,14 +235,6 @@ class Watcher:
         elif self._stuck and not stuck:
             self.alerter.emit("recording.recovered", "recorder", {"queued": recorder.depth})
         self._stuck = stuck
-
-
-def _org_limits(keys: Any) -> list[tuple[str, dict[str, Any], str | None]]:
-    """Each org's limits, from the key cache (every key of an org carries them)."""
-    seen: dict[str, tuple[str, dict[str, Any], str | None]] = {}
-    for entry in list(getattr(keys, "_by_prefix", {}).values()):
-        seen.setdefault(entry.org_id, (entry.org_id, entry.limits, entry.org_name))
-    return list(seen.values())
 
 
 def _provider_of(pipeline: Any, model: str) -> str | None:

@@ -229,6 +229,13 @@ class KeyCache:
     def drop_org(self, org_id: str) -> None:
         self._by_prefix = {p: k for p, k in self._by_prefix.items() if k.org_id != org_id}
 
+    def org_limits(self) -> dict[str, tuple[dict[str, Any], str | None]]:
+        """Each org with a usable key: its limits and name (every key of an org carries them)."""
+        orgs: dict[str, tuple[dict[str, Any], str | None]] = {}
+        for entry in list(self._by_prefix.values()):
+            orgs.setdefault(entry.org_id, (entry.limits, entry.org_name))
+        return orgs
+
     def lookup(self, api_key: str) -> Principal | None:
         """The principal for a key, from memory only; None if unknown, revoked or expired."""
         prefix = parse_prefix(api_key)
