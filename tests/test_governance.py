@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,14 @@ async def test_audit_pages_filter_and_scope(db: Any) -> None:  # noqa: F811
     assert len(everything) == 5
     only, _ = await db.list_audit(target_id="key_3")
     assert [e["org_id"] for e in only] == ["org_b"]
+    now = datetime.now(UTC)
+    assert (
+        len(
+            (await db.list_audit(since=now - timedelta(hours=1), until=now + timedelta(hours=1)))[0]
+        )
+        == 5
+    )
+    assert (await db.list_audit(since=now + timedelta(hours=1)))[0] == []
 
 
 async def test_findings_are_stored_as_counts(db: Any) -> None:  # noqa: F811
@@ -163,3 +172,30 @@ def test_cli_key_commands_are_audited(tmp_path: Path) -> None:
     assert [e["action"] for e in log] == ["key.revoke", "key.create", "org.create"]
     assert all(e["actor"].startswith("cli:") and e["source"] == "cli" for e in log)
     assert key not in orjson.dumps(log).decode()
+
+
+def test_the_dashboard_shows_an_orgs_audit_log_to_its_admins(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from tests.test_dashboard_support import sign_in
+
+    config = {**STUB_CONFIG, "database_url": f"sqlite:///{tmp_path}/d.db"}
+    with proxy_app(config, plugins=[stub_plugin], master_key="sk-test-master") as api:
+        a = api.post("/v1/organizations", json={"name": "a"}, headers=MASTER).json()
+        b = api.post("/v1/organizations", json={"name": "b"}, headers=MASTER).json()
+        admin = api.post(
+            "/v1/api-keys", json={"org_id": a["id"], "permissions": "admin"}, headers=MASTER
+        ).json()
+        writer = api.post("/v1/api-keys", json={"org_id": a["id"], "name": "w"}, headers=MASTER)
+        api.post("/v1/api-keys", json={"org_id": b["id"], "name": "theirs"}, headers=MASTER)
+        browser = TestClient(api.app)
+        assert browser.get("/dashboard/audit", follow_redirects=False).status_code in (302, 303)
+        sign_in(browser, admin["key"])
+        page = browser.get("/dashboard/audit")
+        assert page.status_code == 200, page.text
+        assert page.text.count('data-testid="audit-row"') == 3  # org.create, two key.create
+        assert writer.json()["id"] in page.text and "theirs" not in page.text
+        assert admin["key"] not in page.text and ">Audit log<" in page.text
+        plain = TestClient(api.app)
+        sign_in(plain, writer.json()["key"])
+        assert plain.get("/dashboard/audit").status_code == 403

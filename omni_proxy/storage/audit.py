@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -49,9 +50,12 @@ class AuditQueries:
         action: str | None = None,
         target_type: str | None = None,
         target_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> tuple[list[dict[str, Any]], bool]:
-        """Newest first; ``after`` is the id of the last entry of the previous page. Returns
-        the page and whether more follow."""
+        """Newest first; ``after`` is the id of the last entry of the previous page;
+        ``since``/``until`` bound ``created_at`` (until excluded). Returns the page and
+        whether more follow."""
         where, params = [], []
         for column, value in (
             ("org_id", org_id),
@@ -62,6 +66,12 @@ class AuditQueries:
             if value is not None:
                 where.append(f"{column} = %s")
                 params.append(value)
+        if since is not None:
+            where.append("created_at >= %s")
+            params.append(self._ts(since))
+        if until is not None:
+            where.append("created_at < %s")
+            params.append(self._ts(until))
         if after is not None:
             mark = await self._fetch("SELECT created_at FROM audit_log WHERE id = %s", (after,))
             if not mark:

@@ -128,6 +128,8 @@ class Database(Protocol):
         action: str | None = None,
         target_type: str | None = None,
         target_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> tuple[list[dict[str, Any]], bool]: ...
 
     async def has_requests(self, org_id: str) -> bool: ...
