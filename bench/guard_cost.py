@@ -94,15 +94,15 @@ def main() -> None:
         print(f"| {name} | {chars} | {best:.1f} | {findings or '-'} |")
 
     off = Config()
-    from omni_proxy.pipeline import _guarding
+    from omni_proxy.guardrails.steps import GuardSteps
     from omni_proxy.plugins import get_plugin_manager
 
     pm = get_plugin_manager(load_entry_points=False)
-    guarding = _guarding(pm, off)
+    steps = GuardSteps(pm, off, pm.hook)
     ctx = CallContext("r", "/v1/chat/completions", principal=principal)
 
-    def off_step() -> bool:  # what Pipeline.call does first when guardrails are off
-        return guarding or (ctx.principal is not None and "guardrails" in ctx.principal.limits)
+    def off_step() -> bool:  # what the pipeline asks before guarding, when guardrails are off
+        return steps.wanted(ctx)
 
     cost = best_us(off_step, 100_000, args.rounds)
     print(f"\nguardrails off: the guard step's test costs {cost:.2f} µs a request")

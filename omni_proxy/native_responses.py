@@ -336,10 +336,10 @@ async def guard_turn(pipeline: Pipeline, ctx: CallContext, turn: NativeTurn) -> 
     """The guard over what a native upstream may receive: this turn and the stored history.
     Its findings replace those of the routing body (the same text, already guarded)."""
     ctx.findings = None
-    await pipeline.guard_request(turn.body, ctx, "responses")
+    await pipeline.guards.request(turn.body, ctx, "responses")
     if turn.history:
         earlier: dict[str, Any] = {"input": turn.history}
-        await pipeline.guard_request(earlier, ctx, "responses")
+        await pipeline.guards.request(earlier, ctx, "responses")
         turn.history = earlier["input"]
 
 
@@ -350,7 +350,7 @@ async def attempt(
     answers: its ``Response`` (or, streaming, its iterator and first events), or a
     ``Handoff`` when the fallback is a provider without the Responses API."""
     assert ctx.plan is not None
-    if pipeline.guarded(ctx):
+    if pipeline.guards.wanted(ctx):
         await guard_turn(pipeline, ctx, turn)
     route: Route | None = ctx.plan.primary
     last: ProxyError | None = None

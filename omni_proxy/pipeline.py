@@ -17,6 +17,7 @@ from typing import Any
 
 from .config import Config
 from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
+from .guardrails.steps import GuardSteps
 from .guardrails.stream import StreamGuards
 from .health import Health
 from .logs import upstream_failure
@@ -39,8 +40,6 @@ from .types import (
 log = logging.getLogger("omni_proxy")
 
 _MONEY = Decimal("0.00000001")
-#: Where ``guard_once`` notes the body it guarded, in ``CallContext.guard``.
-_GUARDED = "omni_proxy.pipeline"
 
 
 def _estimate_tokens(chars: int) -> int:
@@ -80,64 +79,8 @@ class Pipeline:
         #: (raise ``ProxyError`` 429 to refuse), and told of each finished request.
         self.admission: Callable[[Principal, CallContext], Awaitable[None]] | None = None
         self.settle: Callable[[RequestRecord], None] | None = None
-        #: Whether any guard can act: a plugin's own guard hooks, or guardrails configured
-        #: (an org's override, carried by its principal, turns them on per request).
-        self.guarding = _guarding(pm, config)
-
-    # -- guard ----------------------------------------------------------------------------
-    def guarded(self, ctx: CallContext) -> bool:
-        """Whether ``guard_request`` runs for this request (nothing at all is done if not)."""
-        return self.guarding or (ctx.principal is not None and "guardrails" in ctx.principal.limits)
-
-    async def guard_once(self, body: dict[str, Any], ctx: CallContext, operation: str) -> None:
-        """``guard_request`` over ``body`` unless it already ran over this very body (routing
-        guards it before the classifiers see it; the call then finds it done). A body whose
-        ``messages`` were replaced since (legacy completions, one prompt a call) runs again."""
-        done = ctx.guard.get(_GUARDED) if ctx.guard is not None else None
-        if done is not None and done[0] is body and done[1] is body.get("messages"):
-            return
-        await self.guard_request(body, ctx, operation)
-        assert ctx.guard is not None
-        ctx.guard[_GUARDED] = (body, body.get("messages"))
-
-    async def guard_request(self, body: dict[str, Any], ctx: CallContext, operation: str) -> None:
-        """Every ``guard_request`` implementation, in order: they redact ``body`` in place or
-        raise ``ProxyError`` to block (nothing reaches a provider then)."""
-        if ctx.guard is None:
-            ctx.guard = {}
-        results = self.hook.guard_request(
-            body=body, principal=ctx.principal, config=self.config, context=ctx, operation=operation
-        )
-        for result in results:
-            await await_me_maybe(result)
-
-    async def guard_response(
-        self, response: dict[str, Any], ctx: CallContext, operation: str
-    ) -> None:
-        results = self.hook.guard_response(
-            response=response,
-            stream=False,
-            principal=ctx.principal,
-            config=self.config,
-            context=ctx,
-            operation=operation,
-        )
-        for result in results:
-            await await_me_maybe(result)
-
-    async def stream_guards(self, ctx: CallContext) -> StreamGuards | None:
-        results = self.hook.guard_response(
-            response=None,
-            stream=True,
-            principal=ctx.principal,
-            config=self.config,
-            context=ctx,
-            operation="chat",
-        )
-        guards = [g for g in [await await_me_maybe(r) for r in results] if g is not None]
-        if not guards:
-            return None
-        return StreamGuards(guards, self.config.guardrails.stream_window_chars)
+        #: guard_request / guard_response; they do nothing unless a guard can act.
+        self.guards = GuardSteps(pm, config, self.hook)
 
     # -- authenticate -------------------------------------------------------------------
     async def authenticate(self, request: Any, api_key: str | None, permission: str) -> Principal:
@@ -195,8 +138,8 @@ class Pipeline:
     ) -> RoutePlan:
         """Guard (before any classifier sees the text), classify (unless the endpoint already
         did) and plan with the routing options."""
-        if self.guarded(ctx):
-            await self.guard_once(body, ctx, "chat")
+        if self.guards.wanted(ctx):
+            await self.guards.request_once(body, ctx, "chat")
         if ctx.classification is None:
             ctx.classification = await self.classify(body, ctx.principal)
         plan = self.select({**body, **routing}, ctx.principal, ctx.classification)
@@ -239,8 +182,8 @@ class Pipeline:
     ) -> dict[str, Any]:
         """Non-streaming: the first route that answers (escalating when cascading)."""
         assert ctx.plan is not None
-        if self.guarded(ctx):
-            await self.guard_once(body, ctx, operation)
+        if self.guards.wanted(ctx):
+            await self.guards.request_once(body, ctx, operation)
         route: Route | None = ctx.plan.primary
         last: ProxyError | None = None
         cascade = ctx.plan.strategy == "cascade" and operation == "chat"
@@ -274,7 +217,7 @@ class Pipeline:
                     route = escalate
                     continue
             if ctx.guard is not None:
-                await self.guard_response(response, ctx, operation)
+                await self.guards.response(response, ctx, operation)
             return response  # type: ignore[no-any-return]
         assert last is not None
         raise final_error(last, ctx)
@@ -286,8 +229,8 @@ class Pipeline:
         client already has bytes, so errors end the stream with an error event.
         """
         assert ctx.plan is not None
-        if self.guarded(ctx):
-            await self.guard_once(body, ctx, "chat")
+        if self.guards.wanted(ctx):
+            await self.guards.request_once(body, ctx, "chat")
         route: Route | None = ctx.plan.primary
         last: ProxyError | None = None
         while route is not None:
@@ -447,12 +390,12 @@ class Pipeline:
         assert ctx.route is not None
         relay = ChunkRelay(ctx.route.model.name, include_usage)
         idle_s = self.config.routing.stream_idle_s
-        guards: StreamGuards | None = None
+        checks: StreamGuards | None = None
         try:
             try:
                 if ctx.guard is not None:
-                    guards = await self.stream_guards(ctx)
-                out = relay.feed(guards.chunk(first) if guards else first)
+                    checks = await self.guards.stream(ctx)
+                out = relay.feed(checks.chunk(first) if checks else first)
                 if out:
                     yield out
                 while True:
@@ -460,10 +403,10 @@ class Pipeline:
                         data = await _next_chunk(iterator, idle_s)
                     except StopAsyncIteration:
                         break
-                    out = relay.feed(guards.chunk(data) if guards else data)
+                    out = relay.feed(checks.chunk(data) if checks else data)
                     if out:
                         yield out
-                held = guards.leftover() if guards else None
+                held = checks.leftover() if checks else None
                 out = relay.feed(held) if held is not None else b""
                 if out:
                     yield out
@@ -501,18 +444,6 @@ class Pipeline:
         finally:
             self.record(ctx)
             await _aclose(iterator)
-
-
-def _guarding(pm: PluginManager, config: Config) -> bool:
-    """Guardrails on in the config, or a guard hook from a plugin other than the defaults."""
-    from .defaults import DEFAULT_PLUGINS
-
-    defaults = {id(module) for _, module in DEFAULT_PLUGINS}
-    for name in ("guard_request", "guard_response"):
-        for impl in getattr(pm.hook, name).get_hookimpls():
-            if id(impl.plugin) not in defaults:
-                return True
-    return config.guardrails.active()
 
 
 async def _next_chunk(iterator: Any, idle_s: float | None) -> Any:

@@ -25,14 +25,17 @@ MIGRATION_LOCK = 0x6F6D6E69  # "omni"
 INSERT_REQUEST = (
     "INSERT INTO requests (id, org_id, key_id, endpoint, task_type, model_requested, model_used,"
     " provider, prompt_tokens, completion_tokens, cost, premium_cost, savings, latency_ms,"
-    " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at,"
-    " guardrails)"
+    " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at)"
     " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
     " %s::text[], %s::text[], %s::text[], %s::integer[], %s::integer[], %s::numeric[],"
     " %s::numeric[], %s::numeric[], %s::float8[], %s::float8[], %s::boolean[], %s::integer[],"
-    " %s::text[], %s::integer[], %s::boolean[], %s::timestamptz[], %s::text[])"
+    " %s::text[], %s::integer[], %s::boolean[], %s::timestamptz[])"
     " ON CONFLICT (id) DO NOTHING"
 )
+# With the guardrail findings (0008_governance.sql): used only by a batch that has some.
+INSERT_REQUEST_FINDINGS = INSERT_REQUEST.replace(
+    " created_at)", " created_at, guardrails)", 1
+).replace("%s::timestamptz[])", "%s::timestamptz[], %s::text[])", 1)
 INSERT_ROUTING = (
     "INSERT INTO routing_logs (request_id, org_id, strategy, task_type, candidates, plan,"
     " attempts, final_model, reason, created_at)"
@@ -148,7 +151,10 @@ class PostgresDatabase(SQLStore):
         ):
             # Sorted by id: concurrent batches take the index locks in the same order.
             columns = list(zip(*sorted((r[0] for r in rows), key=lambda t: t[0]), strict=True))
-            await cur.execute(INSERT_REQUEST, [list(c) for c in columns])
+            if any(r.guardrails for r in records):
+                await cur.execute(INSERT_REQUEST_FINDINGS, [list(c) for c in columns])
+            else:
+                await cur.execute(INSERT_REQUEST, [list(c) for c in columns[:-1]])
             if routing:
                 await cur.executemany(INSERT_ROUTING, routing)
 

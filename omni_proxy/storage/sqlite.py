@@ -78,10 +78,12 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
 INSERT_REQUEST = (
     "INSERT INTO requests (id, org_id, key_id, endpoint, task_type, model_requested, model_used,"
     " provider, prompt_tokens, completion_tokens, cost, premium_cost, savings, latency_ms,"
-    " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at,"
-    " guardrails)"
+    " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at)"
     " VALUES ({}) ON CONFLICT (id) DO NOTHING"
 )
+# With the guardrail findings (0008_governance.sql): used only by a batch that has some, so
+# writing needs nothing of that migration otherwise.
+INSERT_REQUEST_FINDINGS = INSERT_REQUEST.replace(" created_at)", " created_at, guardrails)", 1)
 INSERT_ROUTING = (
     "INSERT INTO routing_logs (request_id, org_id, strategy, task_type, candidates, plan,"
     " attempts, final_model, reason, created_at) VALUES ({}) ON CONFLICT (request_id) DO NOTHING"
@@ -262,13 +264,19 @@ class SQLiteDatabase(SQLStore):
         rows = await rows_of(records, record_rows)
 
         batch = self._batch_rollups
+        findings = any(r.guardrails for r in records)
 
         def work(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if batch:
                     _mark_new(conn, [r[0][0] for r in rows])
-                conn.executemany(INSERT_REQUEST.format(", ".join("?" * 22)), [r[0] for r in rows])
+                if findings:
+                    sql = INSERT_REQUEST_FINDINGS.format(", ".join("?" * 22))
+                    conn.executemany(sql, [r[0] for r in rows])
+                else:
+                    sql = INSERT_REQUEST.format(", ".join("?" * 21))
+                    conn.executemany(sql, [r[0][:21] for r in rows])
                 if batch:
                     conn.execute(ROLLUP_BATCH)
                     conn.execute(LATENCY_BATCH)
