@@ -18,11 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omni_proxy import guard_blocked, hookimpl
+from omni_proxy import ProxyError, guard_blocked, hookimpl
+from omni_proxy.config import Config, GuardrailSettings
 from omni_proxy.guardrails.detect import find, iban_ok, luhn
 from omni_proxy.guardrails.masking import Masker, RestoringStream
 from omni_proxy.guardrails.stream import StreamGuards
 from omni_proxy.testing import STUB_CONFIG, chat, proxy_app, stream_chat, stub_plugin, text_of
+from omni_proxy.types import CallContext
 from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.fakes.openai_upstream import FakeOpenAI
 
@@ -208,6 +210,19 @@ def test_doc_example_stream_guard_redacts_a_word_cut_across_chunks() -> None:
     guards = StreamGuards([_doc_example().Redact()], window=64)
     out = [_content(guards.chunk(_chunk(p))) for p in ["the nightin", "gale sang"]]
     assert "".join(out) == "the [redacted] sang" and out[0] == "the "
+
+
+def test_a_request_too_deep_to_check_is_refused_not_passed() -> None:
+    from omni_proxy.defaults.guard import guard_request
+
+    nested: Any = "x"
+    for _ in range(200):
+        nested = [nested]
+    ctx = CallContext("r", "/v1/responses", guard={})
+    config = Config(guardrails=GuardrailSettings.model_validate({"secrets": {"mode": "block"}}))
+    with pytest.raises(ProxyError) as caught:
+        guard_request({"input": nested}, None, config, ctx)
+    assert caught.value.status == 400 and caught.value.code == "too_deep"
 
 
 def test_classifiers_see_the_masked_prompt_and_it_is_guarded_once() -> None:

@@ -13,7 +13,13 @@ import orjson
 from ..config import Config, GuardrailSettings
 from ..errors import ProxyError
 from ..guardrails.detect import Finding, find
-from ..guardrails.masking import TEXT_FIELDS, Masker, RestoringStream, rewrite_strings
+from ..guardrails.masking import (
+    TEXT_FIELDS,
+    Masker,
+    RestoringStream,
+    TooDeep,
+    rewrite_strings,
+)
 from ..guardrails.stream import guard_blocked
 from ..plugins import hookimpl
 from ..types import CallContext, Principal
@@ -113,7 +119,10 @@ def guard_request(
     for field in TEXT_FIELDS:
         value = body.get(field)
         if value is not None:
-            body[field] = rewrite_strings(value, scan)
+            try:
+                body[field] = rewrite_strings(value, scan)
+            except TooDeep as exc:
+                raise guard_blocked(f"{exc}; it cannot be checked.", "too_deep", field) from None
             if scan.blocked:
                 raise _refuse(scan.blocked)
 

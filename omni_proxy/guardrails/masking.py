@@ -44,19 +44,29 @@ _SKIP = frozenset(
 TEXT_FIELDS = ("messages", "input", "prompt", "instructions", "system")
 
 
-def rewrite_strings(node: Any, fn: Callable[[str], str]) -> Any:
+#: Deeper request JSON than this is refused rather than passed unchecked.
+MAX_DEPTH = 64
+
+
+class TooDeep(ValueError):
+    """A request nested deeper than ``MAX_DEPTH``: it cannot be checked, so it may not pass."""
+
+
+def rewrite_strings(node: Any, fn: Callable[[str], str], depth: int = 0) -> Any:
     """``node`` with ``fn`` applied to every string in it (lists and dicts changed in place,
     skipping keys that hold no user text); returns the new value for a bare string."""
     if isinstance(node, str):
         return fn(node)
+    if depth > MAX_DEPTH:
+        raise TooDeep(f"the request is nested more than {MAX_DEPTH} levels deep")
     if isinstance(node, list):
         for i, item in enumerate(node):
             if isinstance(item, str | list | dict):
-                node[i] = rewrite_strings(item, fn)
+                node[i] = rewrite_strings(item, fn, depth + 1)
     elif isinstance(node, dict):
         for key, item in node.items():
             if key not in _SKIP and isinstance(item, str | list | dict):
-                node[key] = rewrite_strings(item, fn)
+                node[key] = rewrite_strings(item, fn, depth + 1)
     return node
 
 
