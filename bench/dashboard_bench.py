@@ -107,7 +107,9 @@ def main() -> int:
     ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument(
-        "--span-days", type=float, default=29,
+        "--span-days",
+        type=float,
+        default=29,
         help="spread the rows over this many days up to now (default 29: all of them inside"
         " the default 30-day range, the worst case)",
     )

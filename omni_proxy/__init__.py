@@ -9,6 +9,7 @@ from .classifier import heuristic_classify
 from .config import Config, ConfigError, ProviderSettings, load_config
 from .errors import ProxyError, bad_request, upstream_error
 from .formats.chat import assistant_texts, function_calls, function_tools, stop_sequences
+from .guardrails.stream import StreamGuard, guard_blocked
 from .plugins import (
     PluginManager,
     await_me_maybe,
@@ -63,6 +64,7 @@ __all__ = [
     "RequestRecord",
     "Route",
     "RoutePlan",
+    "StreamGuard",
     "UpstreamResponse",
     "Usage",
     "__version__",
@@ -80,6 +82,7 @@ __all__ = [
     "function_calls",
     "function_tools",
     "get_plugin_manager",
+    "guard_blocked",
     "heuristic_classify",
     "hookimpl",
     "last_user_text",

@@ -26,7 +26,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from . import dashboard, data, openapi, security
+from . import alerts, dashboard, data, openapi, security
 from .config import Config, ConfigError, load_config
 from .defaults.record import RecordPlugin
 from .errors import ProxyError
@@ -38,7 +38,7 @@ from .pipeline import Pipeline
 from .plugins import PluginManager, await_me_maybe, get_plugin_manager, provider_classes
 from .recorder import Recorder
 from .registry import Providers, build_registry
-from .routes import admin, chat, completions, embeddings, messages, meta, responses, usage
+from .routes import admin, audit, chat, completions, embeddings, messages, meta, responses, usage
 from .storage import open_database
 
 log = logging.getLogger("omni_proxy")
@@ -204,6 +204,7 @@ def routes() -> list[Route]:
         Route("/openapi.json", openapi.openapi_endpoint, methods=["GET"]),
         *usage.ROUTES,
         *admin.ROUTES,
+        *audit.ROUTES,
         *dashboard.ROUTES,
     ]
 
@@ -231,6 +232,7 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
         app.state.db = db
         app.state.recorder = recorder
         await data.start(app, config, pm, db)
+        await alerts.start(app, config.alerts)
         for result in pm.hook.startup(app=app, config=config):
             await await_me_maybe(result)
         try:
@@ -238,6 +240,7 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
         finally:
             for result in pm.hook.shutdown(app=app):
                 await await_me_maybe(result)
+            await alerts.stop(app)
             await data.stop(app)
             await recorder.stop()
             pm.unregister(record_plugin)

@@ -102,6 +102,60 @@ class RoutingSettings(_Strict):
     stream_idle_s: float = Field(default=60.0, gt=0)
 
 
+GuardMode = Literal["none", "mask", "block"]
+
+
+class GuardCategory(_Strict):
+    """One kind of finding: leave it, mask it with typed placeholders, or refuse the request."""
+
+    mode: GuardMode = "none"
+    #: Put the masked values back into the answer the client receives.
+    restore: bool = False
+
+
+class PIISettings(GuardCategory):
+    #: Where a phone number without a country code is read as local (ISO 3166 code).
+    phone_region: str = Field(default="US", min_length=2, max_length=2)
+
+    @field_validator("phone_region")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
+class GuardrailSettings(_Strict):
+    """``guardrails``: the built-in PII and secrets guard (an org may override it)."""
+
+    pii: PIISettings = PIISettings()
+    secrets: GuardCategory = GuardCategory()
+    #: The most content a stream guard may hold back at once, in characters.
+    stream_window_chars: int = Field(default=64, ge=0, le=65536)
+
+    def active(self) -> bool:
+        return self.pii.mode != "none" or self.secrets.mode != "none"
+
+
+class AlertSettings(_Strict):
+    """``alerts``: signed webhook POSTs. Operator config only: no user can choose the URL."""
+
+    webhook_url: str | None = None
+    #: HMAC-SHA256 key for the ``x-omni-signature`` header (unsigned when unset).
+    secret: str | None = Field(default=None, repr=False)
+    #: The same alert (kind and subject) is sent at most once in this many seconds.
+    dedupe_s: float = Field(default=300.0, ge=0)
+    timeout_s: float = Field(default=5.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    #: Recording counts as stuck when its oldest waiting record is this old.
+    stuck_after_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
 class Config(_Strict):
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
@@ -109,6 +163,8 @@ class Config(_Strict):
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     models: list[ModelSettings] = Field(default_factory=list)
     routing: RoutingSettings = RoutingSettings()
+    guardrails: GuardrailSettings = GuardrailSettings()
+    alerts: AlertSettings = AlertSettings()
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     demo: bool = False

@@ -145,3 +145,28 @@ def record(event: RequestRecord) -> Awaitable[None] | None:
     """Receive the ``RequestRecord`` of every request that reached a provider (and every
     rejected one). All implementations run; errors are logged, never raised into the request.
     Must not block: queue the work (an awaitable return value is scheduled, not awaited)."""
+
+
+@hookspec
+def guard_request(body: Any, principal: Any, config: Any, context: Any, operation: Any) -> Any:
+    """Check a request after authentication and before any provider sees it.
+
+    Redact by changing ``body`` in place; block by raising ``ProxyError`` (``guard_blocked``
+    makes the 400); pass by returning None. May return an awaitable. All implementations run,
+    in order, each seeing the previous one's redactions. Per-request state for the answer
+    goes in ``context.guard`` (a dict, keyed by your plugin's name); counts of what was found
+    in ``context.findings`` (``type -> count``; never the values).
+    """
+
+
+@hookspec
+def guard_response(
+    response: Any, stream: Any, principal: Any, config: Any, context: Any, operation: Any
+) -> Any:
+    """Check the answer before the client sees it.
+
+    Not streaming: ``response`` is the OpenAI response dict; change it in place, or raise
+    ``ProxyError`` to answer an error instead. Streaming: ``response`` is None; return a
+    ``StreamGuard`` (``scan(text, final) -> (release, hold)``) to see the content as it
+    passes, or None to leave the stream alone. All implementations run, in order.
+    """

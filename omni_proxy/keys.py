@@ -179,6 +179,7 @@ def _cached(row: dict[str, Any]) -> CachedKey:
         "org_rpm": row.get("org_rpm_limit"),
         "org_tpm": row.get("org_tpm_limit"),
         "monthly_budget_usd": Decimal(str(budget)) if budget is not None else None,
+        "guardrails": row.get("org_guardrails") or None,
     }
     return CachedKey(
         id=row["id"],
@@ -227,6 +228,13 @@ class KeyCache:
 
     def drop_org(self, org_id: str) -> None:
         self._by_prefix = {p: k for p, k in self._by_prefix.items() if k.org_id != org_id}
+
+    def org_limits(self) -> dict[str, tuple[dict[str, Any], str | None]]:
+        """Each org with a usable key: its limits and name (every key of an org carries them)."""
+        orgs: dict[str, tuple[dict[str, Any], str | None]] = {}
+        for entry in list(self._by_prefix.values()):
+            orgs.setdefault(entry.org_id, (entry.limits, entry.org_name))
+        return orgs
 
     def lookup(self, api_key: str) -> Principal | None:
         """The principal for a key, from memory only; None if unknown, revoked or expired."""
@@ -311,8 +319,18 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     async def run() -> tuple[str, dict[str, Any], dict[str, Any]]:
         db = await _with_db(_open(args.config))
         try:
+            from .audit import record_change
+
+            existed = await db.get_org_by_name(args.org)
             org = await ensure_org(db, args.org)
+            if existed is None:
+                await record_change(
+                    db, None, "org.create", "org", org["id"], org_id=org["id"], after=org
+                )
             key, row = await create_key(db, org["id"], name=args.name, permissions=args.permissions)
+            await record_change(
+                db, None, "key.create", "api_key", row["id"], org_id=row["org_id"], after=row
+            )
             return key, row, org
         finally:
             await db.close()
@@ -368,7 +386,22 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     async def run() -> bool:
         db = await _with_db(_open(args.config))
         try:
-            return await db.revoke_key(args.key_id)
+            from .audit import record_change
+
+            if not await db.revoke_key(args.key_id):
+                return False
+            row = await db.get_key(args.key_id)
+            await record_change(
+                db,
+                None,
+                "key.revoke",
+                "api_key",
+                args.key_id,
+                org_id=row["org_id"] if row else None,
+                before={"revoked_at": None},
+                after={"revoked_at": row and row["revoked_at"]},
+            )
+            return True
         finally:
             await db.close()
 

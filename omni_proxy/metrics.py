@@ -76,6 +76,12 @@ RECORDER_BATCH = Histogram(
     "omni_recorder_batch_seconds", "Time to write one batch of records.", buckets=_LATENCY
 )
 RECORDER_SPILLED = Counter("omni_recorder_spilled_total", "Records spilled to the local file.")
+GUARD_FINDINGS = Counter(
+    "omni_guardrail_findings_total",
+    "What guardrails found in requests, by type (blocked: the request was refused).",
+    ["type", "outcome"],
+)
+ALERTS = Counter("omni_alerts_total", "Alert webhook deliveries.", ["kind", "outcome"])
 COOLDOWNS = Gauge(
     "omni_cooldowns_active", "Models cooling down after failures.", multiprocess_mode="max"
 )
@@ -156,6 +162,11 @@ class MetricsPlugin:
             reason = "budget" if event.error_code == "insufficient_quota" else "rate_limit"
             if not event.attempts:  # refused here, not by an upstream
                 child(REJECTIONS, reason).inc()
+        if event.guardrails:
+            blocked = event.status == 400 and (event.error_code or "").endswith("_detected")
+            outcome = "blocked" if blocked else "passed"
+            for kind, n in event.guardrails.items():
+                child(GUARD_FINDINGS, kind, outcome).inc(n)
         if event.client_disconnected:
             DISCONNECTS.inc()
         now = time.monotonic()

@@ -325,6 +325,17 @@ def check_response(response: Any) -> dict[str, Any]:
     return response
 
 
+async def guard_turn(pipeline: Pipeline, ctx: CallContext, turn: NativeTurn) -> None:
+    """The guard over what a native upstream may receive: this turn and the stored history.
+    Its findings replace those of the routing body (the same text, already guarded)."""
+    ctx.findings = None
+    await pipeline.guards.request(turn.body, ctx, "responses")
+    if turn.history:
+        earlier: dict[str, Any] = {"input": turn.history}
+        await pipeline.guards.request(earlier, ctx, "responses")
+        turn.history = earlier["input"]
+
+
 async def attempt(
     pipeline: Pipeline, ctx: CallContext, turn: NativeTurn, stream: bool
 ) -> tuple[Any, list[bytes]] | dict[str, Any] | Handoff:
@@ -332,6 +343,8 @@ async def attempt(
     answers: its ``Response`` (or, streaming, its iterator and first events), or a
     ``Handoff`` when the fallback is a provider without the Responses API."""
     assert ctx.plan is not None
+    if pipeline.guards.wanted(ctx):
+        await guard_turn(pipeline, ctx, turn)
     route: Route | None = ctx.plan.primary
     last: ProxyError | None = None
     while route is not None:

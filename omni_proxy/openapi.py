@@ -46,6 +46,11 @@ NUMBER: Schema = {"type": "number"}
 INTEGER: Schema = {"type": "integer"}
 BOOLEAN: Schema = {"type": "boolean"}
 ANY_OBJECT: Schema = {"type": "object", "additionalProperties": True}
+GUARDRAILS: Schema = {
+    "type": ["object", "null"],
+    "description": "The org's override of the config's `guardrails` (any part of it, e.g. "
+    '`{"pii": {"mode": "block"}}`); null removes it. Master key only.',
+}
 
 ROLES = ["system", "developer", "user", "assistant", "tool", "function"]
 
@@ -363,12 +368,14 @@ SCHEMAS: dict[str, Schema] = {
         monthly_budget_usd={"anyOf": [{"type": "number", "minimum": 0}, STRING, {"type": "null"}]},
         rpm_limit={"type": ["integer", "null"], "minimum": 1},
         tpm_limit={"type": ["integer", "null"], "minimum": 1},
+        guardrails=GUARDRAILS,
     ),
     "OrganizationUpdate": obj(
         name={"type": "string", "minLength": 1},
         monthly_budget_usd={"anyOf": [{"type": "number", "minimum": 0}, STRING, {"type": "null"}]},
         rpm_limit={"type": ["integer", "null"], "minimum": 1},
         tpm_limit={"type": ["integer", "null"], "minimum": 1},
+        guardrails=GUARDRAILS,
     ),
     "Organization": obj(["id", "object"], id=STRING, object={"const": "organization"}),
     "ApiKeyCreate": obj(
@@ -388,6 +395,31 @@ SCHEMAS: dict[str, Schema] = {
     "ApiKey": obj(["id", "object"], id=STRING, object={"const": "api_key"}),
     "Deleted": obj(["id", "deleted"], id=STRING, object=STRING, deleted=BOOLEAN),
     "List": obj(["object", "data"], object={"const": "list"}, data={"type": "array"}),
+    "AuditLog": obj(
+        ["object", "data", "has_more", "first_id", "last_id"],
+        object={"const": "list"},
+        data={
+            "type": "array",
+            "items": obj(
+                ["id", "action", "target_type", "actor", "created_at"],
+                id=STRING,
+                object={"const": "audit_log.entry"},
+                org_id={"type": ["string", "null"]},
+                actor={"type": "string", "description": "`master`, `key:<id>` or `cli:<user>`."},
+                actor_key_id={"type": ["string", "null"]},
+                action=STRING,
+                target_type=STRING,
+                target_id={"type": ["string", "null"]},
+                before={"type": ["object", "null"]},
+                after={"type": ["object", "null"]},
+                source={"type": ["string", "null"]},
+                created_at=STRING,
+            ),
+        },
+        has_more=BOOLEAN,
+        first_id={"type": ["string", "null"]},
+        last_id={"type": ["string", "null"]},
+    ),
 }
 
 REQUEST_ID_HEADER: Schema = {
@@ -668,6 +700,20 @@ OPERATIONS: dict[tuple[str, str], Schema] = {
         "Delete an organization (master key).",
         _json("Deleted.", "Deleted"),
         params=[_path_param("org_id", "Organization id.")],
+    ),
+    ("/v1/audit-log", "get"): _op(
+        "listAuditLog",
+        "Who changed which org, key, budget, limit or guardrail setting, newest first (admin: "
+        "own org; the master key all).",
+        _json("A page of entries.", "AuditLog"),
+        params=[
+            _query("limit", "Entries per page, 1-200 (default 50)."),
+            _query("after", "The previous page's `last_id`."),
+            _query("org_id", "Only this organization (another org: master key only)."),
+            _query("action", "e.g. `key.create`, `key.revoke`, `org.update`."),
+            _query("target_type", "`org` or `api_key`."),
+            _query("target_id", "An org or key id."),
+        ],
     ),
     ("/v1/api-keys", "get"): _op(
         "listApiKeys",

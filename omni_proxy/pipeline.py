@@ -17,6 +17,8 @@ from typing import Any
 
 from .config import Config
 from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
+from .guardrails.steps import GuardSteps
+from .guardrails.stream import StreamGuards
 from .health import Health
 from .logs import upstream_failure
 from .plugins import PluginManager, await_me_maybe, first_answer
@@ -74,6 +76,8 @@ class Pipeline:
         #: (raise ``ProxyError`` 429 to refuse), and told of each finished request.
         self.admission: Callable[[Principal, CallContext], Awaitable[None]] | None = None
         self.settle: Callable[[RequestRecord], None] | None = None
+        #: guard_request / guard_response; they do nothing unless a guard can act.
+        self.guards = GuardSteps(pm, config, self.hook)
 
     # -- authenticate -------------------------------------------------------------------
     async def authenticate(self, request: Any, api_key: str | None, permission: str) -> Principal:
@@ -129,7 +133,10 @@ class Pipeline:
     async def route(
         self, body: dict[str, Any], routing: dict[str, Any], ctx: CallContext
     ) -> RoutePlan:
-        """Classify (unless the endpoint already did) and plan with the routing options."""
+        """Guard (before any classifier sees the text), classify (unless the endpoint already
+        did) and plan with the routing options."""
+        if self.guards.wanted(ctx):
+            await self.guards.request_once(body, ctx, "chat")
         if ctx.classification is None:
             ctx.classification = await self.classify(body, ctx.principal)
         plan = self.select({**body, **routing}, ctx.principal, ctx.classification)
@@ -172,6 +179,8 @@ class Pipeline:
     ) -> dict[str, Any]:
         """Non-streaming: the first route that answers (escalating when cascading)."""
         assert ctx.plan is not None
+        if self.guards.wanted(ctx):
+            await self.guards.request_once(body, ctx, operation)
         route: Route | None = ctx.plan.primary
         last: ProxyError | None = None
         cascade = ctx.plan.strategy == "cascade" and operation == "chat"
@@ -204,6 +213,8 @@ class Pipeline:
                     )
                     route = escalate
                     continue
+            if ctx.guard is not None:
+                await self.guards.response(response, ctx, operation)
             return response  # type: ignore[no-any-return]
         assert last is not None
         raise final_error(last, ctx)
@@ -215,6 +226,8 @@ class Pipeline:
         client already has bytes, so errors end the stream with an error event.
         """
         assert ctx.plan is not None
+        if self.guards.wanted(ctx):
+            await self.guards.request_once(body, ctx, "chat")
         route: Route | None = ctx.plan.primary
         last: ProxyError | None = None
         while route is not None:
@@ -341,6 +354,7 @@ class Pipeline:
             client_disconnected=ctx.client_disconnected,
             error_code=ctx.error_code,
             upstream_ms=ctx.upstream_ms,
+            guardrails=ctx.findings or None,
         )
         if self.settle is not None:
             try:
@@ -395,9 +409,12 @@ class Pipeline:
         assert ctx.route is not None
         relay = ChunkRelay(ctx.route.model.name, include_usage)
         idle_s = self.config.routing.stream_idle_s
+        checks: StreamGuards | None = None
         try:
             try:
-                out = relay.feed(first)
+                if ctx.guard is not None:
+                    checks = await self.guards.stream(ctx)
+                out = relay.feed(checks.chunk(first) if checks else first)
                 if out:
                     yield out
                 while True:
@@ -405,9 +422,13 @@ class Pipeline:
                         data = await _next_chunk(iterator, idle_s)
                     except StopAsyncIteration:
                         break
-                    out = relay.feed(data)
+                    out = relay.feed(checks.chunk(data) if checks else data)
                     if out:
                         yield out
+                held = checks.leftover() if checks else None
+                out = relay.feed(held) if held is not None else b""
+                if out:
+                    yield out
             except ProxyError as err:
                 self.scrub(err)
                 ctx.status, ctx.error, ctx.error_code = err.status, err.message, err.code

@@ -158,6 +158,10 @@ class CallContext:
     prompt_estimate: int = 0
     #: Set by ``Pipeline.record``: a request is recorded exactly once, however it ends.
     recorded: bool = False
+    #: Guard plugins' per-request state (by plugin name); None when no guard looked.
+    guard: dict[str, Any] | None = None
+    #: What guards found, counted by type (never the values).
+    findings: dict[str, int] | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -197,6 +201,8 @@ class RequestRecord:
     client_disconnected: bool = False
     error_code: str | None = None
     upstream_ms: float | None = None
+    #: Guardrail findings counted by type (``{"EMAIL": 2}``), None when nothing was found.
+    guardrails: dict[str, int] | None = None
 
 
 # A provider's stream: the JSON text of each OpenAI chat.completion.chunk, no SSE framing.

@@ -16,6 +16,7 @@ ROUTES: list[Route] = [
     Route("/dashboard/usage", views.usage_page, methods=["GET"]),
     Route("/dashboard/models", views.models_page, methods=["GET"]),
     Route("/dashboard/requests", views.requests_page, methods=["GET"]),
+    Route("/dashboard/audit", views.audit_page, methods=["GET"]),
     Route("/dashboard/login", views.login_form, methods=["GET"]),
     Route("/dashboard/login", views.login_submit, methods=["POST"]),
     Route("/dashboard/logout", views.logout, methods=["POST"]),

@@ -504,6 +504,19 @@ async def _requests(request: Request, org_id: str, rng: DateRange) -> dict[str, 
     }
 
 
+async def _audit(request: Request, org_id: str, rng: DateRange) -> dict[str, Any]:
+    after = request.query_params.get("after") or None
+    entries, more = await request.app.state.db.list_audit(
+        org_id=org_id, limit=PAGE_SIZE, after=after, since=rng.start, until=rng.end
+    )
+    return {
+        "empty": None,  # no "send your first request" state here
+        "entries": entries,
+        "older_url": f"?{rng.qs(after=entries[-1]['id'])}" if entries and more else None,
+        "newest_url": f"?{rng.qs()}" if after else None,
+    }
+
+
 # -- routes ------------------------------------------------------------------------------------
 async def overview(request: Request) -> Response:
     return await _page(request, "overview.html", "overview", _overview)
@@ -519,6 +532,21 @@ async def models_page(request: Request) -> Response:
 
 async def requests_page(request: Request) -> Response:
     return await _page(request, "requests.html", "requests", _requests)
+
+
+async def audit_page(request: Request) -> Response:
+    """The org's audit log: admin keys (and the master key) only."""
+    sess = session.load(request)
+    if sess is not None and not sess.principal.can("admin"):
+        return render(
+            "message.html",
+            status=403,
+            page="error",
+            sess=sess,
+            heading="Not allowed",
+            message="The audit log is for admin keys.",
+        )
+    return await _page(request, "audit.html", "audit", _audit)
 
 
 async def _form(request: Request) -> dict[str, str]:

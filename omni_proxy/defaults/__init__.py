@@ -2,7 +2,7 @@
 
 from types import ModuleType
 
-from . import auth, call, classify, fallback, select
+from . import auth, call, classify, fallback, guard, select
 
 DEFAULT_PLUGINS: list[tuple[str, ModuleType]] = [
     ("omni_proxy.defaults.auth", auth),
@@ -10,4 +10,5 @@ DEFAULT_PLUGINS: list[tuple[str, ModuleType]] = [
     ("omni_proxy.defaults.select", select),
     ("omni_proxy.defaults.call", call),
     ("omni_proxy.defaults.fallback", fallback),
+    ("omni_proxy.defaults.guard", guard),
 ]

@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..audit import changed, record_change
+from ..config import GuardrailSettings
 from ..errors import ProxyError, bad_request, permission_denied
 from ..http import JSON, api_key_of, read_json
 from ..keys import KeyRequestError, create_key, ensure_org, parse_permissions
@@ -108,6 +110,33 @@ def _budget(body: dict[str, Any]) -> Decimal | None:
     return budget.quantize(Decimal("0.00000001"))
 
 
+def _guardrails(value: Any) -> dict[str, Any] | None:
+    """An org's guardrail override: the config's ``guardrails`` shape, any part of it."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise bad_request("'guardrails' must be an object or null.", param="guardrails")
+    base = GuardrailSettings().model_dump()
+    for part, values in value.items():
+        if isinstance(values, dict) and isinstance(base.get(part), dict):
+            base[part] = {**base[part], **values}
+        else:
+            base[part] = values
+    try:
+        GuardrailSettings.model_validate(base)
+    except ValueError as exc:
+        first = str(exc).splitlines()[1:3]
+        raise bad_request(
+            "'guardrails' is not valid: " + " ".join(s.strip() for s in first),
+            param="guardrails",
+        ) from None
+    return value
+
+
+def _source(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def _org_object(org: dict[str, Any]) -> dict[str, Any]:
     return jsonable({"object": "organization", **org})  # type: ignore[no-any-return]
 
@@ -147,6 +176,19 @@ async def create_org(request: Request) -> Response:
         rpm_limit=_limit(body, "rpm_limit"),
         tpm_limit=_limit(body, "tpm_limit"),
     )
+    if body.get("guardrails") is not None:
+        org = await db.update_org(org["id"], {"guardrails": _guardrails(body["guardrails"])})
+        assert org is not None
+    await record_change(
+        db,
+        principal,
+        "org.create",
+        "org",
+        org["id"],
+        org_id=org["id"],
+        after=org,
+        source=_source(request),
+    )
     return JSON(_org_object(org), status_code=201)
 
 
@@ -173,6 +215,9 @@ async def update_org(request: Request) -> Response:
     for field in ("rpm_limit", "tpm_limit"):
         if field in body:
             changes[field] = _limit(body, field)
+    if "guardrails" in body:
+        changes["guardrails"] = _guardrails(body["guardrails"])
+    before = await request.app.state.db.get_org(org_id)
     try:
         org = await request.app.state.db.update_org(org_id, changes)
     except ProxyError:
@@ -186,8 +231,21 @@ async def update_org(request: Request) -> Response:
                 param="name",
             ) from None
         raise
-    if org is None:
+    if org is None or before is None:
         raise not_found("organization", org_id)
+    old, new = changed(before, org)
+    if new:
+        await record_change(
+            request.app.state.db,
+            principal,
+            "org.update",
+            "org",
+            org_id,
+            org_id=org_id,
+            before=old,
+            after=new,
+            source=_source(request),
+        )
     keys = getattr(request.app.state, "keys", None)
     if keys is not None:
         await keys.refresh()  # new limits apply at once on this instance
@@ -198,8 +256,20 @@ async def delete_org(request: Request) -> Response:
     org_id = request.path_params["org_id"]
     principal = await _admin(request)
     _only_global(principal, "delete organizations")
-    if not await request.app.state.db.delete_org(org_id):
+    db = request.app.state.db
+    before = await db.get_org(org_id)
+    if not await db.delete_org(org_id):
         raise not_found("organization", org_id)
+    await record_change(
+        db,
+        principal,
+        "org.delete",
+        "org",
+        org_id,
+        org_id=org_id,
+        before=before,
+        source=_source(request),
+    )
     keys = getattr(request.app.state, "keys", None)
     if keys is not None:
         keys.drop_org(org_id)
@@ -282,6 +352,16 @@ async def create_api_key(request: Request) -> Response:
     except KeyRequestError as exc:
         param = "permissions" if "permission" in str(exc) else "org_id"
         raise bad_request(str(exc), param=param) from None
+    await record_change(
+        db,
+        principal,
+        "key.create",
+        "api_key",
+        row["id"],
+        org_id=row["org_id"],
+        after=row,
+        source=_source(request),
+    )
     cache = getattr(request.app.state, "keys", None)
     if cache is not None:
         await cache.refresh()  # usable at once on this instance
@@ -301,8 +381,21 @@ async def revoke_api_key(request: Request) -> Response:
     key_id = request.path_params["key_id"]
     principal = await _admin(request)
     scope = None if is_global_admin(principal) else principal.org_id
-    if not await request.app.state.db.revoke_key(key_id, scope):
+    db = request.app.state.db
+    if not await db.revoke_key(key_id, scope):
         raise not_found("active API key", key_id)
+    after = await db.get_key(key_id)
+    await record_change(
+        db,
+        principal,
+        "key.revoke",
+        "api_key",
+        key_id,
+        org_id=after and after["org_id"],
+        before={"revoked_at": None},
+        after={"revoked_at": after and after["revoked_at"]},
+        source=_source(request),
+    )
     cache = getattr(request.app.state, "keys", None)
     if cache is not None:
         cache.drop(key_id)

@@ -117,6 +117,21 @@ class Database(Protocol):
     async def purge_responses(self, older_than: datetime) -> int: ...
 
     # -- dashboard (see storage/common.py) --------------------------------------------------
+    async def add_audit(self, entry: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def list_audit(
+        self,
+        *,
+        org_id: str | None = None,
+        limit: int = 50,
+        after: str | None = None,
+        action: str | None = None,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> tuple[list[dict[str, Any]], bool]: ...
+
     async def has_requests(self, org_id: str) -> bool: ...
 
     async def fallback_totals(

@@ -16,12 +16,13 @@ from typing import Any, TypeVar
 
 import orjson
 
+from .audit import AuditQueries
 from .rollup import UsageQueries
 
 R = TypeVar("R")
 T = TypeVar("T")
 
-ORG_FIELDS = ("name", "monthly_budget_usd", "rpm_limit", "tpm_limit")
+ORG_FIELDS = ("name", "monthly_budget_usd", "rpm_limit", "tpm_limit", "guardrails")
 KEY_COLUMNS = (
     "id, org_id, name, prefix, permissions, rpm_limit, tpm_limit, expires_at, revoked_at,"
     " last_used_at, created_at"
@@ -67,13 +68,18 @@ def iso_out(value: Any) -> str | None:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if dt else None
 
 
+def json_out(value: Any) -> Any:
+    """A JSON text column as its value (None stays None)."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
 def money_out(value: Any) -> Decimal | None:
     if value is None:
         return None
     return Decimal(str(value))
 
 
-class SQLStore(UsageQueries):
+class SQLStore(UsageQueries, AuditQueries):
     """Dialect-independent data access; subclasses provide the ``Dialect`` primitives."""
 
     # -- orgs -------------------------------------------------------------------------------
@@ -84,6 +90,7 @@ class SQLStore(UsageQueries):
             "monthly_budget_usd": money_out(row["monthly_budget_usd"]),
             "rpm_limit": row["rpm_limit"],
             "tpm_limit": row["tpm_limit"],
+            "guardrails": json_out(row.get("guardrails")),
             "created_at": iso_out(row["created_at"]),
             "deleted_at": iso_out(row["deleted_at"]),
         }
@@ -136,6 +143,8 @@ class SQLStore(UsageQueries):
                 value = changes[field]
                 if field == "monthly_budget_usd":
                     value = self._money(None if value is None else Decimal(str(value)))
+                elif field == "guardrails" and value is not None:
+                    value = orjson.dumps(value).decode()
                 sets.append(f"{field} = %s")
                 params.append(value)
         if sets:
@@ -247,13 +256,14 @@ class SQLStore(UsageQueries):
         rows = await self._fetch(
             "SELECT k.id, k.org_id, k.prefix, k.secret_hash, k.permissions, k.rpm_limit,"
             " k.tpm_limit, k.expires_at, o.name AS org_name, o.rpm_limit AS org_rpm_limit,"
-            " o.tpm_limit AS org_tpm_limit, o.monthly_budget_usd"
+            " o.tpm_limit AS org_tpm_limit, o.monthly_budget_usd, o.guardrails AS org_guardrails"
             " FROM api_keys k JOIN orgs o ON o.id = k.org_id"
             " WHERE k.revoked_at IS NULL AND o.deleted_at IS NULL"
         )
         for row in rows:
             row["expires_at"] = to_datetime(row["expires_at"])
             row["monthly_budget_usd"] = money_out(row["monthly_budget_usd"])
+            row["org_guardrails"] = json_out(row.get("org_guardrails"))
         return rows
 
     async def count_active_keys(self) -> int:

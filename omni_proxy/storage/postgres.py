@@ -32,6 +32,10 @@ INSERT_REQUEST = (
     " %s::text[], %s::integer[], %s::boolean[], %s::timestamptz[])"
     " ON CONFLICT (id) DO NOTHING"
 )
+# With the guardrail findings (0008_governance.sql): used only by a batch that has some.
+INSERT_REQUEST_FINDINGS = INSERT_REQUEST.replace(
+    " created_at)", " created_at, guardrails)", 1
+).replace("%s::timestamptz[])", "%s::timestamptz[], %s::text[])", 1)
 INSERT_ROUTING = (
     "INSERT INTO routing_logs (request_id, org_id, strategy, task_type, candidates, plan,"
     " attempts, final_model, reason, created_at)"
@@ -42,6 +46,10 @@ INSERT_ROUTING = (
 
 def _json(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
+
+
+def _findings(counts: dict[str, int] | None) -> str | None:
+    return orjson.dumps(counts).decode() if counts else None
 
 
 def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
@@ -69,6 +77,7 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
         int(r.fallback_count),
         bool(r.client_disconnected),
         created,
+        _findings(r.guardrails),
     )
     routing = None
     if r.routing is not None:
@@ -142,7 +151,10 @@ class PostgresDatabase(SQLStore):
         ):
             # Sorted by id: concurrent batches take the index locks in the same order.
             columns = list(zip(*sorted((r[0] for r in rows), key=lambda t: t[0]), strict=True))
-            await cur.execute(INSERT_REQUEST, [list(c) for c in columns])
+            if any(r.guardrails for r in records):
+                await cur.execute(INSERT_REQUEST_FINDINGS, [list(c) for c in columns])
+            else:
+                await cur.execute(INSERT_REQUEST, [list(c) for c in columns[:-1]])
             if routing:
                 await cur.executemany(INSERT_ROUTING, routing)
 

@@ -28,6 +28,10 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _findings(counts: dict[str, int] | None) -> str | None:
+    return orjson.dumps(counts).decode() if counts else None
+
+
 def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
     created = iso(r.created_at)
     request = (
@@ -52,6 +56,7 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
         r.fallback_count,
         int(r.client_disconnected),
         created,
+        _findings(r.guardrails),
     )
     routing = None
     if r.routing is not None:
@@ -76,6 +81,9 @@ INSERT_REQUEST = (
     " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at)"
     " VALUES ({}) ON CONFLICT (id) DO NOTHING"
 )
+# With the guardrail findings (0008_governance.sql): used only by a batch that has some, so
+# writing needs nothing of that migration otherwise.
+INSERT_REQUEST_FINDINGS = INSERT_REQUEST.replace(" created_at)", " created_at, guardrails)", 1)
 INSERT_ROUTING = (
     "INSERT INTO routing_logs (request_id, org_id, strategy, task_type, candidates, plan,"
     " attempts, final_model, reason, created_at) VALUES ({}) ON CONFLICT (request_id) DO NOTHING"
@@ -256,13 +264,19 @@ class SQLiteDatabase(SQLStore):
         rows = await rows_of(records, record_rows)
 
         batch = self._batch_rollups
+        findings = any(r.guardrails for r in records)
 
         def work(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if batch:
                     _mark_new(conn, [r[0][0] for r in rows])
-                conn.executemany(INSERT_REQUEST.format(", ".join("?" * 21)), [r[0] for r in rows])
+                if findings:
+                    sql = INSERT_REQUEST_FINDINGS.format(", ".join("?" * 22))
+                    conn.executemany(sql, [r[0] for r in rows])
+                else:
+                    sql = INSERT_REQUEST.format(", ".join("?" * 21))
+                    conn.executemany(sql, [r[0][:21] for r in rows])
                 if batch:
                     conn.execute(ROLLUP_BATCH)
                     conn.execute(LATENCY_BATCH)
