@@ -66,8 +66,14 @@ class ModelSettings(_Strict):
     name: str = Field(min_length=1)
     provider: str
     model: str | None = None
-    cost_input: Decimal = Field(default=Decimal(0), ge=0)
-    cost_output: Decimal = Field(default=Decimal(0), ge=0)
+    #: USD per million tokens. Left out: the built-in price table's list price for the
+    #: upstream model (``omni_proxy.prices``), else unknown.
+    cost_input: Decimal | None = Field(default=None, ge=0)
+    cost_output: Decimal | None = Field(default=None, ge=0)
+    #: Prompt tokens read from the upstream's prompt cache, and reasoning tokens, where
+    #: billed apart (left out: the table's, else the input / output price).
+    cost_cached_input: Decimal | None = Field(default=None, ge=0)
+    cost_reasoning: Decimal | None = Field(default=None, ge=0)
     avg_latency_ms: int = Field(default=1000, ge=0)
     strengths: list[str] = Field(default_factory=list)
     supports_functions: bool = True

@@ -295,12 +295,15 @@ class Pipeline:
     def costs(self, model: ModelInfo | None, usage: Usage) -> tuple[Decimal, Decimal]:
         if model is None:
             return Decimal(0), Decimal(0)
-        cost = model.cost(usage.prompt_tokens, usage.completion_tokens).quantize(_MONEY)
-        if model.kind != "chat":
-            return cost, cost  # the premium baseline is a chat model: nothing to compare
+        p, c = usage.prompt_tokens, usage.completion_tokens
+        cost = model.cost(p, c, usage.cached_tokens, usage.reasoning_tokens).quantize(_MONEY)
+        if model.kind != "chat" or model.price_source == "unknown":
+            # The premium baseline is a chat model; and a model without a price must not
+            # show the whole premium price as savings.
+            return cost, cost
         premium_model = self.registry.premium or model
-        premium = premium_model.cost(usage.prompt_tokens, usage.completion_tokens).quantize(_MONEY)
-        return cost, premium
+        premium = premium_model.cost(p, c, usage.cached_tokens, usage.reasoning_tokens)
+        return cost, premium.quantize(_MONEY)
 
     def record(self, ctx: CallContext) -> None:
         """Hand the finished request to every ``record`` implementation; never raises."""
