@@ -27,6 +27,7 @@ from tenacity import (
 )
 
 from . import dashboard, data, openapi, security
+from .cache import build_cache
 from .config import Config, ConfigError, load_config
 from .defaults.record import RecordPlugin
 from .errors import ProxyError
@@ -220,6 +221,7 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
         app.state.db = db
         app.state.recorder = recorder
         await data.start(app, config, pm, db)
+        pipeline.cache = build_cache(config.cache, config.redis_url)
         for result in pm.hook.startup(app=app, config=config):
             await await_me_maybe(result)
         try:
@@ -228,6 +230,9 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
             for result in pm.hook.shutdown(app=app):
                 await await_me_maybe(result)
             await data.stop(app)
+            if pipeline.cache is not None:
+                await pipeline.cache.aclose()
+                pipeline.cache = None
             await recorder.stop()
             pm.unregister(record_plugin)
             await providers.aclose()

@@ -111,6 +111,18 @@ class RoutingSettings(_Strict):
     stream_idle_s: float = Field(default=60.0, gt=0)
 
 
+class CacheSettings(_Strict):
+    """The exact-match response cache (omni_proxy/cache.py)."""
+
+    mode: Literal["none", "exact"] = "none"
+    ttl_s: float = Field(default=3600.0, gt=0)
+    #: Entries kept in memory (the Redis store is bounded by Redis's own memory policy).
+    max_entries: int = Field(default=10_000, ge=1)
+    #: Skip sampled requests (``n > 1``, or temperature > 0 without a ``seed``). LiteLLM
+    #: caches them; so does omni-proxy unless this is set.
+    skip_sampled: bool = False
+
+
 class Config(_Strict):
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
@@ -118,6 +130,7 @@ class Config(_Strict):
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     models: list[ModelSettings] = Field(default_factory=list)
     routing: RoutingSettings = RoutingSettings()
+    cache: CacheSettings = CacheSettings()
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     demo: bool = False

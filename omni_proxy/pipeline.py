@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+from .cache import ResponseCache
 from .config import Config
 from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
 from .health import Health
@@ -77,6 +78,8 @@ class Pipeline:
         #: (raise ``ProxyError`` 429 to refuse), and told of each finished request.
         self.admission: Callable[[Principal, CallContext], Awaitable[None]] | None = None
         self.settle: Callable[[RequestRecord], None] | None = None
+        #: The response cache (``cache.mode``), set at start-up; None when off.
+        self.cache: ResponseCache | None = None
 
     # -- authenticate -------------------------------------------------------------------
     async def authenticate(self, request: Any, api_key: str | None, permission: str) -> Principal:
@@ -290,6 +293,7 @@ class Pipeline:
             "savings_estimate": float(premium - cost),
             "latency_ms": round(ctx.elapsed_ms(), 2),
             "fallbacks": [a.as_dict() for a in ctx.attempts],
+            "cache_hit": False,
         }
 
     def costs(self, model: ModelInfo | None, usage: Usage) -> tuple[Decimal, Decimal]:
@@ -309,7 +313,12 @@ class Pipeline:
         """Hand the finished request to every ``record`` implementation; never raises."""
         usage = ctx.usage or Usage()
         model = ctx.route.model if ctx.route else None
-        cost, premium = self.costs(model, usage) if ctx.status < 400 else (Decimal(0), Decimal(0))
+        if ctx.cache_state == "hit":
+            cost, premium = Decimal(0), ctx.cache_premium or Decimal(0)
+        elif ctx.status < 400:
+            cost, premium = self.costs(model, usage)
+        else:
+            cost, premium = Decimal(0), Decimal(0)
         plan = ctx.plan
         event = RequestRecord(
             request_id=ctx.request_id,

@@ -185,6 +185,13 @@ class CallContext:
     config: Any = None
     deadline: float | None = None
     prompt_estimate: int = 0
+    #: The response cache (omni_proxy/cache.py): this request's key (None: not looked up),
+    #: ``hit`` | ``miss`` | ``bypass`` (None: the cache is off here), and for a hit the
+    #: stored entry and its premium price (recorded as saved: a hit costs 0).
+    cache_key: str | None = None
+    cache_state: str | None = None
+    cache_entry: dict[str, Any] | None = None
+    cache_premium: Decimal | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
