@@ -40,7 +40,17 @@ from .plugins import PluginManager, await_me_maybe, get_plugin_manager
 from .provider import Provider
 from .recorder import Recorder
 from .registry import Providers, build_registry
-from .routes import admin, chat, completions, embeddings, messages, meta, responses, usage
+from .routes import (
+    admin,
+    chat,
+    completions,
+    embeddings,
+    key_admin,
+    messages,
+    meta,
+    responses,
+    usage,
+)
 from .storage import open_database
 
 log = logging.getLogger("omni_proxy")
@@ -194,6 +204,7 @@ def routes() -> list[Route]:
         Route("/openapi.json", openapi.openapi_endpoint, methods=["GET"]),
         *usage.ROUTES,
         *admin.ROUTES,
+        *key_admin.ROUTES,
         *dashboard.ROUTES,
     ]
 

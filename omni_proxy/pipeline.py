@@ -80,6 +80,9 @@ class Pipeline:
         self.settle: Callable[[RequestRecord], None] | None = None
         #: The response cache (``cache.mode``), set at start-up; None when off.
         self.cache: ResponseCache | None = None
+        #: Registry views for keys limited to some models, for ``_views_of``.
+        self._views: dict[frozenset[str], Registry] = {}
+        self._views_of: Registry | None = None
 
     # -- authenticate -------------------------------------------------------------------
     async def authenticate(self, request: Any, api_key: str | None, permission: str) -> Principal:
@@ -97,9 +100,28 @@ class Pipeline:
         return principal  # type: ignore[no-any-return]
 
     async def admit(self, ctx: CallContext) -> None:
-        """Rate limits and budgets for a request that will reach a provider."""
-        if self.admission is not None and ctx.principal is not None:
+        """The key's model allow-list, then rate limits and budgets, for a request that
+        will reach a provider (or the response cache)."""
+        if ctx.principal is None:
+            return
+        allowed = ctx.principal.limits.get("models")
+        if allowed and ctx.requested_model not in (None, "", "auto"):
+            check_model_allowed(allowed, str(ctx.requested_model))
+        if self.admission is not None:
             await self.admission(ctx.principal, ctx)
+
+    def registry_for(self, principal: Principal | None) -> Registry:
+        """The registry, or for a key limited to some models the part of it it may use
+        (``auto`` routes among those only). Views are built once per allow-list."""
+        allowed = principal.limits.get("models") if principal is not None else None
+        if not allowed:
+            return self.registry
+        if self._views_of is not self.registry:
+            self._views, self._views_of = {}, self.registry
+        view = self._views.get(allowed)
+        if view is None:
+            view = self._views[allowed] = self.registry.subset(allowed)
+        return view
 
     # -- classify and select ------------------------------------------------------------
     async def classify(self, body: dict[str, Any], principal: Principal | None) -> Classification:
@@ -120,11 +142,14 @@ class Pipeline:
         model = body.get("model")
         if model != "auto" and model not in self.registry:
             raise model_not_found(str(model))
+        registry = self.registry_for(principal)
+        if registry is not self.registry and model != "auto":
+            check_model_allowed(registry, str(model))
         plan = self.hook.select_route(
             body=body,
             principal=principal,
             classification=classification,
-            registry=self.registry,
+            registry=registry,
             config=self.config,
             health=self.health,
         )
@@ -466,6 +491,19 @@ async def _aclose(iterator: Any) -> None:
 def _next_untried(plan: RoutePlan, ctx: CallContext, current: Route) -> Route | None:
     tried = {a.model for a in ctx.attempts} | {current.model.name}
     return next((r for r in plan.routes if r.model.name not in tried), None)
+
+
+def check_model_allowed(allowed: Any, model: str) -> None:
+    """403 for a model the key may not use: OpenAI's answer when a project lacks access to
+    a model (status 403, code ``model_not_found``)."""
+    if model not in allowed:
+        raise ProxyError(
+            403,
+            f"This API key does not have access to model '{model}'.",
+            type="permission_error",
+            code="model_not_found",
+            param="model",
+        )
 
 
 def final_error(last: ProxyError, ctx: CallContext) -> ProxyError:

@@ -51,6 +51,17 @@ class Registry:
     def get(self, name: str) -> ModelInfo | None:
         return self._models.get(name)
 
+    def subset(self, names: frozenset[str]) -> Registry:
+        """The models named, in order, for a key limited to them: the premium baseline
+        stays; the fallback and default stay only when allowed."""
+        view = Registry.__new__(Registry)
+        view._models = {n: m for n, m in self._models.items() if n in names}
+        view.config = self.config
+        view.premium = self.premium
+        view.fallback = self.fallback if self.fallback and self.fallback.name in names else None
+        view.default = self.default if self.default and self.default.name in names else None
+        return view
+
     def __iter__(self) -> Iterator[ModelInfo]:
         return iter(self._models.values())
 
