@@ -6,6 +6,7 @@ bound); I/O (database, migrations, the recorder) happens in the lifespan.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -35,6 +36,7 @@ from .health import Health
 from .http import RequestIdMiddleware, assign_request_id, error_response, fast_request
 from .logs import RequestLogPlugin, configure
 from .metrics import MetricsPlugin, metrics_endpoint
+from .otel import build_exporter
 from .pipeline import Pipeline
 from .plugins import PluginManager, await_me_maybe, get_plugin_manager
 from .provider import Provider
@@ -233,6 +235,7 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
         app.state.recorder = recorder
         await data.start(app, config, pm, db)
         pipeline.cache = build_cache(config.cache, config.redis_url)
+        pipeline.otel = build_exporter(config.tracing)
         for result in pm.hook.startup(app=app, config=config):
             await await_me_maybe(result)
         try:
@@ -244,6 +247,9 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
             if pipeline.cache is not None:
                 await pipeline.cache.aclose()
                 pipeline.cache = None
+            if pipeline.otel is not None:
+                await asyncio.to_thread(pipeline.otel.shutdown)  # sends what is queued
+                pipeline.otel = None
             await recorder.stop()
             pm.unregister(record_plugin)
             await providers.aclose()

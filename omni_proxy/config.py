@@ -123,6 +123,17 @@ class CacheSettings(_Strict):
     skip_sampled: bool = False
 
 
+class TracingSettings(_Strict):
+    """OpenTelemetry export (omni_proxy/otel.py; ``pip install 'omni-proxy[otel]'``)."""
+
+    #: OTLP/HTTP collector, e.g. http://127.0.0.1:4318 (``/v1/traces`` is added). Unset:
+    #: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT, else no export.
+    otlp_endpoint: str | None = None
+    service_name: str = "omni-proxy"
+    #: Sent with each export (e.g. an API key of a hosted tracing service).
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
 class Config(_Strict):
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
@@ -131,6 +142,7 @@ class Config(_Strict):
     models: list[ModelSettings] = Field(default_factory=list)
     routing: RoutingSettings = RoutingSettings()
     cache: CacheSettings = CacheSettings()
+    tracing: TracingSettings = TracingSettings()
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     demo: bool = False

@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+from . import tracing
 from .cache import ResponseCache
 from .config import Config
 from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
@@ -80,6 +81,8 @@ class Pipeline:
         self.settle: Callable[[RequestRecord], None] | None = None
         #: The response cache (``cache.mode``), set at start-up; None when off.
         self.cache: ResponseCache | None = None
+        #: The span exporter (``tracing.otlp_endpoint``), set at start-up; None when off.
+        self.otel: Any = None
         #: Registry views for keys limited to some models, for ``_views_of``.
         self._views: dict[frozenset[str], Registry] = {}
         self._views_of: Registry | None = None
@@ -102,6 +105,8 @@ class Pipeline:
     async def admit(self, ctx: CallContext) -> None:
         """The key's model allow-list, then rate limits and budgets, for a request that
         will reach a provider (or the response cache)."""
+        if self.otel is not None:
+            ctx.trace, ctx.spans = tracing.current(), []
         if ctx.principal is None:
             return
         allowed = ctx.principal.limits.get("models")
@@ -221,10 +226,14 @@ class Pipeline:
                 response = await self._with_deadline(await_me_maybe(pending), ctx)
             except ProxyError as err:
                 last = self.scrub(err)
+                if ctx.spans is not None:
+                    ctx.spans.append((route.model, t0, time.perf_counter(), err.message))
                 route = await self._next_route(route, err, ctx)
                 continue
             finally:
                 ctx.upstream_ms = (time.perf_counter() - t0) * 1000
+            if ctx.spans is not None:
+                ctx.spans.append((route.model, t0, time.perf_counter(), None))
             self.health.succeeded(route.model.name)
             if cascade:
                 reason = inadequate(response, body)
@@ -251,6 +260,7 @@ class Pipeline:
         while route is not None:
             ctx.route = route
             iterator = None
+            t0 = time.perf_counter()
             try:
                 pending = self.hook.call_provider(
                     route=route,
@@ -266,15 +276,21 @@ class Pipeline:
                 last = ProxyError(
                     502, "upstream closed the stream without data", type="server_error"
                 )
+                if ctx.spans is not None:
+                    ctx.spans.append((route.model, t0, time.perf_counter(), last.message))
                 route = await self._next_route(route, last, ctx)
                 continue
             except ProxyError as err:
                 if iterator is not None:
                     await _aclose(iterator)
                 last = self.scrub(err)
+                if ctx.spans is not None:
+                    ctx.spans.append((route.model, t0, time.perf_counter(), err.message))
                 route = await self._next_route(route, err, ctx)
                 continue
             ctx.first_token_at = time.perf_counter()
+            if ctx.spans is not None:  # a stream's attempt lasts until its first chunk
+                ctx.spans.append((route.model, t0, ctx.first_token_at, None))
             self.health.succeeded(route.model.name)
             return iterator, first
         assert last is not None
@@ -379,6 +395,11 @@ class Pipeline:
             error_code=ctx.error_code,
             upstream_ms=ctx.upstream_ms,
         )
+        if self.otel is not None:
+            try:
+                self.otel.export(ctx, event)
+            except Exception:
+                log.exception("exporting the spans of request %s failed", ctx.request_id)
         if self.settle is not None:
             try:
                 self.settle(event)

@@ -192,6 +192,11 @@ class CallContext:
     cache_state: str | None = None
     cache_entry: dict[str, Any] | None = None
     cache_premium: Decimal | None = None
+    #: Set only while spans are exported (omni_proxy/otel.py): the traceparents of
+    #: ``tracing.current()``, and each upstream attempt as (model, t0, t1, error or None),
+    #: times on ``time.perf_counter``'s clock.
+    trace: tuple[str | None, str | None] | None = None
+    spans: list[tuple[ModelInfo, float, float, str | None]] | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
