@@ -62,9 +62,30 @@ class ProviderSettings(BaseModel):
         return (self.model_extra or {}).get(key, default)
 
 
+class DeploymentSettings(_Strict):
+    """One upstream behind a public model name (LiteLLM: a ``model_list`` entry)."""
+
+    provider: str
+    #: Upstream model id (default: the model entry's ``model``, else its name).
+    model: str | None = None
+    weight: float = Field(default=1.0, gt=0)
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+    #: Whole-call limit for this deployment (default: its provider's ``timeout_s``).
+    timeout_s: float | None = Field(default=None, gt=0)
+    #: Seconds a failing deployment is left out (its siblings answer meanwhile).
+    cooldown_s: float = Field(default=30.0, ge=0)
+    #: Price override for this deployment (default: the model entry's).
+    cost_input: Decimal | None = Field(default=None, ge=0)
+    cost_output: Decimal | None = Field(default=None, ge=0)
+    #: An id for logs, metrics and ``omni.deployment`` (default: ``provider/model``).
+    id: str | None = None
+
+
 class ModelSettings(_Strict):
     name: str = Field(min_length=1)
-    provider: str
+    #: Required unless ``deployments`` lists the upstreams.
+    provider: str | None = None
     model: str | None = None
     #: USD per million tokens. Left out: the built-in price table's list price for the
     #: upstream model (``omni_proxy.prices``), else unknown.
@@ -80,6 +101,8 @@ class ModelSettings(_Strict):
     supports_vision: bool = False
     max_tokens: int = Field(default=128_000, gt=0)
     kind: Literal["chat", "embedding"] = "chat"
+    #: Several upstreams behind this one public name, balanced per ``routing.load_balancing``.
+    deployments: list[DeploymentSettings] | None = Field(default=None, min_length=1)
 
     @field_validator("strengths")
     @classmethod
@@ -109,6 +132,8 @@ class RoutingSettings(_Strict):
     deadline_s: float = Field(default=120.0, gt=0)
     #: Longest silence allowed between a stream's chunks once it has started.
     stream_idle_s: float = Field(default=60.0, gt=0)
+    #: How a model's ``deployments`` share its requests (omni_proxy/deployments.py).
+    load_balancing: Literal["weighted", "least_busy", "latency", "usage"] = "weighted"
 
 
 class CacheSettings(_Strict):
@@ -273,8 +298,24 @@ def _check_references(config: Config, source: str) -> None:
             raise ConfigError(
                 f"invalid config in {source}: models[{i}].name: 'auto' is reserved for routing"
             )
-        if m.provider not in config.providers and not (config.demo and m.provider == "demo"):
+        if m.provider is None and not m.deployments:
             raise ConfigError(
-                f"invalid config in {source}: models[{i}].provider: {m.provider!r} is not "
-                f"defined under providers (defined: {sorted(config.providers) or 'none'})"
+                f"invalid config in {source}: models[{i}]: needs a provider or deployments"
             )
+        refs = [(f"models[{i}].provider", m.provider)] if m.provider else []
+        ids: set[str] = set()
+        for j, d in enumerate(m.deployments or ()):
+            refs.append((f"models[{i}].deployments[{j}].provider", d.provider))
+            ident = d.id or f"{d.provider}/{d.model or m.model or m.name}"
+            if ident in ids:
+                raise ConfigError(
+                    f"invalid config in {source}: models[{i}].deployments[{j}]: duplicate "
+                    f"deployment {ident!r} (give each an id)"
+                )
+            ids.add(ident)
+        for where, provider in refs:
+            if provider not in config.providers and not (config.demo and provider == "demo"):
+                raise ConfigError(
+                    f"invalid config in {source}: {where}: {provider!r} is not "
+                    f"defined under providers (defined: {sorted(config.providers) or 'none'})"
+                )

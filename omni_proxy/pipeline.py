@@ -13,11 +13,12 @@ import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from . import tracing
 from .cache import ResponseCache
 from .config import Config
+from .deployments import Balancer, concrete, none_left
 from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
 from .health import Health
 from .logs import upstream_failure
@@ -38,6 +39,7 @@ from .types import (
 )
 
 log = logging.getLogger("omni_proxy")
+T = TypeVar("T")
 
 _MONEY = Decimal("0.00000001")
 
@@ -81,6 +83,8 @@ class Pipeline:
         self.settle: Callable[[RequestRecord], None] | None = None
         #: The response cache (``cache.mode``), set at start-up; None when off.
         self.cache: ResponseCache | None = None
+        #: Shares each model's ``deployments`` (``routing.load_balancing``).
+        self.balancer = Balancer(config.routing.load_balancing)
         #: The span exporter (``tracing.otlp_endpoint``), set at start-up; None when off.
         self.otel: Any = None
         #: Registry views for keys limited to some models, for ``_views_of``.
@@ -175,13 +179,15 @@ class Pipeline:
     # -- call and fall back -------------------------------------------------------------
     async def _next_route(self, route: Route, error: ProxyError, ctx: CallContext) -> Route | None:
         assert ctx.plan is not None
+        # The provider that failed: a deployment's when the model has several.
+        provider = ctx.route.model.provider if ctx.route is not None else route.model.provider
         ctx.attempts.append(
-            Attempt(route.model.name, route.model.provider, error.status, error.message, error.code)
+            Attempt(route.model.name, provider, error.status, error.message, error.code)
         )
         upstream_failure(
             ctx.request_id,
             route.model.name,
-            route.model.provider,
+            provider,
             error.status,
             error.code,
             error.message,
@@ -215,25 +221,15 @@ class Pipeline:
             ctx.route = route
             t0 = time.perf_counter()
             try:
-                pending = self.hook.call_provider(
-                    route=route,
-                    body=body,
-                    stream=False,
-                    providers=self.providers,
-                    context=ctx,
-                    operation=operation,
+                response = await self._attempt(
+                    route, ctx, lambda r: self._call_once(r, body, ctx, operation)
                 )
-                response = await self._with_deadline(await_me_maybe(pending), ctx)
             except ProxyError as err:
                 last = self.scrub(err)
-                if ctx.spans is not None:
-                    ctx.spans.append((route.model, t0, time.perf_counter(), err.message))
                 route = await self._next_route(route, err, ctx)
                 continue
             finally:
                 ctx.upstream_ms = (time.perf_counter() - t0) * 1000
-            if ctx.spans is not None:
-                ctx.spans.append((route.model, t0, time.perf_counter(), None))
             self.health.succeeded(route.model.name)
             if cascade:
                 reason = inadequate(response, body)
@@ -259,42 +255,126 @@ class Pipeline:
         last: ProxyError | None = None
         while route is not None:
             ctx.route = route
-            iterator = None
-            t0 = time.perf_counter()
             try:
-                pending = self.hook.call_provider(
-                    route=route,
-                    body=body,
-                    stream=True,
-                    providers=self.providers,
-                    context=ctx,
-                    operation="chat",
+                iterator, first = await self._attempt(
+                    route, ctx, lambda r: self._open_once(r, body, ctx)
                 )
-                iterator = await await_me_maybe(pending)
-                first = await self._with_deadline(anext(iterator), ctx)
-            except StopAsyncIteration:
-                last = ProxyError(
-                    502, "upstream closed the stream without data", type="server_error"
-                )
-                if ctx.spans is not None:
-                    ctx.spans.append((route.model, t0, time.perf_counter(), last.message))
-                route = await self._next_route(route, last, ctx)
-                continue
             except ProxyError as err:
-                if iterator is not None:
-                    await _aclose(iterator)
                 last = self.scrub(err)
-                if ctx.spans is not None:
-                    ctx.spans.append((route.model, t0, time.perf_counter(), err.message))
                 route = await self._next_route(route, err, ctx)
                 continue
             ctx.first_token_at = time.perf_counter()
-            if ctx.spans is not None:  # a stream's attempt lasts until its first chunk
-                ctx.spans.append((route.model, t0, ctx.first_token_at, None))
             self.health.succeeded(route.model.name)
             return iterator, first
         assert last is not None
         raise final_error(last, ctx)
+
+    async def _call_once(
+        self, route: Route, body: dict[str, Any], ctx: CallContext, operation: str
+    ) -> Any:
+        pending = self.hook.call_provider(
+            route=route,
+            body=body,
+            stream=False,
+            providers=self.providers,
+            context=ctx,
+            operation=operation,
+        )
+        return await self._with_deadline(await_me_maybe(pending), ctx)
+
+    async def _open_once(
+        self, route: Route, body: dict[str, Any], ctx: CallContext
+    ) -> tuple[Any, bytes]:
+        """A stream and its first chunk; a stream that fails before it is closed here."""
+        iterator = None
+        try:
+            pending = self.hook.call_provider(
+                route=route,
+                body=body,
+                stream=True,
+                providers=self.providers,
+                context=ctx,
+                operation="chat",
+            )
+            iterator = await await_me_maybe(pending)
+            first = await self._with_deadline(anext(iterator), ctx)
+        except StopAsyncIteration:
+            raise ProxyError(
+                502, "upstream closed the stream without data", type="server_error"
+            ) from None
+        except ProxyError:
+            if iterator is not None:
+                await _aclose(iterator)
+            raise
+        return iterator, first
+
+    async def _attempt(
+        self, route: Route, ctx: CallContext, once: Callable[[Route], Awaitable[T]]
+    ) -> T:
+        """One attempt at a planned model: its one upstream, or its deployments in the
+        balancer's order until one answers (a failed sibling is reported in
+        ``omni.fallbacks``; the last failure is raised for the plan's next model)."""
+        model = route.model
+        if not model.deployments:
+            t0 = time.perf_counter()
+            try:
+                result = await once(route)
+            except ProxyError as err:
+                self._span(ctx, model, t0, err)
+                raise
+            self._span(ctx, model, t0, None)
+            return result
+        tried: set[str] = set()
+        dep = self.balancer.pick(model, tried)
+        if dep is None:
+            raise none_left(model)
+        while True:
+            tried.add(dep.id)
+            served = concrete(model, dep)
+            ctx.route, ctx.deployment = Route(served, route.reason, route.score), dep.id
+            self.balancer.begin(dep)
+            t0 = time.perf_counter()
+            try:
+                if dep.timeout_s is None:
+                    result = await once(ctx.route)
+                else:
+                    result = await self._within(dep.timeout_s, once(ctx.route))
+            except ProxyError as err:
+                self.balancer.end(dep, (time.perf_counter() - t0) * 1000, err)
+                self._span(ctx, served, t0, err)
+                nxt = self.balancer.pick(model, tried) if err.retryable else None
+                if nxt is None:
+                    raise
+                self.scrub(err)
+                ctx.attempts.append(
+                    Attempt(model.name, dep.provider, err.status, err.message, err.code)
+                )
+                upstream_failure(
+                    ctx.request_id, model.name, dep.provider, err.status, err.code, err.message
+                )
+                dep = nxt
+                continue
+            self.balancer.end(dep, (time.perf_counter() - t0) * 1000, None)
+            self._span(ctx, served, t0, None)
+            return result
+
+    @staticmethod
+    async def _within(timeout_s: float, awaitable: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await awaitable
+        except TimeoutError:
+            raise ProxyError(
+                504,
+                f"the deployment did not answer within {timeout_s:g} s",
+                type="server_error",
+                code="timeout",
+            ) from None
+
+    @staticmethod
+    def _span(ctx: CallContext, model: ModelInfo, t0: float, err: ProxyError | None) -> None:
+        if ctx.spans is not None:
+            ctx.spans.append((model, t0, time.perf_counter(), None if err is None else err.message))
 
     def scrub(self, err: ProxyError) -> ProxyError:
         """Blank any provider key out of an upstream error's message (in place)."""
@@ -335,6 +415,7 @@ class Pipeline:
             "latency_ms": round(ctx.elapsed_ms(), 2),
             "fallbacks": [a.as_dict() for a in ctx.attempts],
             "cache_hit": False,
+            **({"deployment": ctx.deployment} if ctx.deployment is not None else {}),
         }
 
     def costs(self, model: ModelInfo | None, usage: Usage) -> tuple[Decimal, Decimal]:
@@ -395,6 +476,8 @@ class Pipeline:
             error_code=ctx.error_code,
             upstream_ms=ctx.upstream_ms,
         )
+        if ctx.deployment is not None:
+            self.balancer.settle(ctx.deployment, usage.total_tokens)
         if self.otel is not None:
             try:
                 self.otel.export(ctx, event)

@@ -15,6 +15,7 @@ import httpx
 
 from . import prices
 from .config import Config, ConfigError, ModelSettings, ProviderSettings
+from .deployments import deployments_of
 from .provider import Provider
 from .types import ModelInfo
 from .upstream_h1 import H1Pool
@@ -80,7 +81,8 @@ def model_info(
 ) -> ModelInfo:
     """A registry row; prices the config leaves out come from the built-in table."""
     s = m if isinstance(m, ModelSettings) else ModelSettings.model_validate(m)
-    upstream = s.model or s.name
+    deployments = deployments_of(s)
+    upstream = deployments[0].model if deployments else (s.model or s.name)
     cost_input, cost_output = s.cost_input, s.cost_output
     cached, reasoning = s.cost_cached_input, s.cost_reasoning
     # The table is read only for a price the entry leaves out (an embedding has no output).
@@ -97,8 +99,9 @@ def model_info(
         source = "unknown"
     return ModelInfo(
         name=s.name,
-        provider=s.provider,
+        provider=deployments[0].provider if deployments else str(s.provider),
         model=upstream,
+        deployments=deployments,
         cost_input=Decimal(cost_input or 0),
         cost_output=Decimal(cost_output or 0),
         cost_cached_input=cached,
@@ -131,10 +134,10 @@ def build_registry(config: Config, provider_classes: dict[str, type[Provider]]) 
                 f"{settings.plugin!r} (installed: {', '.join(sorted(provider_classes)) or 'none'};"
                 f" try `pip install omni-proxy-{settings.plugin}`)"
             )
-    models = [
-        model_info(m, owned_by=_owner(providers[m.provider]), provider=providers[m.provider])
-        for m in config.models
-    ]
+    models = []
+    for m in config.models:
+        first = providers[m.provider or (m.deployments or [])[0].provider]
+        models.append(model_info(m, owned_by=_owner(first), provider=first))
     listed = {m.provider for m in models}
     for name, settings in providers.items():
         if name in listed:

@@ -40,6 +40,8 @@ def _row(m: Any) -> dict[str, Any]:
 def _keep_price_details(fresh: ModelInfo, owner: ModelInfo | None) -> ModelInfo:
     """The table stores input and output prices only: while they are unchanged, keep the
     cached-token and reasoning prices and the price's source that the registry had."""
+    if owner is not None and owner.deployments:
+        fresh = replace(fresh, deployments=owner.deployments)  # config only, never the table
     if owner is None or (fresh.cost_input, fresh.cost_output) != (
         owner.cost_input,
         owner.cost_output,

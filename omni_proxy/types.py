@@ -71,6 +71,9 @@ class ModelInfo:
     #: Where the prices came from: ``config``, ``table`` (built-in prices), ``plugin``
     #: (the provider plugin's defaults) or ``unknown`` (none: costs and savings read 0).
     price_source: str = "config"
+    #: Several upstreams behind this name (omni_proxy/deployments.py); empty: ``provider``
+    #: and ``model`` are the one upstream.
+    deployments: tuple[Any, ...] = ()
 
     def cost(
         self, prompt_tokens: int, completion_tokens: int, cached: int = 0, reasoning: int = 0
@@ -196,6 +199,8 @@ class CallContext:
     #: ``tracing.current()``, and each upstream attempt as (model, t0, t1, error or None),
     #: times on ``time.perf_counter``'s clock.
     trace: tuple[str | None, str | None] | None = None
+    #: The deployment that answered, for a model with several (its id).
+    deployment: str | None = None
     spans: list[tuple[ModelInfo, float, float, str | None]] | None = None
 
     def elapsed_ms(self) -> float:
