@@ -69,7 +69,7 @@ def deployments_of(settings: Any) -> tuple[Deployment, ...]:
 
 
 class _State:
-    __slots__ = ("cooled_until", "in_flight", "latency_ms", "requests", "tokens")
+    __slots__ = ("cooled_until", "in_flight", "latency_ms", "requests", "token_sum", "tokens")
 
     def __init__(self) -> None:
         self.in_flight = 0
@@ -77,15 +77,16 @@ class _State:
         self.cooled_until = 0.0
         self.requests: deque[float] = deque()
         self.tokens: deque[tuple[float, int]] = deque()
+        self.token_sum = 0  # of ``tokens``: kept, not summed per pick
 
     def used(self, now: float) -> tuple[int, int]:
-        """Requests and tokens in the last ``WINDOW_S`` seconds."""
+        """Requests and tokens in the last ``WINDOW_S`` seconds (amortised O(1))."""
         cutoff = now - WINDOW_S
         while self.requests and self.requests[0] <= cutoff:
             self.requests.popleft()
         while self.tokens and self.tokens[0][0] <= cutoff:
-            self.tokens.popleft()
-        return len(self.requests), sum(n for _, n in self.tokens)
+            self.token_sum -= self.tokens.popleft()[1]
+        return len(self.requests), self.token_sum
 
 
 class Balancer:
@@ -96,6 +97,7 @@ class Balancer:
         self.clock = clock
         self._state: dict[str, _State] = {}
         self._rng = random.Random()
+        self._served: dict[tuple[int, str], tuple[ModelInfo, ModelInfo]] = {}
 
     def state(self, dep: Deployment) -> _State:
         state = self._state.get(dep.id)
@@ -165,11 +167,22 @@ class Balancer:
             pause = max(dep.cooldown_s, error.retry_after or 0.0)
             state.cooled_until = self.clock() + pause
 
+    def served(self, model: ModelInfo, dep: Deployment) -> ModelInfo:
+        """``concrete(model, dep)``, built once per registry model (``replace`` costs µs)."""
+        key = (id(model), dep.id)
+        hit = self._served.get(key)
+        if hit is not None and hit[0] is model:
+            return hit[1]
+        out = concrete(model, dep)
+        self._served[key] = (model, out)
+        return out
+
     def settle(self, dep_id: str, tokens: int) -> None:
         """A finished request's tokens, for the deployment's tpm window."""
         state = self._state.get(dep_id)
         if state is not None and tokens:
             state.tokens.append((self.clock(), tokens))
+            state.token_sum += tokens
 
 
 def concrete(model: ModelInfo, dep: Deployment) -> ModelInfo:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from . import tracing
 from .cache import ResponseCache
 from .config import Config
-from .deployments import Balancer, concrete, none_left
+from .deployments import Balancer, none_left
 from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
 from .health import Health
 from .logs import upstream_failure
@@ -330,7 +330,7 @@ class Pipeline:
             raise none_left(model)
         while True:
             tried.add(dep.id)
-            served = concrete(model, dep)
+            served = self.balancer.served(model, dep)
             ctx.route, ctx.deployment = Route(served, route.reason, route.score), dep.id
             self.balancer.begin(dep)
             t0 = time.perf_counter()

@@ -1,6 +1,7 @@
-"""What the response cache costs: the lookup a miss adds, and a hit's time in the proxy.
+"""What the gateway features cost on the hot path: a response-cache miss's lookup, a hit's
+time in the proxy, and choosing a deployment.
 
-    python bench/cache_bench.py            # about 10 seconds
+    python bench/gateway_bench.py            # about 15 seconds
 
 1. The miss path's added work, in-process: ``cache_key`` (canonical JSON + BLAKE2b) and a
    memory-store lookup for a typical chat body, timed over many rounds (median of 5 runs).
@@ -8,6 +9,9 @@
    OpenAI upstream of tests/fakes; one miss stores the answer, then N identical requests
    are hits. Reported: the proxy's own ``omni.latency_ms`` for a hit (median, p99) and the
    client's round trip.
+
+3. Deployments, in-process: ``Balancer.pick`` + ``begin``/``end`` + ``served`` for a model
+   with three deployments, per strategy.
 
 Everything runs on 127.0.0.1; the proxy and fake upstream stop by themselves.
 """
@@ -27,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from omni_proxy.cache import MemoryStore, cache_key  # noqa: E402
+from omni_proxy.deployments import Balancer, Deployment  # noqa: E402
+from omni_proxy.types import ModelInfo  # noqa: E402
 from tests.conftest import MASTER_KEY, ProxyProcess  # noqa: E402
 from tests.fakes.openai_upstream import FakeOpenAI  # noqa: E402
 
@@ -87,7 +93,24 @@ def hit_latency(n: int = 300) -> tuple[float, float, float]:
             )
 
 
+def deployment_cost(strategy: str, rounds: int = 50_000) -> float:
+    """Microseconds per request to choose, account for and resolve a deployment."""
+    deps = tuple(Deployment(f"d{i}", f"p{i}", "m", weight=i + 1, rpm=10**9) for i in range(3))
+    model = ModelInfo("m", "p0", "m", deployments=deps)
+    balancer = Balancer(strategy)
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        dep = balancer.pick(model, set())
+        assert dep is not None
+        balancer.begin(dep)
+        balancer.served(model, dep)
+        balancer.end(dep, 1.0, None)
+    return (time.perf_counter() - t0) / rounds * 1e6
+
+
 if __name__ == "__main__":
+    for strategy in ("weighted", "least_busy", "latency", "usage"):
+        print(f"deployments ({strategy}): {deployment_cost(strategy):.1f} µs per request")
     print(f"miss: key + memory lookup adds {miss_cost():.1f} µs (median of 5 runs)")
     med, p99, rtt = hit_latency()
     print(f"hit: {med:.3f} ms in the proxy (p99 {p99:.3f} ms); client round trip {rtt:.2f} ms")
