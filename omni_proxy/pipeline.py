@@ -316,6 +316,7 @@ class Pipeline:
         ``omni.fallbacks``; the last failure is raised for the plan's next model)."""
         model = route.model
         if not model.deployments:
+            ctx.deployment = None  # an earlier model's deployment did not answer
             t0 = time.perf_counter()
             try:
                 result = await once(route)

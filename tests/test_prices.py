@@ -128,9 +128,12 @@ def test_sdk_call_costs_the_documented_list_price(tmp_path: Path) -> None:
             assert Decimal(str(omni["cost"])) == expected.quantize(Decimal("0.00000001"))
             # The unpriced model: no fake savings against the premium model.
             fake_answer = client.chat.completions.create(
-                model="mystery", messages=[{"role": "user", "content": "hi"}]
+                model="mystery",
+                messages=[{"role": "user", "content": "hi"}],
+                extra_body={"cache": False},  # the cache is off: dropped all the same
             )
             assert fake_answer.model_extra["omni"]["savings_estimate"] == 0
+            assert "cache" not in fake.requests[-1]["json"]
 
 
 def test_models_command_shows_price_sources(tmp_path: Path) -> None:

@@ -71,6 +71,8 @@ async def _prepare(
         await cached.lookup(pipeline, ctx, body, routing, request.headers.get("x-omni-cache"))
         if ctx.cache_entry is not None:
             return pipeline, body
+    elif "cache" in body:
+        del body["cache"]  # the proxy's field (``cache: false``), never the upstream's
     await pipeline.route(body, routing, ctx)
     return pipeline, body
 
