@@ -49,6 +49,10 @@ def proxy(fake: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 "strengths": ["chat"],
             },
             {"name": "smart", "provider": "up", "model": "gpt-4o"},
+            {"name": "emb-cheap", "provider": "up", "model": "text-embedding-3-small",
+             "kind": "embedding", "cost_input": 0.02},
+            {"name": "emb-big", "provider": "up", "model": "text-embedding-3-small",
+             "kind": "embedding", "cost_input": 0.13},
         ],
         "routing": {"premium_model": "smart"},
     }
@@ -108,6 +112,17 @@ def test_key_limited_to_models(proxy: ProxyProcess) -> None:
     r = httpx.patch(f"{proxy.base_url}/api-keys/{key['id']}", json={"models": None}, headers=ADMIN)
     assert r.status_code == 200 and r.json()["models"] is None
     assert _hi(client, "smart").model == "smart"
+
+
+def test_auto_embeddings_pick_among_the_allowed_models(proxy: ProxyProcess) -> None:
+    key = _key(proxy, models=["emb-big"])
+    client = _client(proxy, key["key"])
+    assert client.embeddings.create(model="auto", input="x").model == "emb-big"
+    assert _client(proxy, MASTER_KEY).embeddings.create(model="auto", input="x").model == (
+        "emb-cheap"
+    )
+    with pytest.raises(openai.PermissionDeniedError):
+        client.embeddings.create(model="emb-cheap", input="x")
 
 
 def test_key_budget_refuses_once_spent(proxy: ProxyProcess) -> None:
