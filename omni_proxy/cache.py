@@ -10,9 +10,11 @@ Like LiteLLM, sampled requests (``temperature > 0``, ``n > 1``) are cached too u
 ``cache.skip_sampled`` is set: a client that wants a fresh sample sends
 ``x-omni-cache: no-cache`` or ``cache: false``.
 
-Entries live in this process's memory (bounded, least recently used first out, each for
-``ttl_s``) or, with ``redis_url``, in Redis under ``omni:cache:`` so every instance shares
-them. Redis trouble reads as a miss: the cache never fails a request.
+Streamed answers are stored too (rebuilt from their chunks by ``StreamAssembler``), and a
+hit for ``stream: true`` is replayed as SSE. Entries live in this process's memory
+(bounded, least recently used first out, each for ``ttl_s``) or, with ``redis_url``, in
+Redis under ``omni:cache:`` so every instance shares them. Redis trouble reads as a miss:
+the cache never fails a request.
 """
 
 from __future__ import annotations
@@ -176,6 +178,87 @@ class ResponseCache:
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
         await self.store.aclose()
+
+
+def entry(response: dict[str, Any], model: str, omni: dict[str, Any]) -> dict[str, Any]:
+    """What is stored for an answer: the completion without its per-request ``omni``, the
+    public model that gave it, and what it cost (a hit's savings)."""
+    return {
+        "response": {k: v for k, v in response.items() if k != "omni"},
+        "model": model,
+        "task_type": omni.get("task_type"),
+        "cost": omni.get("cost", 0),
+        "premium_cost": omni.get("premium_cost", 0),
+    }
+
+
+class StreamAssembler:
+    """Rebuilds the ``chat.completion`` a stream's chunks add up to, so that a streamed
+    answer can be stored too. Used only while the cache is on for the request."""
+
+    __slots__ = ("_base", "_choices", "_ok", "_usage")
+
+    def __init__(self) -> None:
+        self._base: dict[str, Any] = {}
+        self._choices: dict[int, dict[str, Any]] = {}
+        self._usage: Any = None
+        self._ok = True
+
+    def add(self, data: bytes) -> None:
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            self._ok = False
+            return
+        if not isinstance(chunk, dict):
+            return
+        if not self._base:
+            keys = ("id", "created", "model", "system_fingerprint")
+            self._base = {k: chunk.get(k) for k in keys if chunk.get(k) is not None}
+        if chunk.get("usage"):
+            self._usage = chunk["usage"]
+        for part in chunk.get("choices") or ():
+            if isinstance(part, dict):
+                self._take(part)
+
+    def _take(self, part: dict[str, Any]) -> None:
+        index = part.get("index", 0)
+        choice = self._choices.get(index)
+        if choice is None:
+            message = {"role": "assistant", "content": None}
+            choice = self._choices[index] = {
+                "index": index,
+                "message": message,
+                "finish_reason": None,
+            }
+        message = choice["message"]
+        delta = part.get("delta") or {}
+        for field in ("content", "refusal"):
+            if delta.get(field):
+                message[field] = (message.get(field) or "") + delta[field]
+        for call in delta.get("tool_calls") or ():
+            calls = message.setdefault("tool_calls", [])
+            at = call.get("index", 0)
+            while len(calls) <= at:
+                calls.append(
+                    {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
+                )
+            target = calls[at]
+            if call.get("id"):
+                target["id"] = call["id"]
+            function = call.get("function") or {}
+            for key in ("name", "arguments"):
+                if function.get(key):
+                    target["function"][key] += function[key]
+        if part.get("finish_reason"):
+            choice["finish_reason"] = part["finish_reason"]
+
+    def response(self) -> dict[str, Any] | None:
+        """The whole completion, or None when the stream did not finish cleanly."""
+        choices = [self._choices[i] for i in sorted(self._choices)]
+        if not self._ok or not choices or any(c["finish_reason"] is None for c in choices):
+            return None
+        return {**self._base, "object": "chat.completion", "choices": choices, "usage": self._usage}
 
 
 def build_cache(settings: Any, redis_url: str | None) -> ResponseCache | None:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from . import tracing
-from .cache import ResponseCache
+from .cache import ResponseCache, StreamAssembler, entry
 from .config import Config
 from .deployments import Balancer, none_left
 from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
@@ -518,9 +518,13 @@ class Pipeline:
         assert ctx.route is not None
         relay = ChunkRelay(ctx.route.model.name, include_usage)
         idle_s = self.config.routing.stream_idle_s
+        # A streamed miss is stored as the completion its chunks add up to.
+        keep = StreamAssembler() if ctx.cache_key is not None and self.cache else None
         try:
             try:
                 out = relay.feed(first)
+                if keep is not None:
+                    keep.add(first)
                 if out:
                     yield out
                 while True:
@@ -529,6 +533,8 @@ class Pipeline:
                     except StopAsyncIteration:
                         break
                     out = relay.feed(data)
+                    if keep is not None:
+                        keep.add(data)
                     if out:
                         yield out
             except ProxyError as err:
@@ -551,7 +557,12 @@ class Pipeline:
             if relay.usage is None:
                 relay.usage = Usage(prompt_estimate, _estimate_tokens(relay.completion_chars))
             ctx.usage = relay.usage
-            yield relay.finish(self.omni(ctx, relay.usage))
+            omni = self.omni(ctx, relay.usage)
+            whole = keep.response() if keep is not None else None
+            if whole is not None and self.cache is not None and ctx.cache_key is not None:
+                whole["model"] = ctx.route.model.name
+                self.cache.put(ctx.cache_key, entry(whole, ctx.route.model.name, omni))
+            yield relay.finish(omni)
         except (asyncio.CancelledError, GeneratorExit):
             ctx.client_disconnected = True
             ctx.usage = (

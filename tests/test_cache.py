@@ -15,7 +15,13 @@ import openai
 import orjson
 import pytest
 
-from omni_proxy.cache import MemoryStore, cache_key, sampled, skip_requested
+from omni_proxy.cache import (
+    MemoryStore,
+    StreamAssembler,
+    cache_key,
+    sampled,
+    skip_requested,
+)
 from tests.conftest import MASTER_KEY, ProxyProcess, need_service
 from tests.fakes.openai_upstream import FakeOpenAI
 
@@ -115,6 +121,50 @@ def test_stream_is_replayed_from_a_stored_answer(proxy: ProxyProcess, fake: Fake
     final = chunks[-1]
     assert final.usage is not None and final.usage.total_tokens == stored.usage.total_tokens  # type: ignore[union-attr]
     assert final.model_extra["omni"]["cache_hit"] is True and final.model == "cheap"
+
+
+def test_streamed_answer_is_stored_too(proxy: ProxyProcess, fake: FakeOpenAI) -> None:
+    client = _client(proxy)
+    text = f"streamed first {uuid.uuid4().hex}"
+    chunks = list(client.chat.completions.create(model="cheap", messages=_ask(text), stream=True))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    calls = len(fake.requests)
+    again = client.chat.completions.with_raw_response.create(model="cheap", messages=_ask(text))
+    assert again.headers["x-omni-cache"] == "hit" and len(fake.requests) == calls
+    answer = orjson.loads(again.content)
+    assert answer["choices"][0]["message"]["content"] == streamed
+    assert answer["choices"][0]["finish_reason"] == "stop" and answer["model"] == "cheap"
+
+
+def test_assembler_rebuilds_content_and_tool_calls() -> None:
+    assembler = StreamAssembler()
+    base = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f"}}
+    parts = [
+        [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}],
+        [{"index": 0, "delta": {"content": "lo"}}],
+        [
+            {
+                "index": 0,
+                "delta": {"tool_calls": [{**call, "function": {"name": "f", "arguments": '{"a"'}}]},
+            }
+        ],
+        [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]}}],
+        [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}],
+    ]
+    for choices in parts:
+        assembler.add(orjson.dumps({**base, "choices": choices}))
+    assembler.add(orjson.dumps({**base, "choices": [], "usage": {"total_tokens": 3}}))
+    whole = assembler.response()
+    assert whole is not None and whole["usage"] == {"total_tokens": 3}
+    message = whole["choices"][0]["message"]
+    assert message["content"] == "Hello"
+    assert message["tool_calls"] == [
+        {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
+    ]
+    unfinished = StreamAssembler()
+    unfinished.add(orjson.dumps({**base, "choices": parts[0]}))
+    assert unfinished.response() is None  # a stream cut short is never stored
 
 
 def test_orgs_never_share_entries(proxy: ProxyProcess, fake: FakeOpenAI) -> None:

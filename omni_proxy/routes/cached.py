@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from ..cache import cache_key
+from ..cache import cache_key, entry
 from ..metrics import CACHE_LOOKUPS, child
 from ..pipeline import Pipeline
 from ..relay import ChunkRelay
@@ -50,16 +50,7 @@ def store(pipeline: Pipeline, ctx: CallContext, response: dict[str, Any]) -> Non
     if pipeline.cache is None or ctx.cache_key is None or ctx.route is None:
         return
     omni = response.get("omni") or {}
-    pipeline.cache.put(
-        ctx.cache_key,
-        {
-            "response": {k: v for k, v in response.items() if k != "omni"},
-            "model": ctx.route.model.name,
-            "task_type": omni.get("task_type"),
-            "cost": omni.get("cost", 0),
-            "premium_cost": omni.get("premium_cost", 0),
-        },
-    )
+    pipeline.cache.put(ctx.cache_key, entry(response, ctx.route.model.name, omni))
 
 
 def answer(pipeline: Pipeline, ctx: CallContext) -> tuple[dict[str, Any], dict[str, Any]]:
