@@ -128,6 +128,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             "yes" if m.supports_vision else "no",
             str(m.max_tokens),
             m.kind,
+            ",".join(d.id for d in m.deployments) or "-",
         ]
         for m in registry
     ]
@@ -148,6 +149,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                 "vision",
                 "context",
                 "kind",
+                "deployments",
             ],
         )
     )

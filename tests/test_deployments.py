@@ -3,14 +3,17 @@ openai SDK and a real proxy process in front of two fake OpenAI upstreams."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
+import yaml
 
 from omni_proxy.config import ConfigError
 from omni_proxy.deployments import Balancer, Deployment
@@ -198,4 +201,23 @@ def test_config_checks_deployments() -> None:
     )
     assert config.routing.load_balancing == "least_busy"
     assert config.models[0].deployments is not None
-    assert Decimal(0) == Decimal(0)
+
+
+def test_models_command_lists_deployments(
+    fakes: tuple[FakeOpenAI, FakeOpenAI], tmp_path: Path
+) -> None:
+    path = tmp_path / "omni.yaml"
+    path.write_text(yaml.safe_dump(_config(*fakes)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNI_")}
+    env["OMNI_DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    out = subprocess.run(
+        [sys.executable, "-m", "omni_proxy.cli", "models", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=True,
+    ).stdout
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert rows["mini"][-1] == "east/gpt-4o-mini,west/gpt-4o-mini"
+    assert rows["other"][-1] == "-"
