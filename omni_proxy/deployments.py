@@ -12,7 +12,8 @@ A deployment at its ``rpm`` or ``tpm`` in the last 60 seconds is skipped; one th
 with a retryable error is cooled down for its ``cooldown_s`` (its siblings first, and it is
 tried again only when no sibling is left). The pipeline fails over among siblings before
 falling back to another model. State is this process's memory: with several instances each
-enforces the deployment limits on its own share of the traffic.
+enforces the deployment limits on its own share of the traffic; cooldowns are shared through
+Redis when it is configured (omni_proxy/cooldowns.py).
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ class Balancer:
         self._state: dict[str, _State] = {}
         self._rng = random.Random()
         self._served: dict[tuple[int, str], tuple[ModelInfo, ModelInfo]] = {}
+        #: Told of each cooldown started here (deployment id, seconds): shared through
+        #: Redis by ``SharedCooldowns`` when ``redis_url`` is set.
+        self.on_cooldown: Any = None
 
     def state(self, dep: Deployment) -> _State:
         state = self._state.get(dep.id)
@@ -166,6 +170,15 @@ class Balancer:
         elif error.retryable:
             pause = max(dep.cooldown_s, error.retry_after or 0.0)
             state.cooled_until = self.clock() + pause
+            if self.on_cooldown is not None and pause > 0:
+                self.on_cooldown(dep.id, pause)
+
+    def adopt(self, dep_id: str, until: float) -> None:
+        """A cooldown another instance started (``until`` on this instance's clock)."""
+        state = self._state.get(dep_id)
+        if state is None:
+            state = self._state[dep_id] = _State()
+        state.cooled_until = max(state.cooled_until, until)
 
     def served(self, model: ModelInfo, dep: Deployment) -> ModelInfo:
         """``concrete(model, dep)``, built once per registry model (``replace`` costs µs)."""

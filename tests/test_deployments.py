@@ -3,9 +3,11 @@ openai SDK and a real proxy process in front of two fake OpenAI upstreams."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +16,16 @@ from typing import Any
 import openai
 import pytest
 import yaml
+from redis import Redis
 
 from omni_proxy.config import ConfigError
+from omni_proxy.cooldowns import SharedCooldowns
 from omni_proxy.deployments import Balancer, Deployment
 from omni_proxy.errors import ProxyError
+from omni_proxy.health import Health
 from omni_proxy.testing import make_config
 from omni_proxy.types import ModelInfo
-from tests.conftest import MASTER_KEY, ProxyProcess
+from tests.conftest import MASTER_KEY, ProxyProcess, need_service
 from tests.fakes.openai_upstream import FakeOpenAI
 
 
@@ -221,3 +226,54 @@ def test_models_command_lists_deployments(
     rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
     assert rows["mini"][-1] == "east/gpt-4o-mini,west/gpt-4o-mini"
     assert rows["other"][-1] == "-"
+
+
+@pytest.mark.redis
+def test_deployment_cooldowns_are_shared_through_redis(
+    fakes: tuple[FakeOpenAI, FakeOpenAI], tmp_path: Path
+) -> None:
+    need_service("127.0.0.1", 6379, "redis")
+    a, b = fakes
+    a.set_behaviour("*", "status", status=500)
+    dep_id = f"east-{uuid.uuid4().hex[:8]}"
+    config = _config(a, b)
+    config["redis_url"] = "redis://127.0.0.1:6379/0"
+    config["models"][0]["deployments"][0].update(id=dep_id, weight=1000)
+    with ProxyProcess(tmp_path, config) as proxy:
+        client = openai.OpenAI(base_url=proxy.base_url, api_key=MASTER_KEY, max_retries=0)
+        assert _ask(client, "mini").model == "mini"
+    assert len(a.requests) == 1
+    redis = Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        ttl = redis.pttl(f"omni:cooldown:dep:{dep_id}")
+        assert isinstance(ttl, int) and 0 < ttl <= 30_000  # published with its cooldown
+
+        # Another instance's pull adopts it: that deployment is skipped there too.
+        class _Limiter:
+            redis_ok = True
+
+        async def pull() -> Balancer:
+            import redis.asyncio as aioredis
+
+            balancer = Balancer()
+            limiter = _Limiter()
+            limiter.redis = aioredis.Redis.from_url("redis://127.0.0.1:6379/0")  # type: ignore[attr-defined]
+            shared = SharedCooldowns(
+                Health(lambda _: True),
+                limiter,
+                lambda: [],
+                balancer=balancer,
+                deployments=lambda: [dep_id, "west/gpt-4o-mini"],
+            )
+            await shared.pull()
+            await limiter.redis.aclose()  # type: ignore[attr-defined]
+            return balancer
+
+        balancer = asyncio.run(pull())
+        east = Deployment(dep_id, "east", "gpt-4o-mini")
+        west = Deployment("west/gpt-4o-mini", "west", "gpt-4o-mini")
+        model = _model(east, west)
+        assert all(balancer.pick(model, set()) is west for _ in range(20))
+    finally:
+        redis.delete(f"omni:cooldown:dep:{dep_id}")
+        redis.close()
