@@ -186,6 +186,26 @@ def test_orgs_never_share_entries(proxy: ProxyProcess, fake: FakeOpenAI) -> None
     assert other.headers["x-omni-cache"] == "miss" and len(fake.requests) == calls + 1
 
 
+def test_a_key_limited_to_some_models_gets_no_other_models_answer(
+    proxy: ProxyProcess, fake: FakeOpenAI
+) -> None:
+    admin = {"authorization": f"Bearer {MASTER_KEY}"}
+    limited = httpx.post(
+        proxy.root + "/v1/api-keys",
+        json={"org": "cache-limits", "models": ["cheap"]},
+        headers=admin,
+    ).json()["key"]
+    free = httpx.post(
+        proxy.root + "/v1/api-keys", json={"org": "cache-limits"}, headers=admin
+    ).json()["key"]
+    text = f"auto {uuid.uuid4().hex}"
+    _client(proxy, free).chat.completions.create(model="auto", messages=_ask(text))
+    r = _client(proxy, limited).chat.completions.with_raw_response.create(
+        model="auto", messages=_ask(text)
+    )
+    assert r.headers["x-omni-cache"] == "miss" and orjson.loads(r.content)["model"] == "cheap"
+
+
 def test_hits_are_counted_in_metrics(proxy: ProxyProcess) -> None:
     text = f"counted {uuid.uuid4().hex}"
     for _ in range(2):

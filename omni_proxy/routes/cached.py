@@ -36,6 +36,9 @@ async def lookup(
         ctx.cache_state = "bypass"
         child(CACHE_LOOKUPS, "bypass").inc()
         return
+    allowed = ctx.principal.limits.get("models")
+    if allowed:  # a key limited to some models must not get another model's answer
+        routing = {**routing, "_models": sorted(allowed)}
     ctx.cache_key = cache_key(ctx.principal.org_id, ctx.endpoint, body, routing)
     entry = await cache.get(ctx.cache_key)
     if entry is not None and pipeline.registry.get(str(entry.get("model"))) is not None:
