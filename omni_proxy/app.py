@@ -6,6 +6,7 @@ bound); I/O (database, migrations, the recorder) happens in the lifespan.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -27,6 +28,7 @@ from tenacity import (
 )
 
 from . import alerts, dashboard, data, openapi, security
+from .cache import build_cache
 from .config import Config, ConfigError, load_config
 from .defaults.record import RecordPlugin
 from .errors import ProxyError
@@ -34,11 +36,23 @@ from .health import Health
 from .http import RequestIdMiddleware, assign_request_id, error_response, fast_request
 from .logs import RequestLogPlugin, configure
 from .metrics import MetricsPlugin, metrics_endpoint
+from .otel import build_exporter
 from .pipeline import Pipeline
 from .plugins import PluginManager, await_me_maybe, get_plugin_manager, provider_classes
 from .recorder import Recorder
 from .registry import Providers, build_registry
-from .routes import admin, audit, chat, completions, embeddings, messages, meta, responses, usage
+from .routes import (
+    admin,
+    audit,
+    chat,
+    completions,
+    embeddings,
+    key_admin,
+    messages,
+    meta,
+    responses,
+    usage,
+)
 from .storage import open_database
 
 log = logging.getLogger("omni_proxy")
@@ -205,6 +219,7 @@ def routes() -> list[Route]:
         *usage.ROUTES,
         *admin.ROUTES,
         *audit.ROUTES,
+        *key_admin.ROUTES,
         *dashboard.ROUTES,
     ]
 
@@ -233,6 +248,8 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
         app.state.recorder = recorder
         await data.start(app, config, pm, db)
         await alerts.start(app, config.alerts)
+        pipeline.cache = build_cache(config.cache, config.redis_url)
+        pipeline.otel = build_exporter(config.tracing)
         for result in pm.hook.startup(app=app, config=config):
             await await_me_maybe(result)
         try:
@@ -242,6 +259,12 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
                 await await_me_maybe(result)
             await alerts.stop(app)
             await data.stop(app)
+            if pipeline.cache is not None:
+                await pipeline.cache.aclose()
+                pipeline.cache = None
+            if pipeline.otel is not None:
+                await asyncio.to_thread(pipeline.otel.shutdown)  # sends what is queued
+                pipeline.otel = None
             await recorder.stop()
             pm.unregister(record_plugin)
             await providers.aclose()

@@ -119,12 +119,15 @@ def cmd_models(args: argparse.Namespace) -> int:
             m.model,
             str(m.cost_input),
             str(m.cost_output),
+            "-" if m.cost_cached_input is None else str(m.cost_cached_input),
+            m.price_source,
             str(m.avg_latency_ms),
             ",".join(m.strengths) or "-",
             "yes" if m.supports_functions else "no",
             "yes" if m.supports_vision else "no",
             str(m.max_tokens),
             m.kind,
+            ",".join(d.id for d in m.deployments) or "-",
         ]
         for m in registry
     ]
@@ -137,12 +140,15 @@ def cmd_models(args: argparse.Namespace) -> int:
                 "upstream",
                 "in$/1M",
                 "out$/1M",
+                "cached$/1M",
+                "price",
                 "latency_ms",
                 "strengths",
                 "tools",
                 "vision",
                 "context",
                 "kind",
+                "deployments",
             ],
         )
     )

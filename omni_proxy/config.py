@@ -56,18 +56,47 @@ class ProviderSettings(BaseModel):
         return (self.model_extra or {}).get(key, default)
 
 
+class DeploymentSettings(_Strict):
+    """One upstream behind a public model name (LiteLLM: a ``model_list`` entry)."""
+
+    provider: str
+    #: Upstream model id (default: the model entry's ``model``, else its name).
+    model: str | None = None
+    weight: float = Field(default=1.0, gt=0)
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+    #: Whole-call limit for this deployment (default: its provider's ``timeout_s``).
+    timeout_s: float | None = Field(default=None, gt=0)
+    #: Seconds a failing deployment is left out (its siblings answer meanwhile).
+    cooldown_s: float = Field(default=30.0, ge=0)
+    #: Price override for this deployment (default: the model entry's).
+    cost_input: Decimal | None = Field(default=None, ge=0)
+    cost_output: Decimal | None = Field(default=None, ge=0)
+    #: An id for logs, metrics and ``omni.deployment`` (default: ``provider/model``).
+    id: str | None = None
+
+
 class ModelSettings(_Strict):
     name: str = Field(min_length=1)
-    provider: str
+    #: Required unless ``deployments`` lists the upstreams.
+    provider: str | None = None
     model: str | None = None
-    cost_input: Decimal = Field(default=Decimal(0), ge=0)
-    cost_output: Decimal = Field(default=Decimal(0), ge=0)
+    #: USD per million tokens. Left out: the built-in price table's list price for the
+    #: upstream model (``omni_proxy.prices``), else unknown.
+    cost_input: Decimal | None = Field(default=None, ge=0)
+    cost_output: Decimal | None = Field(default=None, ge=0)
+    #: Prompt tokens read from the upstream's prompt cache, and reasoning tokens, where
+    #: billed apart (left out: the table's, else the input / output price).
+    cost_cached_input: Decimal | None = Field(default=None, ge=0)
+    cost_reasoning: Decimal | None = Field(default=None, ge=0)
     avg_latency_ms: int = Field(default=1000, ge=0)
     strengths: list[str] = Field(default_factory=list)
     supports_functions: bool = True
     supports_vision: bool = False
     max_tokens: int = Field(default=128_000, gt=0)
     kind: Literal["chat", "embedding"] = "chat"
+    #: Several upstreams behind this one public name, balanced per ``routing.load_balancing``.
+    deployments: list[DeploymentSettings] | None = Field(default=None, min_length=1)
 
     @field_validator("strengths")
     @classmethod
@@ -100,6 +129,31 @@ class RoutingSettings(_Strict):
     deadline_s: float = Field(default=120.0, gt=0)
     #: Longest silence allowed between a stream's chunks once it has started.
     stream_idle_s: float = Field(default=60.0, gt=0)
+    #: How a model's ``deployments`` share its requests (omni_proxy/deployments.py).
+    load_balancing: Literal["weighted", "least_busy", "latency", "usage"] = "weighted"
+
+
+class CacheSettings(_Strict):
+    """The exact-match response cache (omni_proxy/cache.py)."""
+
+    mode: Literal["none", "exact"] = "none"
+    ttl_s: float = Field(default=3600.0, gt=0)
+    #: Entries kept in memory (the Redis store is bounded by Redis's own memory policy).
+    max_entries: int = Field(default=10_000, ge=1)
+    #: Skip sampled requests (``n > 1``, or temperature > 0 without a ``seed``). LiteLLM
+    #: caches them; so does omni-proxy unless this is set.
+    skip_sampled: bool = False
+
+
+class TracingSettings(_Strict):
+    """OpenTelemetry export (omni_proxy/otel.py; ``pip install 'omni-proxy[otel]'``)."""
+
+    #: OTLP/HTTP collector, e.g. http://127.0.0.1:4318 (``/v1/traces`` is added). Unset:
+    #: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT, else no export.
+    otlp_endpoint: str | None = None
+    service_name: str = "omni-proxy"
+    #: Sent with each export (e.g. an API key of a hosted tracing service).
+    headers: dict[str, str] = Field(default_factory=dict)
 
 
 GuardMode = Literal["none", "mask", "block"]
@@ -165,6 +219,8 @@ class Config(_Strict):
     routing: RoutingSettings = RoutingSettings()
     guardrails: GuardrailSettings = GuardrailSettings()
     alerts: AlertSettings = AlertSettings()
+    cache: CacheSettings = CacheSettings()
+    tracing: TracingSettings = TracingSettings()
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     demo: bool = False
@@ -301,8 +357,24 @@ def _check_references(config: Config, source: str) -> None:
             raise ConfigError(
                 f"invalid config in {source}: models[{i}].name: 'auto' is reserved for routing"
             )
-        if m.provider not in config.providers and not (config.demo and m.provider == "demo"):
+        if m.provider is None and not m.deployments:
             raise ConfigError(
-                f"invalid config in {source}: models[{i}].provider: {m.provider!r} is not "
-                f"defined under providers (defined: {sorted(config.providers) or 'none'})"
+                f"invalid config in {source}: models[{i}]: needs a provider or deployments"
             )
+        refs = [(f"models[{i}].provider", m.provider)] if m.provider else []
+        ids: set[str] = set()
+        for j, d in enumerate(m.deployments or ()):
+            refs.append((f"models[{i}].deployments[{j}].provider", d.provider))
+            ident = d.id or f"{d.provider}/{d.model or m.model or m.name}"
+            if ident in ids:
+                raise ConfigError(
+                    f"invalid config in {source}: models[{i}].deployments[{j}]: duplicate "
+                    f"deployment {ident!r} (give each an id)"
+                )
+            ids.add(ident)
+        for where, provider in refs:
+            if provider not in config.providers and not (config.demo and provider == "demo"):
+                raise ConfigError(
+                    f"invalid config in {source}: {where}: {provider!r} is not "
+                    f"defined under providers (defined: {sorted(config.providers) or 'none'})"
+                )

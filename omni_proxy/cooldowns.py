@@ -27,8 +27,14 @@ class SharedCooldowns:
         *,
         prefix: str = "omni:cooldown:",
         interval_s: float = 1.0,
+        balancer: Any = None,
+        deployments: Any = None,
     ) -> None:
         self.health = health
+        #: Deployment cooldowns (omni_proxy/deployments.py) are shared the same way, under
+        #: ``<prefix>dep:<id>``; ``deployments`` is a callable: current deployment ids.
+        self.balancer = balancer
+        self.deployments = deployments
         self.limiter = limiter  # owns the Redis connection and knows whether Redis is up
         self.models = models  # callable: current model names
         self.prefix = prefix
@@ -38,10 +44,14 @@ class SharedCooldowns:
 
     async def start(self) -> None:
         self.health.on_cooldown = self._publish
+        if self.balancer is not None:
+            self.balancer.on_cooldown = lambda dep, s: self._publish("dep:" + dep, s)
         self._task = asyncio.create_task(self._loop(), name="omni-cooldowns")
 
     async def stop(self) -> None:
         self.health.on_cooldown = None
+        if self.balancer is not None:
+            self.balancer.on_cooldown = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -67,15 +77,20 @@ class SharedCooldowns:
         if redis is None:
             return
         names = list(self.models())
-        if not names:
+        deps = ["dep:" + d for d in self.deployments()] if self.deployments is not None else []
+        if not names and not deps:
             return
         pipe = redis.pipeline(transaction=False)
-        for name in names:
+        for name in names + deps:
             pipe.pttl(self.prefix + name)
         ttls = await pipe.execute()
         now = time.monotonic()
-        for name, ttl in zip(names, ttls, strict=True):
-            if isinstance(ttl, int) and ttl > 0:
+        for name, ttl in zip(names + deps, ttls, strict=True):
+            if not isinstance(ttl, int) or ttl <= 0:
+                continue
+            if name.startswith("dep:") and name in deps:
+                self.balancer.adopt(name[4:], now + ttl / 1000)
+            else:
                 self.health.adopt(name, now + ttl / 1000)
 
     async def _loop(self) -> None:

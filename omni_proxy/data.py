@@ -40,7 +40,11 @@ async def start(app: Any, config: Any, pm: Any, db: Any) -> None:
     pipeline.settle = limiter.settle
     if config.redis_url:
         cooldowns = SharedCooldowns(
-            pipeline.health, limiter, lambda: [m.name for m in app.state.registry]
+            pipeline.health,
+            limiter,
+            lambda: [m.name for m in app.state.registry],
+            balancer=pipeline.balancer,
+            deployments=lambda: [d.id for m in app.state.registry for d in m.deployments],
         )
         await cooldowns.start()
         app.state.cooldowns = cooldowns

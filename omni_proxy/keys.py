@@ -36,6 +36,8 @@ from .types import PERMISSIONS, Principal
 
 log = logging.getLogger("omni_proxy.keys")
 
+#: A key's own budget resets at the start of each (UTC) period; ``total`` never resets.
+BUDGET_PERIODS = ("daily", "weekly", "monthly", "total")
 KEY_PREFIX = "sk-omni-"
 PREFIX_LEN = 8
 _PREFIX_ALPHABET = string.ascii_lowercase + string.digits
@@ -118,9 +120,13 @@ async def create_key(
     expires_at: datetime | None = None,
     rpm_limit: int | None = None,
     tpm_limit: int | None = None,
+    models: list[str] | None = None,
+    max_budget_usd: Decimal | None = None,
+    budget_period: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Create a key in an org; return the key (shown once) and its stored row."""
     perms = parse_permissions(permissions)
+    check_budget_period(budget_period)
     org = await db.get_org(org_id)
     if org is None or org["deleted_at"] is not None:
         raise KeyRequestError(f"no organization with id {org_id!r}")
@@ -139,6 +145,9 @@ async def create_key(
                 expires_at=expires_at,
                 rpm_limit=rpm_limit,
                 tpm_limit=tpm_limit,
+                models=models,
+                max_budget_usd=max_budget_usd,
+                budget_period=(budget_period or "monthly") if max_budget_usd is not None else None,
             )
         except Exception:
             # A prefix collision (36^8 space) is the only expected failure: try another.
@@ -146,6 +155,35 @@ async def create_key(
                 continue
             raise
         return key, row
+    raise KeyRequestError("could not allocate a unique key prefix")
+
+
+def check_budget_period(value: str | None) -> None:
+    if value is not None and value not in BUDGET_PERIODS:
+        raise KeyRequestError(f"budget_period must be one of {', '.join(BUDGET_PERIODS)}")
+
+
+async def rotate_key(
+    db: Database, key_id: str, *, grace_s: float = 0, org_id: str | None = None
+) -> tuple[str, dict[str, Any]] | None:
+    """A new secret for a key (same id, org and settings); the old secret keeps working for
+    ``grace_s`` seconds (0: revoked at once). None when there is no such active key."""
+    grace_until = datetime.fromtimestamp(time.time() + grace_s, UTC) if grace_s > 0 else None
+    for _ in range(5):
+        key, prefix = generate_key()
+        try:
+            row = await db.rotate_key(
+                key_id,
+                prefix=prefix,
+                secret_hash=hash_key(key),
+                grace_until=grace_until,
+                org_id=org_id,
+            )
+        except Exception:
+            if any(k["prefix"] == prefix for k in await db.list_keys()):
+                continue  # a prefix collision: try another
+            raise
+        return None if row is None else (key, row)
     raise KeyRequestError("could not allocate a unique key prefix")
 
 
@@ -170,15 +208,24 @@ class CachedKey:
         )
 
 
+def _money(value: Any) -> Decimal | None:
+    return Decimal(str(value)) if value is not None else None
+
+
 def _cached(row: dict[str, Any]) -> CachedKey:
     expires = row.get("expires_at")
-    budget = row.get("monthly_budget_usd")
+    models = row.get("models")
+    key_budget = _money(row.get("max_budget_usd"))
     limits = {
         "key_rpm": row.get("rpm_limit"),
         "key_tpm": row.get("tpm_limit"),
         "org_rpm": row.get("org_rpm_limit"),
         "org_tpm": row.get("org_tpm_limit"),
-        "monthly_budget_usd": Decimal(str(budget)) if budget is not None else None,
+        "monthly_budget_usd": _money(row.get("monthly_budget_usd")),
+        "soft_budget_usd": _money(row.get("soft_budget_usd")),
+        "models": frozenset(models) if models else None,
+        "key_budget_usd": key_budget,
+        "key_budget_period": (row.get("budget_period") or "monthly") if key_budget else None,
         "guardrails": row.get("org_guardrails") or None,
     }
     return CachedKey(
@@ -189,6 +236,25 @@ def _cached(row: dict[str, Any]) -> CachedKey:
         permissions=frozenset(p for p in str(row["permissions"]).split(",") if p),
         expires_at=expires.timestamp() if isinstance(expires, datetime) else None,
         limits={k: v for k, v in limits.items() if v is not None},
+    )
+
+
+def _previous(row: dict[str, Any]) -> CachedKey:
+    """A rotated key's old secret, valid until its grace period (or the key) ends."""
+    current = _cached(row)
+    ends = [
+        t.timestamp()
+        for t in (row.get("prev_expires_at"), row.get("expires_at"))
+        if isinstance(t, datetime)
+    ]
+    return CachedKey(
+        id=current.id,
+        org_id=current.org_id,
+        org_name=current.org_name,
+        secret_hash=row["prev_secret_hash"],
+        permissions=current.permissions,
+        expires_at=min(ends) if ends else 0.0,
+        limits=current.limits,
     )
 
 
@@ -210,7 +276,11 @@ class KeyCache:
 
     async def refresh(self) -> None:
         rows = await self.db.active_keys()
-        self._by_prefix = {r["prefix"]: _cached(r) for r in rows}
+        by_prefix = {r["prefix"]: _cached(r) for r in rows}
+        for r in rows:
+            if r.get("prev_prefix") and r.get("prev_secret_hash"):
+                by_prefix.setdefault(r["prev_prefix"], _previous(r))
+        self._by_prefix = by_prefix
         self.loaded_at = time.monotonic()
         if self._used:
             used, self._used = list(self._used), set()
@@ -327,7 +397,18 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
                 await record_change(
                     db, None, "org.create", "org", org["id"], org_id=org["id"], after=org
                 )
-            key, row = await create_key(db, org["id"], name=args.name, permissions=args.permissions)
+            models = (
+                [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+            )
+            key, row = await create_key(
+                db,
+                org["id"],
+                name=args.name,
+                permissions=args.permissions,
+                models=models or None,
+                max_budget_usd=args.budget,
+                budget_period=args.budget_period,
+            )
             await record_change(
                 db, None, "key.create", "api_key", row["id"], org_id=row["org_id"], after=row
             )
@@ -382,6 +463,25 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    async def run() -> tuple[str, dict[str, Any]] | None:
+        db = await _with_db(_open(args.config))
+        try:
+            return await rotate_key(db, args.key_id, grace_s=args.grace_s)
+        finally:
+            await db.close()
+
+    rotated = asyncio.run(run())
+    if rotated is None:
+        print(f"omni-proxy: no active key with id {args.key_id!r}", file=sys.stderr)
+        return 1
+    key, _ = rotated
+    grace = f"valid for {args.grace_s:g} s more" if args.grace_s > 0 else "revoked"
+    print(f"rotated {args.key_id}: the old secret is {grace}; the new key is shown once:")
+    print(key)
+    return 0
+
+
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
     async def run() -> bool:
         db = await _with_db(_open(args.config))
@@ -412,13 +512,23 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _usd(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        raise argparse.ArgumentTypeError(f"not an amount of USD: {text!r}") from None
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"not an amount of USD: {text!r}")
+    return value
+
+
 def add_commands(sub: Any) -> None:
     """Add ``migrate`` and ``keys create|list|revoke`` to the ``omni-proxy`` parser."""
     migrate = sub.add_parser("migrate", help="apply the sql/ migrations to the database")
     migrate.add_argument("--config", help="YAML config file (default: $OMNI_CONFIG)")
     migrate.set_defaults(func=cmd_migrate)
 
-    keys = sub.add_parser("keys", help="create, list and revoke API keys")
+    keys = sub.add_parser("keys", help="create, list, rotate and revoke API keys")
     ksub = keys.add_subparsers(dest="keys_command", required=True)
 
     create = ksub.add_parser("create", help="create a key (and its org if needed)")
@@ -429,8 +539,26 @@ def add_commands(sub: Any) -> None:
         default="read,write",
         help="comma-separated: read, write, admin (default read,write)",
     )
+    create.add_argument("--models", help="comma-separated model names the key may use")
+    create.add_argument(
+        "--budget", type=_usd, help="the key's own budget in USD per --budget-period"
+    )
+    create.add_argument(
+        "--budget-period", choices=BUDGET_PERIODS, help="daily, weekly, monthly (default), total"
+    )
     create.add_argument("--config")
     create.set_defaults(func=cmd_keys_create)
+
+    rotate = ksub.add_parser("rotate", help="a new secret for a key (same id and settings)")
+    rotate.add_argument("key_id")
+    rotate.add_argument(
+        "--grace-s",
+        type=float,
+        default=0.0,
+        help="seconds the old secret stays valid (default 0: revoked at once)",
+    )
+    rotate.add_argument("--config")
+    rotate.set_defaults(func=cmd_keys_rotate)
 
     lst = ksub.add_parser("list", help="list keys (never their secrets)")
     lst.add_argument("--org", help="only this organization's keys")

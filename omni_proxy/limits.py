@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from .budgets import KeyBudgets, soft_budget_crossed
 from .errors import ProxyError
 from .types import CallContext, Principal, RequestRecord
 
@@ -185,6 +186,10 @@ class Limiter:
         self._month_ends = 0.0
         self.spend: dict[str, Decimal] = {}
         self._budget_orgs: set[str] = set()
+        self.key_budgets = KeyBudgets()
+        #: Orgs with a soft budget -> it; and the orgs already alerted this month.
+        self._soft: dict[str, Decimal] = {}
+        self._soft_alerted: set[str] = set()
         self._tpm_keys: dict[str, list[str]] = {}  # key_id/org_id -> tpm counter names
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
@@ -275,6 +280,7 @@ class Limiter:
         if month != self.month:
             self.month = month
             self.spend = {}
+            self._soft_alerted = set()
 
     def _spend_key(self, org_id: str) -> str:
         return f"{self.prefix}spend:{org_id}:{self.month}"
@@ -299,6 +305,19 @@ class Limiter:
                         value = Decimal(int(raw)) / _UNITS
                         merged[org] = max(merged.get(org, Decimal(0)), value)
         self.spend = merged
+        for org in self._soft:
+            self._check_soft(org)
+        if self.db is not None and self.key_budgets.keys:
+            await self.key_budgets.refresh(self.db)
+
+    def _check_soft(self, org_id: str) -> None:
+        soft = self._soft.get(org_id)
+        if soft is None or org_id in self._soft_alerted:
+            return
+        spend = self.spend.get(org_id, Decimal(0))
+        if spend >= soft:
+            self._soft_alerted.add(org_id)
+            soft_budget_crossed(org_id, soft, spend)
 
     # -- admission --------------------------------------------------------------------------
     def checks_for(self, principal: Principal, prompt_estimate: int) -> list[Check]:
@@ -339,6 +358,13 @@ class Limiter:
                     headers={"x-should-retry": "false"},
                     retryable=False,
                 )
+        soft = limits.get("soft_budget_usd")
+        if soft is not None:
+            self._soft[principal.org_id] = soft
+        key_budget = limits.get("key_budget_usd")
+        if key_budget is not None and principal.key_id is not None:
+            period = limits.get("key_budget_period") or "monthly"
+            self.key_budgets.admit(principal.key_id, key_budget, period, time.time())
         checks = self.checks_for(principal, ctx.prompt_estimate)
         if not checks:
             return
@@ -411,6 +437,9 @@ class Limiter:
         if cost:
             self._roll_month()
             self.spend[record.org_id] = self.spend.get(record.org_id, Decimal(0)) + cost
+            self.key_budgets.add(record.key_id, cost)
+            if record.org_id in self._soft:
+                self._check_soft(record.org_id)
         use_redis = self.redis is not None and self.redis_ok
         if counters and tokens:
             if use_redis:

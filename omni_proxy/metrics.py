@@ -65,6 +65,12 @@ TOKENS = Counter("omni_tokens_total", "Tokens by model and org.", ["model", "org
 COST = Counter("omni_cost_usd_total", "Spend in USD by model and org.", ["model", "org"])
 SAVINGS = Counter("omni_savings_usd_total", "Saved against the premium model, USD.", ["org"])
 REJECTIONS = Counter("omni_rejections_total", "Requests refused by limits.", ["reason"])
+SOFT_BUDGET_ALERTS = Counter(
+    "omni_soft_budget_alerts_total", "Orgs whose monthly spend reached their soft budget."
+)
+CACHE_LOOKUPS = Counter(
+    "omni_cache_lookups_total", "Response cache lookups: hit, miss or bypass.", ["result"]
+)
 DISCONNECTS = Counter("omni_client_disconnects_total", "Clients that left mid-stream.", [])
 RECORDER_DEPTH = Gauge(
     "omni_recorder_queue_depth", "Records waiting to be written.", multiprocess_mode="livesum"

@@ -353,34 +353,43 @@ async def attempt(
             return Handoff(route, last)
         ctx.route = route
         t0 = time.perf_counter()
-        iterator: Any = None
-        try:
+
+        async def once(served: Route) -> Any:
+            """One upstream (a deployment of ``route``'s model, when it has several)."""
             pending = pipeline.hook.call_provider(
-                route=route,
-                body=turn.payload_for(route),
+                route=served,
+                body=turn.payload_for(served),
                 stream=stream,
                 providers=pipeline.providers,
                 context=ctx,
                 operation="responses",
             )
-            if stream:
-                iterator = await await_me_maybe(pending)
-                first = await pipeline._with_deadline(_first_events(iterator), ctx)
-            else:
-                answer = await pipeline._with_deadline(await_me_maybe(pending), ctx)
-                response = check_response(answer)
-        except StopAsyncIteration:
-            last = ProxyError(502, "upstream closed the stream without data", type="server_error")
-            route = await pipeline._next_route(route, last, ctx)
-            continue
+            if not stream:
+                return check_response(await pipeline._with_deadline(await_me_maybe(pending), ctx))
+            events = await await_me_maybe(pending)
+            try:
+                return events, await pipeline._with_deadline(_first_events(events), ctx)
+            except StopAsyncIteration:
+                await _aclose(events)
+                raise ProxyError(
+                    502, "upstream closed the stream without data", type="server_error"
+                ) from None
+            except ProxyError:
+                await _aclose(events)
+                raise
+
+        try:
+            result = await pipeline._attempt(route, ctx, once)
         except ProxyError as err:
-            if iterator is not None:
-                await _aclose(iterator)
             last = pipeline.scrub(err)
             route = await pipeline._next_route(route, err, ctx)
             continue
         finally:
             ctx.upstream_ms = (time.perf_counter() - t0) * 1000
+        if stream:
+            iterator, first = result
+        else:
+            response: dict[str, Any] = result
         pipeline.health.succeeded(route.model.name)
         if stream:
             ctx.first_token_at = time.perf_counter()

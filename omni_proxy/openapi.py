@@ -110,6 +110,27 @@ ERROR_STATUSES = {
     "504": "The upstream attempts ran past the request's deadline.",
 }
 
+MONEY_OR_NULL: dict[str, Any] = {
+    "anyOf": [{"type": "number", "minimum": 0}, STRING, {"type": "null"}]
+}
+#: Key controls (docs/configuration.md#key-controls), on create and update.
+KEY_CONTROLS: dict[str, Any] = {
+    "alias": {"type": ["string", "null"], "description": "Synonym of name."},
+    "models": {
+        "type": ["array", "null"],
+        "items": {"type": "string", "minLength": 1},
+        "description": "Models the key may use (null: every model).",
+    },
+    "max_budget_usd": MONEY_OR_NULL,
+    "budget_period": {
+        "anyOf": [
+            {"type": "string", "enum": ["daily", "weekly", "monthly", "total"]},
+            {"type": "null"},
+        ]
+    },
+}
+
+
 SCHEMAS: dict[str, Schema] = {
     "Error": {
         "type": "object",
@@ -369,6 +390,7 @@ SCHEMAS: dict[str, Schema] = {
         rpm_limit={"type": ["integer", "null"], "minimum": 1},
         tpm_limit={"type": ["integer", "null"], "minimum": 1},
         guardrails=GUARDRAILS,
+        soft_budget_usd=MONEY_OR_NULL,
     ),
     "OrganizationUpdate": obj(
         name={"type": "string", "minLength": 1},
@@ -376,6 +398,7 @@ SCHEMAS: dict[str, Schema] = {
         rpm_limit={"type": ["integer", "null"], "minimum": 1},
         tpm_limit={"type": ["integer", "null"], "minimum": 1},
         guardrails=GUARDRAILS,
+        soft_budget_usd=MONEY_OR_NULL,
     ),
     "Organization": obj(["id", "object"], id=STRING, object={"const": "organization"}),
     "ApiKeyCreate": obj(
@@ -391,6 +414,22 @@ SCHEMAS: dict[str, Schema] = {
         expires_at={"anyOf": [STRING, NUMBER, {"type": "null"}]},
         rpm_limit={"type": ["integer", "null"], "minimum": 1},
         tpm_limit={"type": ["integer", "null"], "minimum": 1},
+        **KEY_CONTROLS,
+    ),
+    "ApiKeyUpdate": obj(
+        name={"type": ["string", "null"]},
+        expires_at={"anyOf": [STRING, NUMBER, {"type": "null"}]},
+        rpm_limit={"type": ["integer", "null"], "minimum": 1},
+        tpm_limit={"type": ["integer", "null"], "minimum": 1},
+        **KEY_CONTROLS,
+    ),
+    "ApiKeyRotate": obj(
+        grace_period_s={
+            "type": "number",
+            "minimum": 0,
+            "maximum": 30 * 86400,
+            "description": "Seconds the old secret stays valid (default 0).",
+        }
     ),
     "ApiKey": obj(["id", "object"], id=STRING, object={"const": "api_key"}),
     "Deleted": obj(["id", "deleted"], id=STRING, object=STRING, deleted=BOOLEAN),
@@ -732,6 +771,27 @@ OPERATIONS: dict[tuple[str, str], Schema] = {
         "getApiKey",
         "One key (admin).",
         _json("The key.", "ApiKey"),
+        params=[_path_param("key_id", "Key id.")],
+    ),
+    ("/v1/api-keys/{key_id}", "post"): _op(
+        "updateApiKey",
+        "Change a key's alias, expiry, models, budget or limits (admin).",
+        _json("Updated.", "ApiKey"),
+        body="ApiKeyUpdate",
+        params=[_path_param("key_id", "Key id.")],
+    ),
+    ("/v1/api-keys/{key_id}", "patch"): _op(
+        "patchApiKey",
+        "Change a key's alias, expiry, models, budget or limits (admin).",
+        _json("Updated.", "ApiKey"),
+        body="ApiKeyUpdate",
+        params=[_path_param("key_id", "Key id.")],
+    ),
+    ("/v1/api-keys/{key_id}/rotate", "post"): _op(
+        "rotateApiKey",
+        "A new secret for the key (shown once); the old one valid for grace_period_s.",
+        _json("Rotated.", "ApiKey"),
+        body="ApiKeyRotate",
         params=[_path_param("key_id", "Key id.")],
     ),
     ("/v1/api-keys/{key_id}", "delete"): _op(

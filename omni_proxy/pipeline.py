@@ -13,9 +13,12 @@ import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+from . import tracing
+from .cache import ResponseCache, StreamAssembler, entry
 from .config import Config
+from .deployments import Balancer, none_left
 from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
 from .guardrails.steps import GuardSteps
 from .guardrails.stream import StreamGuards
@@ -39,6 +42,7 @@ from .types import (
 )
 
 log = logging.getLogger("omni_proxy")
+T = TypeVar("T")
 
 _MONEY = Decimal("0.00000001")
 
@@ -78,6 +82,15 @@ class Pipeline:
         self.settle: Callable[[RequestRecord], None] | None = None
         #: guard_request / guard_response; they do nothing unless a guard can act.
         self.guards = GuardSteps(pm, config, self.hook)
+        #: The response cache (``cache.mode``), set at start-up; None when off.
+        self.cache: ResponseCache | None = None
+        #: Shares each model's ``deployments`` (``routing.load_balancing``).
+        self.balancer = Balancer(config.routing.load_balancing)
+        #: The span exporter (``tracing.otlp_endpoint``), set at start-up; None when off.
+        self.otel: Any = None
+        #: Registry views for keys limited to some models, for ``_views_of``.
+        self._views: dict[frozenset[str], Registry] = {}
+        self._views_of: Registry | None = None
 
     # -- authenticate -------------------------------------------------------------------
     async def authenticate(self, request: Any, api_key: str | None, permission: str) -> Principal:
@@ -95,9 +108,30 @@ class Pipeline:
         return principal  # type: ignore[no-any-return]
 
     async def admit(self, ctx: CallContext) -> None:
-        """Rate limits and budgets for a request that will reach a provider."""
-        if self.admission is not None and ctx.principal is not None:
+        """The key's model allow-list, then rate limits and budgets, for a request that
+        will reach a provider (or the response cache)."""
+        if self.otel is not None:
+            ctx.trace, ctx.spans = tracing.current(), []
+        if ctx.principal is None:
+            return
+        allowed = ctx.principal.limits.get("models")
+        if allowed and ctx.requested_model not in (None, "", "auto"):
+            check_model_allowed(allowed, str(ctx.requested_model))
+        if self.admission is not None:
             await self.admission(ctx.principal, ctx)
+
+    def registry_for(self, principal: Principal | None) -> Registry:
+        """The registry, or for a key limited to some models the part of it it may use
+        (``auto`` routes among those only). Views are built once per allow-list."""
+        allowed = principal.limits.get("models") if principal is not None else None
+        if not allowed:
+            return self.registry
+        if self._views_of is not self.registry:
+            self._views, self._views_of = {}, self.registry
+        view = self._views.get(allowed)
+        if view is None:
+            view = self._views[allowed] = self.registry.subset(allowed)
+        return view
 
     # -- classify and select ------------------------------------------------------------
     async def classify(self, body: dict[str, Any], principal: Principal | None) -> Classification:
@@ -118,11 +152,14 @@ class Pipeline:
         model = body.get("model")
         if model != "auto" and model not in self.registry:
             raise model_not_found(str(model))
+        registry = self.registry_for(principal)
+        if registry is not self.registry and model != "auto":
+            check_model_allowed(registry, str(model))
         plan = self.hook.select_route(
             body=body,
             principal=principal,
             classification=classification,
-            registry=self.registry,
+            registry=registry,
             config=self.config,
             health=self.health,
         )
@@ -146,13 +183,15 @@ class Pipeline:
     # -- call and fall back -------------------------------------------------------------
     async def _next_route(self, route: Route, error: ProxyError, ctx: CallContext) -> Route | None:
         assert ctx.plan is not None
+        # The provider that failed: a deployment's when the model has several.
+        provider = ctx.route.model.provider if ctx.route is not None else route.model.provider
         ctx.attempts.append(
-            Attempt(route.model.name, route.model.provider, error.status, error.message, error.code)
+            Attempt(route.model.name, provider, error.status, error.message, error.code)
         )
         upstream_failure(
             ctx.request_id,
             route.model.name,
-            route.model.provider,
+            provider,
             error.status,
             error.code,
             error.message,
@@ -188,15 +227,9 @@ class Pipeline:
             ctx.route = route
             t0 = time.perf_counter()
             try:
-                pending = self.hook.call_provider(
-                    route=route,
-                    body=body,
-                    stream=False,
-                    providers=self.providers,
-                    context=ctx,
-                    operation=operation,
+                response = await self._attempt(
+                    route, ctx, lambda r: self._call_once(r, body, ctx, operation)
                 )
-                response = await self._with_deadline(await_me_maybe(pending), ctx)
             except ProxyError as err:
                 last = self.scrub(err)
                 route = await self._next_route(route, err, ctx)
@@ -232,27 +265,11 @@ class Pipeline:
         last: ProxyError | None = None
         while route is not None:
             ctx.route = route
-            iterator = None
             try:
-                pending = self.hook.call_provider(
-                    route=route,
-                    body=body,
-                    stream=True,
-                    providers=self.providers,
-                    context=ctx,
-                    operation="chat",
+                iterator, first = await self._attempt(
+                    route, ctx, lambda r: self._open_once(r, body, ctx)
                 )
-                iterator = await await_me_maybe(pending)
-                first = await self._with_deadline(anext(iterator), ctx)
-            except StopAsyncIteration:
-                last = ProxyError(
-                    502, "upstream closed the stream without data", type="server_error"
-                )
-                route = await self._next_route(route, last, ctx)
-                continue
             except ProxyError as err:
-                if iterator is not None:
-                    await _aclose(iterator)
                 last = self.scrub(err)
                 route = await self._next_route(route, err, ctx)
                 continue
@@ -261,6 +278,114 @@ class Pipeline:
             return iterator, first
         assert last is not None
         raise final_error(last, ctx)
+
+    async def _call_once(
+        self, route: Route, body: dict[str, Any], ctx: CallContext, operation: str
+    ) -> Any:
+        pending = self.hook.call_provider(
+            route=route,
+            body=body,
+            stream=False,
+            providers=self.providers,
+            context=ctx,
+            operation=operation,
+        )
+        return await self._with_deadline(await_me_maybe(pending), ctx)
+
+    async def _open_once(
+        self, route: Route, body: dict[str, Any], ctx: CallContext
+    ) -> tuple[Any, bytes]:
+        """A stream and its first chunk; a stream that fails before it is closed here."""
+        iterator = None
+        try:
+            pending = self.hook.call_provider(
+                route=route,
+                body=body,
+                stream=True,
+                providers=self.providers,
+                context=ctx,
+                operation="chat",
+            )
+            iterator = await await_me_maybe(pending)
+            first = await self._with_deadline(anext(iterator), ctx)
+        except StopAsyncIteration:
+            raise ProxyError(
+                502, "upstream closed the stream without data", type="server_error"
+            ) from None
+        except ProxyError:
+            if iterator is not None:
+                await _aclose(iterator)
+            raise
+        return iterator, first
+
+    async def _attempt(
+        self, route: Route, ctx: CallContext, once: Callable[[Route], Awaitable[T]]
+    ) -> T:
+        """One attempt at a planned model: its one upstream, or its deployments in the
+        balancer's order until one answers (a failed sibling is reported in
+        ``omni.fallbacks``; the last failure is raised for the plan's next model)."""
+        model = route.model
+        if not model.deployments:
+            ctx.deployment = None  # an earlier model's deployment did not answer
+            t0 = time.perf_counter()
+            try:
+                result = await once(route)
+            except ProxyError as err:
+                self._span(ctx, model, t0, err)
+                raise
+            self._span(ctx, model, t0, None)
+            return result
+        tried: set[str] = set()
+        dep = self.balancer.pick(model, tried)
+        if dep is None:
+            raise none_left(model)
+        while True:
+            tried.add(dep.id)
+            served = self.balancer.served(model, dep)
+            ctx.route, ctx.deployment = Route(served, route.reason, route.score), dep.id
+            self.balancer.begin(dep)
+            t0 = time.perf_counter()
+            try:
+                if dep.timeout_s is None:
+                    result = await once(ctx.route)
+                else:
+                    result = await self._within(dep.timeout_s, once(ctx.route))
+            except ProxyError as err:
+                self.balancer.end(dep, (time.perf_counter() - t0) * 1000, err)
+                self._span(ctx, served, t0, err)
+                nxt = self.balancer.pick(model, tried) if err.retryable else None
+                if nxt is None:
+                    raise
+                self.scrub(err)
+                ctx.attempts.append(
+                    Attempt(model.name, dep.provider, err.status, err.message, err.code)
+                )
+                upstream_failure(
+                    ctx.request_id, model.name, dep.provider, err.status, err.code, err.message
+                )
+                dep = nxt
+                continue
+            self.balancer.end(dep, (time.perf_counter() - t0) * 1000, None)
+            self._span(ctx, served, t0, None)
+            return result
+
+    @staticmethod
+    async def _within(timeout_s: float, awaitable: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await awaitable
+        except TimeoutError:
+            raise ProxyError(
+                504,
+                f"the deployment did not answer within {timeout_s:g} s",
+                type="server_error",
+                code="timeout",
+            ) from None
+
+    @staticmethod
+    def _span(ctx: CallContext, model: ModelInfo, t0: float, err: ProxyError | None) -> None:
+        if ctx.spans is not None:
+            ctx.spans.append((model, t0, time.perf_counter(), None if err is None else err.message))
 
     def scrub(self, err: ProxyError) -> ProxyError:
         """Blank any provider key out of an upstream error's message (in place)."""
@@ -300,17 +425,22 @@ class Pipeline:
             "savings_estimate": float(premium - cost),
             "latency_ms": round(ctx.elapsed_ms(), 2),
             "fallbacks": [a.as_dict() for a in ctx.attempts],
+            "cache_hit": False,
+            **({"deployment": ctx.deployment} if ctx.deployment is not None else {}),
         }
 
     def costs(self, model: ModelInfo | None, usage: Usage) -> tuple[Decimal, Decimal]:
         if model is None:
             return Decimal(0), Decimal(0)
-        cost = model.cost(usage.prompt_tokens, usage.completion_tokens).quantize(_MONEY)
-        if model.kind != "chat":
-            return cost, cost  # the premium baseline is a chat model: nothing to compare
+        p, c = usage.prompt_tokens, usage.completion_tokens
+        cost = model.cost(p, c, usage.cached_tokens, usage.reasoning_tokens).quantize(_MONEY)
+        if model.kind != "chat" or model.price_source == "unknown":
+            # The premium baseline is a chat model; and a model without a price must not
+            # show the whole premium price as savings.
+            return cost, cost
         premium_model = self.registry.premium or model
-        premium = premium_model.cost(usage.prompt_tokens, usage.completion_tokens).quantize(_MONEY)
-        return cost, premium
+        premium = premium_model.cost(p, c, usage.cached_tokens, usage.reasoning_tokens)
+        return cost, premium.quantize(_MONEY)
 
     def record(self, ctx: CallContext) -> None:
         """Hand the finished request to every ``record`` implementation, once; never raises."""
@@ -319,7 +449,12 @@ class Pipeline:
         ctx.recorded = True
         usage = ctx.usage or Usage()
         model = ctx.route.model if ctx.route else None
-        cost, premium = self.costs(model, usage) if ctx.status < 400 else (Decimal(0), Decimal(0))
+        if ctx.cache_state == "hit":
+            cost, premium = Decimal(0), ctx.cache_premium or Decimal(0)
+        elif ctx.status < 400:
+            cost, premium = self.costs(model, usage)
+        else:
+            cost, premium = Decimal(0), Decimal(0)
         plan = ctx.plan
         event = RequestRecord(
             request_id=ctx.request_id,
@@ -356,6 +491,13 @@ class Pipeline:
             upstream_ms=ctx.upstream_ms,
             guardrails=ctx.findings or None,
         )
+        if ctx.deployment is not None:
+            self.balancer.settle(ctx.deployment, usage.total_tokens)
+        if self.otel is not None:
+            try:
+                self.otel.export(ctx, event)
+            except Exception:
+                log.exception("exporting the spans of request %s failed", ctx.request_id)
         if self.settle is not None:
             try:
                 self.settle(event)
@@ -410,11 +552,15 @@ class Pipeline:
         relay = ChunkRelay(ctx.route.model.name, include_usage)
         idle_s = self.config.routing.stream_idle_s
         checks: StreamGuards | None = None
+        # A streamed miss is stored as the completion its chunks add up to.
+        keep = StreamAssembler() if ctx.cache_key is not None and self.cache else None
         try:
             try:
                 if ctx.guard is not None:
                     checks = await self.guards.stream(ctx)
                 out = relay.feed(checks.chunk(first) if checks else first)
+                if keep is not None:
+                    keep.add(first)
                 if out:
                     yield out
                 while True:
@@ -423,6 +569,8 @@ class Pipeline:
                     except StopAsyncIteration:
                         break
                     out = relay.feed(checks.chunk(data) if checks else data)
+                    if keep is not None:
+                        keep.add(data)
                     if out:
                         yield out
                 held = checks.leftover() if checks else None
@@ -449,7 +597,12 @@ class Pipeline:
             if relay.usage is None:
                 relay.usage = Usage(prompt_estimate, estimate_tokens(relay.completion_chars))
             ctx.usage = relay.usage
-            yield relay.finish(self.omni(ctx, relay.usage))
+            omni = self.omni(ctx, relay.usage)
+            whole = keep.response() if keep is not None else None
+            if whole is not None and self.cache is not None and ctx.cache_key is not None:
+                whole["model"] = ctx.route.model.name
+                self.cache.put(ctx.cache_key, entry(whole, ctx.route.model.name, omni))
+            yield relay.finish(omni)
         except (asyncio.CancelledError, GeneratorExit):
             ctx.client_disconnected = True
             ctx.usage = (
@@ -494,6 +647,19 @@ async def _aclose(iterator: Any) -> None:
 def _next_untried(plan: RoutePlan, ctx: CallContext, current: Route) -> Route | None:
     tried = {a.model for a in ctx.attempts} | {current.model.name}
     return next((r for r in plan.routes if r.model.name not in tried), None)
+
+
+def check_model_allowed(allowed: Any, model: str) -> None:
+    """403 for a model the key may not use: OpenAI's answer when a project lacks access to
+    a model (status 403, code ``model_not_found``)."""
+    if model not in allowed:
+        raise ProxyError(
+            403,
+            f"This API key does not have access to model '{model}'.",
+            type="permission_error",
+            code="model_not_found",
+            param="model",
+        )
 
 
 def final_error(last: ProxyError, ctx: CallContext) -> ProxyError:

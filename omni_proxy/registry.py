@@ -14,11 +14,15 @@ from typing import Any
 
 import httpx
 
+from . import prices
 from .config import Config, ConfigError, ModelSettings, ProviderSettings
+from .deployments import deployments_of
 from .provider import Provider
 from .types import ModelInfo
 from .upstream_h1 import H1Pool
 from .upstream_http import UpstreamPool
+
+log = logging.getLogger("omni_proxy")
 
 
 class Registry:
@@ -49,6 +53,17 @@ class Registry:
     def get(self, name: str) -> ModelInfo | None:
         return self._models.get(name)
 
+    def subset(self, names: frozenset[str]) -> Registry:
+        """The models named, in order, for a key limited to them: the premium baseline
+        stays; the fallback and default stay only when allowed."""
+        view = Registry.__new__(Registry)
+        view._models = {n: m for n, m in self._models.items() if n in names}
+        view.config = self.config
+        view.premium = self.premium
+        view.fallback = self.fallback if self.fallback and self.fallback.name in names else None
+        view.default = self.default if self.default and self.default.name in names else None
+        return view
+
     def __iter__(self) -> Iterator[ModelInfo]:
         return iter(self._models.values())
 
@@ -59,14 +74,40 @@ class Registry:
         return name in self._models
 
 
-def model_info(m: ModelSettings | dict[str, Any], owned_by: str | None = None) -> ModelInfo:
+def model_info(
+    m: ModelSettings | dict[str, Any],
+    owned_by: str | None = None,
+    provider: ProviderSettings | None = None,
+    source: str = "config",
+) -> ModelInfo:
+    """A registry row; prices the config leaves out come from the built-in table."""
     s = m if isinstance(m, ModelSettings) else ModelSettings.model_validate(m)
+    deployments = deployments_of(s)
+    upstream = deployments[0].model if deployments else (s.model or s.name)
+    cost_input, cost_output = s.cost_input, s.cost_output
+    cached, reasoning = s.cost_cached_input, s.cost_reasoning
+    # The table is read only for a price the entry leaves out (an embedding has no output).
+    if cost_input is None or (cost_output is None and s.kind == "chat"):
+        names = (provider.preset, provider.name, provider.plugin) if provider else (s.provider,)
+        table = prices.lookup(upstream, names) if _priced_upstream(provider) else None
+        if table is not None:
+            source = "table" if cost_input is None and cost_output is None else "config+table"
+            cost_input = table.cost_input if cost_input is None else cost_input
+            cost_output = table.cost_output if cost_output is None else cost_output
+            cached = table.cost_cached_input if cached is None else cached
+            reasoning = table.cost_reasoning if reasoning is None else reasoning
+    if cost_input is None and cost_output is None:
+        source = "unknown"
     return ModelInfo(
         name=s.name,
-        provider=s.provider,
-        model=s.model or s.name,
-        cost_input=Decimal(s.cost_input),
-        cost_output=Decimal(s.cost_output),
+        provider=deployments[0].provider if deployments else str(s.provider),
+        model=upstream,
+        deployments=deployments,
+        cost_input=Decimal(cost_input or 0),
+        cost_output=Decimal(cost_output or 0),
+        cost_cached_input=cached,
+        cost_reasoning=reasoning,
+        price_source=source,
         avg_latency_ms=s.avg_latency_ms,
         strengths=tuple(s.strengths),
         supports_functions=s.supports_functions,
@@ -94,7 +135,10 @@ def build_registry(config: Config, provider_classes: dict[str, type[Provider]]) 
                 f"{settings.plugin!r} (installed: {', '.join(sorted(provider_classes)) or 'none'};"
                 f" try `pip install omni-proxy-{settings.plugin}`)"
             )
-    models = [model_info(m, owned_by=_owner(providers[m.provider])) for m in config.models]
+    models = []
+    for m in config.models:
+        first = providers[m.provider or (m.deployments or [])[0].provider]
+        models.append(model_info(m, owned_by=_owner(first), provider=first))
     listed = {m.provider for m in models}
     for name, settings in providers.items():
         if name in listed:
@@ -103,8 +147,23 @@ def build_registry(config: Config, provider_classes: dict[str, type[Provider]]) 
         for row in cls.default_models(settings):
             row = {**row, "provider": name}
             if not any(m.name == row["name"] for m in models):
-                models.append(model_info(row, owned_by=_owner(settings)))
-    return Registry(models, config)
+                models.append(
+                    model_info(row, owned_by=_owner(settings), provider=settings, source="plugin")
+                )
+    registry = Registry(models, config)
+    unknown = [m.name for m in registry if m.price_source == "unknown"]
+    if unknown:
+        log.warning(
+            "no price for %s: set cost_input/cost_output (costs and savings of these models"
+            " are reported as 0)",
+            ", ".join(unknown),
+        )
+    return registry
+
+
+def _priced_upstream(provider: ProviderSettings | None) -> bool:
+    """Simulated models have no list price (their names may match real ones)."""
+    return provider is None or provider.plugin != "demo"
 
 
 def _owner(settings: ProviderSettings) -> str:

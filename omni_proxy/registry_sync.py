@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import replace
 from typing import Any
 
 from .config import ConfigError
 from .registry import Registry, model_info
+from .types import ModelInfo
 
 log = logging.getLogger("omni_proxy.registry")
 
@@ -33,6 +35,24 @@ def _row(m: Any) -> dict[str, Any]:
         "max_tokens": m.max_tokens,
         "kind": m.kind,
     }
+
+
+def _keep_price_details(fresh: ModelInfo, owner: ModelInfo | None) -> ModelInfo:
+    """The table stores input and output prices only: while they are unchanged, keep the
+    cached-token and reasoning prices and the price's source that the registry had."""
+    if owner is not None and owner.deployments:
+        fresh = replace(fresh, deployments=owner.deployments)  # config only, never the table
+    if owner is None or (fresh.cost_input, fresh.cost_output) != (
+        owner.cost_input,
+        owner.cost_output,
+    ):
+        return fresh
+    return replace(
+        fresh,
+        cost_cached_input=owner.cost_cached_input,
+        cost_reasoning=owner.cost_reasoning,
+        price_source=owner.price_source,
+    )
 
 
 class RegistrySync:
@@ -75,9 +95,11 @@ class RegistrySync:
                 continue  # a provider this instance is not configured for
             owner = current.get(row["name"])
             try:
-                models.append(model_info(row, owned_by=owner.owned_by if owner else None))
+                fresh_model = model_info(row, owned_by=owner.owned_by if owner else None)
             except ValueError as exc:  # a hand-edited row the config schema would refuse
                 log.warning("skipping model %r from the database: %s", row["name"], exc)
+                continue
+            models.append(_keep_price_details(fresh_model, owner))
         if not models or tuple(models) == tuple(current):
             return False
         try:

@@ -13,6 +13,8 @@ from contextvars import ContextVar
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _EMPTY: dict[str, str] = {}
 _current: ContextVar[dict[str, str]] = ContextVar("omni_upstream_headers", default=_EMPTY)
+#: The caller's own ``traceparent`` (None when it sent none), for the span exporter.
+_incoming: ContextVar[str | None] = ContextVar("omni_incoming_traceparent", default=None)
 
 
 def child_traceparent(incoming: str | None) -> str:
@@ -31,6 +33,13 @@ def begin(request_id: str, traceparent: str | None, tracestate: str | None = Non
     if tracestate:
         headers["tracestate"] = tracestate[:512]
     _current.set(headers)
+    _incoming.set(traceparent)
+
+
+def current() -> tuple[str | None, str | None]:
+    """(the caller's traceparent, the one sent upstream): the request's span is the
+    upstream call's parent, and the caller's span is its own (omni_proxy/otel.py)."""
+    return _incoming.get(), _current.get().get("traceparent")
 
 
 def upstream_headers() -> dict[str, str]:

@@ -65,10 +65,27 @@ class ModelInfo:
     max_tokens: int = 128_000
     kind: str = "chat"
     owned_by: str | None = None
+    #: Prompt-cache reads and reasoning output, where priced apart (None: the plain price).
+    cost_cached_input: Decimal | None = None
+    cost_reasoning: Decimal | None = None
+    #: Where the prices came from: ``config``, ``table`` (built-in prices), ``plugin``
+    #: (the provider plugin's defaults) or ``unknown`` (none: costs and savings read 0).
+    price_source: str = "config"
+    #: Several upstreams behind this name (omni_proxy/deployments.py); empty: ``provider``
+    #: and ``model`` are the one upstream.
+    deployments: tuple[Any, ...] = ()
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> Decimal:
-        """USD for a call, prices being per million tokens."""
-        return (self.cost_input * prompt_tokens + self.cost_output * completion_tokens) / 1_000_000
+    def cost(
+        self, prompt_tokens: int, completion_tokens: int, cached: int = 0, reasoning: int = 0
+    ) -> Decimal:
+        """USD for a call, prices being per million tokens; ``cached`` and ``reasoning`` are
+        the shares of the prompt and completion the upstream reported as such."""
+        total = self.cost_input * prompt_tokens + self.cost_output * completion_tokens
+        if cached and self.cost_cached_input is not None:
+            total += (self.cost_cached_input - self.cost_input) * min(cached, prompt_tokens)
+        if reasoning and self.cost_reasoning is not None:
+            total += (self.cost_reasoning - self.cost_output) * min(reasoning, completion_tokens)
+        return total / 1_000_000
 
 
 @dataclass(slots=True, frozen=True)
@@ -118,6 +135,10 @@ class Attempt:
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    #: Parts of the above: prompt tokens read from the upstream's prompt cache, completion
+    #: tokens spent reasoning (OpenAI's ``*_tokens_details``), each priced apart when known.
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -127,7 +148,18 @@ class Usage:
     def from_openai(cls, usage: dict[str, Any] | None) -> Usage | None:
         if not isinstance(usage, dict):
             return None
-        return cls(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+        out = cls(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+        details = usage.get("prompt_tokens_details")
+        if isinstance(details, dict):
+            out.cached_tokens = _count(details.get("cached_tokens"))
+        details = usage.get("completion_tokens_details")
+        if isinstance(details, dict):
+            out.reasoning_tokens = _count(details.get("reasoning_tokens"))
+        return out
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value > 0 else 0
 
 
 @dataclass(slots=True)
@@ -162,6 +194,20 @@ class CallContext:
     guard: dict[str, Any] | None = None
     #: What guards found, counted by type (never the values).
     findings: dict[str, int] | None = None
+    #: The response cache (omni_proxy/cache.py): this request's key (None: not looked up),
+    #: ``hit`` | ``miss`` | ``bypass`` (None: the cache is off here), and for a hit the
+    #: stored entry and its premium price (recorded as saved: a hit costs 0).
+    cache_key: str | None = None
+    cache_state: str | None = None
+    cache_entry: dict[str, Any] | None = None
+    cache_premium: Decimal | None = None
+    #: Set only while spans are exported (omni_proxy/otel.py): the traceparents of
+    #: ``tracing.current()``, and each upstream attempt as (model, t0, t1, error or None),
+    #: times on ``time.perf_counter``'s clock.
+    trace: tuple[str | None, str | None] | None = None
+    #: The deployment that answered, for a model with several (its id).
+    deployment: str | None = None
+    spans: list[tuple[ModelInfo, float, float, str | None]] | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000

@@ -38,8 +38,11 @@ def make_org(client: TestClient, name: str, **fields: Any) -> str:
 
 
 def make_key(client: TestClient, org_id: str, perms: list[str], **fields: Any) -> dict[str, Any]:
-    r = client.post("/v1/api-keys", json={"org_id": org_id, "permissions": perms, **fields},
-                    headers=auth(MASTER))
+    r = client.post(
+        "/v1/api-keys",
+        json={"org_id": org_id, "permissions": perms, **fields},
+        headers=auth(MASTER),
+    )
     assert r.status_code == 201, r.text
     body: dict[str, Any] = r.json()
     assert body["key"].startswith("sk-omni-")
@@ -59,16 +62,27 @@ def assert_error(r: Any, status: int, type_: str, code: str | None = None) -> No
 def test_admin_routes_need_a_valid_admin_key(client: TestClient) -> None:
     org = make_org(client, "acme")
     reader = make_key(client, org, ["read", "write"])["key"]
-    for method, path in [("GET", "/v1/organizations"), ("POST", "/v1/organizations"),
-                         ("GET", "/v1/api-keys"), ("POST", "/v1/api-keys"),
-                         ("DELETE", "/v1/api-keys/key_x"), ("DELETE", f"/v1/organizations/{org}")]:
+    for method, path in [
+        ("GET", "/v1/organizations"),
+        ("POST", "/v1/organizations"),
+        ("GET", "/v1/api-keys"),
+        ("POST", "/v1/api-keys"),
+        ("DELETE", "/v1/api-keys/key_x"),
+        ("DELETE", f"/v1/organizations/{org}"),
+    ]:
         kw = {"json": {"name": "z"}} if method == "POST" else {}
-        assert_error(client.request(method, path, **kw), 401, "invalid_request_error",
-                     "invalid_api_key")
-        assert_error(client.request(method, path, headers=auth("sk-omni-abcdefgh-wrong"), **kw),
-                     401, "invalid_request_error", "invalid_api_key")
-        assert_error(client.request(method, path, headers=auth(reader), **kw), 403,
-                     "permission_error")
+        assert_error(
+            client.request(method, path, **kw), 401, "invalid_request_error", "invalid_api_key"
+        )
+        assert_error(
+            client.request(method, path, headers=auth("sk-omni-abcdefgh-wrong"), **kw),
+            401,
+            "invalid_request_error",
+            "invalid_api_key",
+        )
+        assert_error(
+            client.request(method, path, headers=auth(reader), **kw), 403, "permission_error"
+        )
     assert client.get("/v1/organizations", headers={"x-api-key": MASTER}).status_code == 200
 
 
@@ -76,10 +90,16 @@ def test_org_crud(client: TestClient) -> None:
     org = make_org(client, "acme", monthly_budget_usd=12.5, rpm_limit=60)
     r = client.post("/v1/organizations", json={"name": "acme"}, headers=auth(MASTER))
     assert r.status_code == 409
-    assert_error(client.post("/v1/organizations", json={"name": ""}, headers=auth(MASTER)),
-                 400, "invalid_request_error")
-    assert_error(client.post("/v1/organizations", json={"name": "b", "rpm_limit": -1},
-                             headers=auth(MASTER)), 400, "invalid_request_error")
+    assert_error(
+        client.post("/v1/organizations", json={"name": ""}, headers=auth(MASTER)),
+        400,
+        "invalid_request_error",
+    )
+    assert_error(
+        client.post("/v1/organizations", json={"name": "b", "rpm_limit": -1}, headers=auth(MASTER)),
+        400,
+        "invalid_request_error",
+    )
     r = client.patch(f"/v1/organizations/{org}", json={"tpm_limit": 500}, headers=auth(MASTER))
     assert r.status_code == 200 and r.json()["tpm_limit"] == 500 and r.json()["rpm_limit"] == 60
     assert r.json()["monthly_budget_usd"] == 12.5
@@ -104,22 +124,27 @@ def test_key_lifecycle_through_the_api(client: TestClient) -> None:
     assert client.get("/v1/models", headers=auth(key)).status_code == 200
     assert client.get("/v1/models", headers={"x-api-key": key}).status_code == 200
     # A read key cannot call a write endpoint.
-    assert_error(client.post("/v1/chat/completions", json=CHAT, headers=auth(key)), 403,
-                 "permission_error")
+    assert_error(
+        client.post("/v1/chat/completions", json=CHAT, headers=auth(key)), 403, "permission_error"
+    )
     listed = client.get("/v1/api-keys", headers=auth(MASTER)).json()["data"]
     assert [k["id"] for k in listed] == [created["id"]]
     assert "key" not in listed[0] and "secret_hash" not in listed[0]
     assert key not in str(listed)
     r = client.delete(f"/v1/api-keys/{created['id']}", headers=auth(MASTER))
     assert r.status_code == 200
-    assert_error(client.get("/v1/models", headers=auth(key)), 401, "invalid_request_error",
-                 "invalid_api_key")
+    assert_error(
+        client.get("/v1/models", headers=auth(key)), 401, "invalid_request_error", "invalid_api_key"
+    )
     assert client.delete(f"/v1/api-keys/{created['id']}", headers=auth(MASTER)).status_code == 404
-    bad = client.post("/v1/api-keys", json={"org_id": org, "permissions": ["root"]},
-                      headers=auth(MASTER))
+    bad = client.post(
+        "/v1/api-keys", json={"org_id": org, "permissions": ["root"]}, headers=auth(MASTER)
+    )
     assert_error(bad, 400, "invalid_request_error")
-    assert client.post("/v1/api-keys", json={"org_id": "org_nope"},
-                       headers=auth(MASTER)).status_code == 400
+    assert (
+        client.post("/v1/api-keys", json={"org_id": "org_nope"}, headers=auth(MASTER)).status_code
+        == 400
+    )
     by_name = client.post("/v1/api-keys", json={"org": "newco"}, headers=auth(MASTER))
     assert by_name.status_code == 201 and by_name.json()["org_name"] == "newco"
 
@@ -152,10 +177,16 @@ def test_org_admins_see_only_their_org(client: TestClient) -> None:
     assert_error(r, 403, "permission_error")
     r = client.post("/v1/api-keys", json={"org": "b"}, headers=auth(admin_a))
     assert_error(r, 403, "permission_error")
-    assert client.post("/v1/organizations", json={"name": "c"},
-                       headers=auth(admin_a)).status_code == 403
-    assert client.patch(f"/v1/organizations/{b}", json={"rpm_limit": 1},
-                        headers=auth(admin_a)).status_code == 403
+    assert (
+        client.post("/v1/organizations", json={"name": "c"}, headers=auth(admin_a)).status_code
+        == 403
+    )
+    assert (
+        client.patch(
+            f"/v1/organizations/{b}", json={"rpm_limit": 1}, headers=auth(admin_a)
+        ).status_code
+        == 403
+    )
     assert client.delete(f"/v1/organizations/{b}", headers=auth(admin_a)).status_code == 403
     # But can manage keys of its own org.
     r = client.post("/v1/api-keys", json={"permissions": "read"}, headers=auth(admin_a))
@@ -201,8 +232,9 @@ def test_usage_is_per_org_and_recorded_from_real_requests(client: TestClient) ->
     assert usage_b["total_requests"] == 1
 
     # Another org's usage is refused, to org keys and org admins alike.
-    assert_error(client.get("/v1/usage", params={"org_id": b}, headers=auth(key_a)), 403,
-                 "permission_error")
+    assert_error(
+        client.get("/v1/usage", params={"org_id": b}, headers=auth(key_a)), 403, "permission_error"
+    )
     admin_a = make_key(client, a, ["admin"])["key"]
     assert client.get("/v1/usage", params={"org_id": b}, headers=auth(admin_a)).status_code == 403
     # The master key may look at any org.
@@ -212,11 +244,13 @@ def test_usage_is_per_org_and_recorded_from_real_requests(client: TestClient) ->
 def test_usage_dates(client: TestClient) -> None:
     r = client.get("/v1/usage", params={"from": "2025-02-30"}, headers=auth(MASTER))
     assert_error(r, 400, "invalid_request_error", "invalid_date")
-    r = client.get("/v1/usage", params={"from": "2025-03-05", "to": "2025-03-01"},
-                   headers=auth(MASTER))
+    r = client.get(
+        "/v1/usage", params={"from": "2025-03-05", "to": "2025-03-01"}, headers=auth(MASTER)
+    )
     assert_error(r, 400, "invalid_request_error")
-    r = client.get("/v1/usage", params={"from": "2025-03-01", "to": "2025-03-07"},
-                   headers=auth(MASTER))
+    r = client.get(
+        "/v1/usage", params={"from": "2025-03-01", "to": "2025-03-07"}, headers=auth(MASTER)
+    )
     assert r.status_code == 200
     assert [d["date"] for d in r.json()["by_day"]][0::6] == ["2025-03-01", "2025-03-07"]
     assert_error(client.get("/v1/usage"), 401, "invalid_request_error", "invalid_api_key")
@@ -225,8 +259,7 @@ def test_usage_dates(client: TestClient) -> None:
 def test_rate_limit_and_budget_through_the_app(client: TestClient) -> None:
     org = make_org(client, "limited", rpm_limit=2)
     key = make_key(client, org, ["read", "write"])["key"]
-    statuses = [client.post("/v1/chat/completions", json=CHAT, headers=auth(key))
-                for _ in range(3)]
+    statuses = [client.post("/v1/chat/completions", json=CHAT, headers=auth(key)) for _ in range(3)]
     assert [r.status_code for r in statuses] == [200, 200, 429]
     assert_error(statuses[2], 429, "requests", "rate_limit_exceeded")
     assert int(statuses[2].headers["retry-after"]) >= 1

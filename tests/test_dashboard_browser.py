@@ -96,10 +96,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             (datetime.now(UTC) + timedelta(days=1)).date().isoformat(),
         )
         before = s.usage(s.keys["acme"], *wide)["total_requests"]
-        for text in ("Write a Python function that reverses a list", "Translate 'hello' to French",
-                     "Summarize: the quick brown fox jumps over the lazy dog", "hi there"):
-            s.api("POST", "/v1/chat/completions", s.keys["acme_rw"],
-                  json={"model": "auto", "messages": [{"role": "user", "content": text}]})
+        for text in (
+            "Write a Python function that reverses a list",
+            "Translate 'hello' to French",
+            "Summarize: the quick brown fox jumps over the lazy dog",
+            "hi there",
+        ):
+            s.api(
+                "POST",
+                "/v1/chat/completions",
+                s.keys["acme_rw"],
+                json={"model": "auto", "messages": [{"role": "user", "content": text}]},
+            )
         deadline = time.monotonic() + 10
         while s.usage(s.keys["acme"], *wide)["total_requests"] < before + 4:
             assert time.monotonic() < deadline, "the live requests were not recorded"

@@ -118,9 +118,11 @@ class CountingDB:
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.inner, name)
         if callable(attr):
+
             async def wrapped(*a: Any, **kw: Any) -> Any:
                 self.calls += 1
                 return await attr(*a, **kw)
+
             return wrapped
         return attr
 
@@ -159,7 +161,11 @@ def cli(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedP
     env["OMNI_KEY_SECRET"] = "cli-test-secret"
     proc = subprocess.run(
         [sys.executable, "-m", "omni_proxy.cli", *args],
-        env=env, capture_output=True, text=True, cwd=ROOT, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
     )
     if check:
         assert proc.returncode == 0, proc.stderr
@@ -170,8 +176,17 @@ def test_cli_migrate_and_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "0001_init.sql" in cli(tmp_path, "migrate").stdout
     assert "up to date" in cli(tmp_path, "migrate").stdout
 
-    created = cli(tmp_path, "keys", "create", "--org", "acme", "--name", "laptop",
-                  "--permissions", "read,admin")
+    created = cli(
+        tmp_path,
+        "keys",
+        "create",
+        "--org",
+        "acme",
+        "--name",
+        "laptop",
+        "--permissions",
+        "read,admin",
+    )
     key = created.stdout.strip().splitlines()[-1]
     assert parse_prefix(key) is not None
     second = cli(tmp_path, "keys", "create", "--org", "other").stdout.strip().splitlines()[-1]

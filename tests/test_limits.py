@@ -152,9 +152,7 @@ async def test_redis_limit_is_shared_by_instances(redis_prefix: str) -> None:
     try:
         assert one.redis_ok and two.redis_ok
         p = principal(key_rpm=10)
-        results = await asyncio.gather(
-            *(admitted(lim, p, 1) for lim in [one, two] * 15)
-        )
+        results = await asyncio.gather(*(admitted(lim, p, 1) for lim in [one, two] * 15))
         assert sum(results) == 10  # atomic: never more than the limit across instances
         assert one.memory._counts == {} and two.memory._counts == {}
     finally:

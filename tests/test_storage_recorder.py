@@ -64,8 +64,14 @@ async def test_database_down_then_back_loses_nothing_and_duplicates_nothing(
 ) -> None:
     flaky = Flaky(db)
     spill = tmp_path / "spill.jsonl"
-    rec = Recorder(flaky, flush_interval_s=0.02, batch_size=7, max_queue=20,
-                   spill_path=spill, max_retry_interval_s=0.1)
+    rec = Recorder(
+        flaky,
+        flush_interval_s=0.02,
+        batch_size=7,
+        max_queue=20,
+        spill_path=spill,
+        max_retry_interval_s=0.1,
+    )
     await rec.start()
     flaky.down = True
     records = [make_record() for _ in range(100)]
@@ -120,8 +126,13 @@ async def test_postgres_connections_killed_mid_run(tmp_path: Path) -> None:
     with postgres_database() as url:
         pg = await open_database(url)
         await pg.migrate()
-        rec = Recorder(pg, flush_interval_s=0.02, batch_size=10, spill_path=tmp_path / "s",
-                       max_retry_interval_s=0.2)
+        rec = Recorder(
+            pg,
+            flush_interval_s=0.02,
+            batch_size=10,
+            spill_path=tmp_path / "s",
+            max_retry_interval_s=0.2,
+        )
         await rec.start()
         name = url.rsplit("/", 1)[1]
         try:
@@ -134,7 +145,8 @@ async def test_postgres_connections_killed_mid_run(tmp_path: Path) -> None:
                     ) as admin:
                         admin.execute(
                             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                            " WHERE datname = %s AND pid <> pg_backend_pid()", (name,)
+                            " WHERE datname = %s AND pid <> pg_backend_pid()",
+                            (name,),
                         )
                 await asyncio.sleep(0.005)
 

@@ -18,19 +18,57 @@ END = datetime(2025, 3, 3, tzinfo=UTC)
 
 
 async def seed(db) -> None:
-    await db.write_records([
-        make_record("org_a", model="small", task="chat", prompt=100, completion=50,
-                    cost="0.001", premium="0.01", latency=100, created_at=DAY1),
-        make_record("org_a", model="small", task="coding", prompt=10, completion=10,
-                    cost="0.002", premium="0.02", latency=200, created_at=DAY1),
-        make_record("org_a", model="big", task="coding", prompt=1000, completion=0,
-                    cost="0.5", premium="0.5", latency=300, created_at=DAY2),
-        make_record("org_a", task="chat", prompt=0, completion=0, cost="0", premium="0",
-                    status=502, latency=400, created_at=DAY2),
-        # Outside the range, and another org's traffic: neither may be counted.
-        make_record("org_a", cost="9", created_at=OUTSIDE),
-        make_record("org_b", cost="7", prompt=999, created_at=DAY1),
-    ])
+    await db.write_records(
+        [
+            make_record(
+                "org_a",
+                model="small",
+                task="chat",
+                prompt=100,
+                completion=50,
+                cost="0.001",
+                premium="0.01",
+                latency=100,
+                created_at=DAY1,
+            ),
+            make_record(
+                "org_a",
+                model="small",
+                task="coding",
+                prompt=10,
+                completion=10,
+                cost="0.002",
+                premium="0.02",
+                latency=200,
+                created_at=DAY1,
+            ),
+            make_record(
+                "org_a",
+                model="big",
+                task="coding",
+                prompt=1000,
+                completion=0,
+                cost="0.5",
+                premium="0.5",
+                latency=300,
+                created_at=DAY2,
+            ),
+            make_record(
+                "org_a",
+                task="chat",
+                prompt=0,
+                completion=0,
+                cost="0",
+                premium="0",
+                status=502,
+                latency=400,
+                created_at=DAY2,
+            ),
+            # Outside the range, and another org's traffic: neither may be counted.
+            make_record("org_a", cost="9", created_at=OUTSIDE),
+            make_record("org_b", cost="7", prompt=999, created_at=DAY1),
+        ]
+    )
 
 
 async def test_usage_totals_and_breakdowns(db) -> None:
@@ -45,7 +83,8 @@ async def test_usage_totals_and_breakdowns(db) -> None:
     assert u["latency_p50_ms"] == 200.0  # nearest rank: 2nd of 4
     assert u["latency_p95_ms"] == 400.0
     assert [(d["date"], d["requests"], d["tokens"]) for d in u["by_day"]] == [
-        ("2025-03-01", 2, 170), ("2025-03-02", 2, 1000),
+        ("2025-03-01", 2, 170),
+        ("2025-03-02", 2, 1000),
     ]
     assert u["by_day"][0]["cost"] == Decimal("0.003")
     models = {m["model"]: (m["requests"], m["cost"], m["success_rate"]) for m in u["by_model"]}

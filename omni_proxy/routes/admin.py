@@ -89,25 +89,40 @@ def valid_org_name(value: Any, param: str = "name") -> str:
     return name
 
 
-def _budget(body: dict[str, Any]) -> Decimal | None:
-    value = body.get("monthly_budget_usd")
+def _budget(body: dict[str, Any], field: str = "monthly_budget_usd") -> Decimal | None:
+    value = body.get(field)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise bad_request(
-            "'monthly_budget_usd' must be a number or null.", param="monthly_budget_usd"
-        )
+        raise bad_request(f"'{field}' must be a number or null.", param=field)
     try:
         budget = Decimal(str(value))
     except InvalidOperation:
-        raise bad_request(
-            "'monthly_budget_usd' must be a number or null.", param="monthly_budget_usd"
-        ) from None
+        raise bad_request(f"'{field}' must be a number or null.", param=field) from None
     if not budget.is_finite() or budget < 0 or budget > _MAX_BUDGET:
-        raise bad_request(
-            "'monthly_budget_usd' must be from 0 to 1e12.", param="monthly_budget_usd"
-        )
+        raise bad_request(f"'{field}' must be from 0 to 1e12.", param=field)
     return budget.quantize(Decimal("0.00000001"))
+
+
+def key_models(body: dict[str, Any]) -> list[str] | None:
+    """A key's ``models`` allow-list: a list of model names, or null for every model."""
+    value = body.get("models")
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(m, str) and m for m in value):
+        raise bad_request("'models' must be a list of model names, or null.", param="models")
+    return list(dict.fromkeys(value))
+
+
+def key_name(body: dict[str, Any]) -> str | None:
+    """``name``, or its LiteLLM-style synonym ``alias`` (``key_alias``)."""
+    for field in ("name", "alias", "key_alias"):
+        if field in body:
+            value = body[field]
+            if value is not None and not isinstance(value, str):
+                raise bad_request(f"'{field}' must be a string.", param=field)
+            return value
+    return None
 
 
 def _guardrails(value: Any) -> dict[str, Any] | None:
@@ -175,6 +190,7 @@ async def create_org(request: Request) -> Response:
         monthly_budget_usd=_budget(body),
         rpm_limit=_limit(body, "rpm_limit"),
         tpm_limit=_limit(body, "tpm_limit"),
+        soft_budget_usd=_budget(body, "soft_budget_usd"),
     )
     if body.get("guardrails") is not None:
         org = await db.update_org(org["id"], {"guardrails": _guardrails(body["guardrails"])})
@@ -210,8 +226,9 @@ async def update_org(request: Request) -> Response:
     changes: dict[str, Any] = {}
     if "name" in body:
         changes["name"] = valid_org_name(body["name"])
-    if "monthly_budget_usd" in body:
-        changes["monthly_budget_usd"] = _budget(body)
+    for field in ("monthly_budget_usd", "soft_budget_usd"):
+        if field in body:
+            changes[field] = _budget(body, field)
     for field in ("rpm_limit", "tpm_limit"):
         if field in body:
             changes[field] = _limit(body, field)
@@ -330,9 +347,7 @@ async def create_api_key(request: Request) -> Response:
         org_id = org_id or principal.org_id
         if org_id != principal.org_id:
             raise permission_denied("This key may only create keys in its own organization.")
-    name = body.get("name")
-    if name is not None and not isinstance(name, str):
-        raise bad_request("'name' must be a string.", param="name")
+    name = key_name(body)
     perms_in = body.get("permissions")
     if perms_in is not None and not isinstance(perms_in, str | list):
         raise bad_request(
@@ -348,9 +363,13 @@ async def create_api_key(request: Request) -> Response:
             expires_at=_expires(body),
             rpm_limit=_limit(body, "rpm_limit"),
             tpm_limit=_limit(body, "tpm_limit"),
+            models=key_models(body),
+            max_budget_usd=_budget(body, "max_budget_usd"),
+            budget_period=body.get("budget_period"),
         )
     except KeyRequestError as exc:
         param = "permissions" if "permission" in str(exc) else "org_id"
+        param = "budget_period" if "budget_period" in str(exc) else param
         raise bad_request(str(exc), param=param) from None
     await record_change(
         db,

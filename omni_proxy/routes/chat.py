@@ -18,6 +18,7 @@ from ..streaming import SSEResponse
 from ..text import estimate_tokens
 from ..types import CallContext, Classification, Usage
 from ..validation import take_routing_options, validate_chat
+from . import cached
 
 
 def routed_headers(ctx: CallContext) -> dict[str, str]:
@@ -27,6 +28,7 @@ def routed_headers(ctx: CallContext) -> dict[str, str]:
         "x-omni-model": ctx.route.model.name,
         "x-omni-provider": ctx.route.model.provider,
         "x-omni-task": ctx.classification.task_type if ctx.classification else "",
+        **({"x-omni-cache": ctx.cache_state} if ctx.cache_state else {}),
     }
 
 
@@ -43,8 +45,10 @@ async def _prepare(
     default_model: str | None = None,
     task: str | None = None,
     admit: bool = True,
+    cache: bool = False,
 ) -> tuple[Pipeline, dict[str, Any]]:
-    """Authenticate, parse, validate, admit and route: everything short of the call."""
+    """Authenticate, parse, validate, admit and route: everything short of the call.
+    With ``cache``, a response-cache hit stops short of routing (``ctx.cache_entry``)."""
     pipeline: Pipeline = request.app.state.pipeline
     config = pipeline.config
     tracing.begin(
@@ -64,6 +68,12 @@ async def _prepare(
         await pipeline.admit(ctx)
     if task is not None:
         ctx.classification = Classification(task, 1.0, (f"endpoint:{ctx.endpoint}",), "endpoint")
+    if cache and pipeline.cache is not None:
+        await cached.lookup(pipeline, ctx, body, routing, request.headers.get("x-omni-cache"))
+        if ctx.cache_entry is not None:
+            return pipeline, body
+    elif "cache" in body:
+        del body["cache"]  # the proxy's field (``cache: false``), never the upstream's
     await pipeline.route(body, routing, ctx)
     return pipeline, body
 
@@ -71,11 +81,18 @@ async def _prepare(
 async def chat_completions(request: Request) -> Response:
     ctx = new_context(request, "/v1/chat/completions")
     try:
-        pipeline, body = await _prepare(request, ctx)
+        pipeline, body = await _prepare(request, ctx, cache=True)
+        if ctx.cache_entry is not None:
+            response, _ = cached.answer(pipeline, ctx)
+            if ctx.stream:
+                include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+                return SSEResponse(cached.replay(response, include_usage), routed_headers(ctx))
+            return JSON(response, headers=routed_headers(ctx))
         if ctx.stream:
             return await _stream(pipeline, body, ctx)
         response = await pipeline.call(body, ctx)
         finish_response(pipeline, body, response, ctx)
+        cached.store(pipeline, ctx, response)
         return JSON(response, headers=routed_headers(ctx))
     except ProxyError as err:
         return fail(request, err, ctx)
@@ -85,12 +102,16 @@ async def simple_chat(request: Request) -> Response:
     """The simple contract: ``messages`` and routing options in; the answer and its price out."""
     ctx = new_context(request, "/v1/chat")
     try:
-        pipeline, body = await _prepare(request, ctx, default_model="auto")
+        pipeline, body = await _prepare(request, ctx, default_model="auto", cache=True)
         body.pop("stream", None)
         body.pop("stream_options", None)  # these routes answer in one piece
         ctx.stream = False
-        response = await pipeline.call(body, ctx)
-        omni = finish_response(pipeline, body, response, ctx)
+        if ctx.cache_entry is not None:
+            response, omni = cached.answer(pipeline, ctx)
+        else:
+            response = await pipeline.call(body, ctx)
+            omni = finish_response(pipeline, body, response, ctx)
+            cached.store(pipeline, ctx, response)
         message = (response.get("choices") or [{}])[0].get("message") or {}
         return JSON(
             {

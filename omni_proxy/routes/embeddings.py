@@ -17,7 +17,7 @@ from ..errors import ProxyError, bad_request, model_not_found
 from ..http import JSON, api_key_of, read_json
 from ..pipeline import Pipeline
 from ..text import estimate_tokens
-from ..types import CallContext, Route, RoutePlan, Usage
+from ..types import CallContext, Principal, Route, RoutePlan, Usage
 from .chat import fail, new_context, routed_headers
 
 
@@ -57,9 +57,10 @@ def validate_embeddings(body: Any) -> dict[str, Any]:
     return body
 
 
-def embedding_plan(pipeline: Pipeline, model: str) -> RoutePlan:
-    """The named embedding model, or for ``auto`` the cheapest configured one."""
-    registry = pipeline.registry
+def embedding_plan(pipeline: Pipeline, model: str, principal: Principal | None = None) -> RoutePlan:
+    """The named embedding model, or for ``auto`` the cheapest configured one (among the
+    models the key may use)."""
+    registry = pipeline.registry_for(principal) if model == "auto" else pipeline.registry
     if model != "auto":
         info = registry.get(model)
         if info is None:
@@ -102,7 +103,7 @@ async def embeddings(request: Request) -> Response:
         ctx.deadline = time.monotonic() + pipeline.config.routing.deadline_s
         ctx.prompt_estimate = max(1, estimate_tokens(_input_chars(body["input"])))
         await pipeline.admit(ctx)
-        ctx.plan = embedding_plan(pipeline, body["model"])
+        ctx.plan = embedding_plan(pipeline, body["model"], ctx.principal)
         response = await pipeline.call(body, ctx, operation="embeddings")
         assert ctx.route is not None
         usage = Usage.from_openai(response.get("usage")) or Usage(ctx.prompt_estimate, 0)

@@ -48,6 +48,7 @@ class Database(Protocol):
         monthly_budget_usd: Decimal | None = None,
         rpm_limit: int | None = None,
         tpm_limit: int | None = None,
+        soft_budget_usd: Decimal | None = None,
     ) -> dict[str, Any]: ...
 
     async def get_org(self, org_id: str) -> dict[str, Any] | None: ...
@@ -72,9 +73,28 @@ class Database(Protocol):
         expires_at: datetime | None = None,
         rpm_limit: int | None = None,
         tpm_limit: int | None = None,
+        models: list[str] | None = None,
+        max_budget_usd: Decimal | None = None,
+        budget_period: str | None = None,
     ) -> dict[str, Any]: ...
 
     async def get_key(self, key_id: str) -> dict[str, Any] | None: ...
+
+    async def update_key(
+        self, key_id: str, changes: dict[str, Any], org_id: str | None = None
+    ) -> dict[str, Any] | None: ...
+
+    async def rotate_key(
+        self,
+        key_id: str,
+        *,
+        prefix: str,
+        secret_hash: str,
+        grace_until: datetime | None,
+        org_id: str | None = None,
+    ) -> dict[str, Any] | None: ...
+
+    async def key_spend_since(self, key_ids: list[str], start: datetime) -> dict[str, Decimal]: ...
 
     async def list_keys(self, org_id: str | None = None) -> list[dict[str, Any]]: ...
 

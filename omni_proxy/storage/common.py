@@ -22,11 +22,38 @@ from .rollup import UsageQueries
 R = TypeVar("R")
 T = TypeVar("T")
 
-ORG_FIELDS = ("name", "monthly_budget_usd", "rpm_limit", "tpm_limit", "guardrails")
+ORG_FIELDS = (
+    "name",
+    "monthly_budget_usd",
+    "rpm_limit",
+    "tpm_limit",
+    "soft_budget_usd",
+    "guardrails",
+)
+_ORG_MONEY = ("monthly_budget_usd", "soft_budget_usd")
 KEY_COLUMNS = (
     "id, org_id, name, prefix, permissions, rpm_limit, tpm_limit, expires_at, revoked_at,"
-    " last_used_at, created_at"
+    " last_used_at, created_at, models, max_budget_usd, budget_period, rotated_at,"
+    " prev_expires_at"
 )
+#: What ``update_key`` may change (sql/*/0007_gateway.sql added the last three).
+KEY_FIELDS = (
+    "name",
+    "expires_at",
+    "rpm_limit",
+    "tpm_limit",
+    "models",
+    "max_budget_usd",
+    "budget_period",
+)
+
+
+def models_out(value: Any) -> list[str] | None:
+    """A key's stored model allow-list (JSON text), None for every model."""
+    if value is None or value == "":
+        return None
+    parsed = orjson.loads(value)
+    return [str(m) for m in parsed] if isinstance(parsed, list) else None
 
 
 #: Records turned into rows per turn of the event loop (~6 µs each on SQLite).
@@ -91,6 +118,7 @@ class SQLStore(UsageQueries, AuditQueries):
             "rpm_limit": row["rpm_limit"],
             "tpm_limit": row["tpm_limit"],
             "guardrails": json_out(row.get("guardrails")),
+            "soft_budget_usd": money_out(row.get("soft_budget_usd")),
             "created_at": iso_out(row["created_at"]),
             "deleted_at": iso_out(row["deleted_at"]),
         }
@@ -102,11 +130,12 @@ class SQLStore(UsageQueries, AuditQueries):
         monthly_budget_usd: Decimal | None = None,
         rpm_limit: int | None = None,
         tpm_limit: int | None = None,
+        soft_budget_usd: Decimal | None = None,
     ) -> dict[str, Any]:
         org_id = new_id("org")
         await self._execute(
-            "INSERT INTO orgs (id, name, monthly_budget_usd, rpm_limit, tpm_limit, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
+            "INSERT INTO orgs (id, name, monthly_budget_usd, rpm_limit, tpm_limit, created_at,"
+            " soft_budget_usd) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (
                 org_id,
                 name,
@@ -114,6 +143,7 @@ class SQLStore(UsageQueries, AuditQueries):
                 rpm_limit,
                 tpm_limit,
                 self._ts(utcnow()),
+                self._money(soft_budget_usd),
             ),
         )
         org = await self.get_org(org_id)
@@ -136,12 +166,12 @@ class SQLStore(UsageQueries, AuditQueries):
         return [self._org_out(r) for r in rows]
 
     async def update_org(self, org_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
-        """Set any of name, monthly_budget_usd, rpm_limit, tpm_limit; None if no such org."""
+        """Set any of ``ORG_FIELDS``; None if no such org."""
         sets, params = [], []
         for field in ORG_FIELDS:
             if field in changes:
                 value = changes[field]
-                if field == "monthly_budget_usd":
+                if field in _ORG_MONEY:
                     value = self._money(None if value is None else Decimal(str(value)))
                 elif field == "guardrails" and value is not None:
                     value = orjson.dumps(value).decode()
@@ -184,6 +214,12 @@ class SQLStore(UsageQueries, AuditQueries):
             "revoked_at": iso_out(row["revoked_at"]),
             "last_used_at": iso_out(row["last_used_at"]),
             "created_at": iso_out(row["created_at"]),
+            "alias": row["name"],
+            "models": models_out(row.get("models")),
+            "max_budget_usd": money_out(row.get("max_budget_usd")),
+            "budget_period": row.get("budget_period"),
+            "rotated_at": iso_out(row.get("rotated_at")),
+            "previous_key_valid_until": iso_out(row.get("prev_expires_at")),
         }
         if "org_name" in row:
             out["org_name"] = row["org_name"]
@@ -201,10 +237,14 @@ class SQLStore(UsageQueries, AuditQueries):
         expires_at: datetime | None = None,
         rpm_limit: int | None = None,
         tpm_limit: int | None = None,
+        models: list[str] | None = None,
+        max_budget_usd: Decimal | None = None,
+        budget_period: str | None = None,
     ) -> dict[str, Any]:
         await self._execute(
             "INSERT INTO api_keys (id, org_id, name, prefix, secret_hash, permissions, rpm_limit,"
-            " tpm_limit, expires_at, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " tpm_limit, expires_at, created_at, models, max_budget_usd, budget_period)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 key_id,
                 org_id,
@@ -216,6 +256,9 @@ class SQLStore(UsageQueries, AuditQueries):
                 tpm_limit,
                 self._ts(expires_at) if expires_at else None,
                 self._ts(utcnow()),
+                None if models is None else orjson.dumps(models).decode(),
+                self._money(max_budget_usd),
+                budget_period,
             ),
         )
         key = await self.get_key(key_id)
@@ -251,20 +294,106 @@ class SQLStore(UsageQueries, AuditQueries):
             params += (org_id,)
         return bool(await self._execute(sql, params))
 
+    async def update_key(
+        self, key_id: str, changes: dict[str, Any], org_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """Set any of ``KEY_FIELDS`` on an unrevoked key (within ``org_id`` when given);
+        None if there is no such key."""
+        sets, params = [], []
+        for field in KEY_FIELDS:
+            if field not in changes:
+                continue
+            value = changes[field]
+            if field == "expires_at":
+                value = self._ts(value) if value is not None else None
+            elif field == "max_budget_usd":
+                value = self._money(None if value is None else Decimal(str(value)))
+            elif field == "models":
+                value = None if value is None else orjson.dumps(list(value)).decode()
+            sets.append(f"{field} = %s")
+            params.append(value)
+        where = " WHERE id = %s AND revoked_at IS NULL"
+        scope: tuple[Any, ...] = (key_id,)
+        if org_id is not None:
+            where += " AND org_id = %s"
+            scope += (org_id,)
+        if sets and not await self._execute(
+            f"UPDATE api_keys SET {', '.join(sets)}{where}", (*params, *scope)
+        ):
+            return None
+        key = await self.get_key(key_id)
+        if key is None or key["revoked_at"] is not None:
+            return None
+        if org_id is not None and key["org_id"] != org_id:
+            return None
+        return key
+
+    async def rotate_key(
+        self,
+        key_id: str,
+        *,
+        prefix: str,
+        secret_hash: str,
+        grace_until: datetime | None,
+        org_id: str | None = None,
+    ) -> dict[str, Any] | None:
+        """A new secret for the same key (id, org, settings kept). The old secret stays
+        valid until ``grace_until`` (None: revoked at once). None if no such key."""
+        now = self._ts(utcnow())
+        if grace_until is not None:
+            sql = (
+                "UPDATE api_keys SET prev_prefix = prefix, prev_secret_hash = secret_hash,"
+                " prev_expires_at = %s, prefix = %s, secret_hash = %s, rotated_at = %s"
+            )
+            params: tuple[Any, ...] = (self._ts(grace_until), prefix, secret_hash, now)
+        else:
+            sql = (
+                "UPDATE api_keys SET prev_prefix = NULL, prev_secret_hash = NULL,"
+                " prev_expires_at = NULL, prefix = %s, secret_hash = %s, rotated_at = %s"
+            )
+            params = (prefix, secret_hash, now)
+        sql += " WHERE id = %s AND revoked_at IS NULL"
+        params += (key_id,)
+        if org_id is not None:
+            sql += " AND org_id = %s"
+            params += (org_id,)
+        if not await self._execute(sql, params):
+            return None
+        return await self.get_key(key_id)
+
     async def active_keys(self) -> list[dict[str, Any]]:
         """Every usable key with its hash and its org's limits: what the key cache holds."""
         rows = await self._fetch(
             "SELECT k.id, k.org_id, k.prefix, k.secret_hash, k.permissions, k.rpm_limit,"
             " k.tpm_limit, k.expires_at, o.name AS org_name, o.rpm_limit AS org_rpm_limit,"
-            " o.tpm_limit AS org_tpm_limit, o.monthly_budget_usd, o.guardrails AS org_guardrails"
+            " o.tpm_limit AS org_tpm_limit, o.monthly_budget_usd, k.models, k.max_budget_usd,"
+            " k.budget_period, k.prev_prefix, k.prev_secret_hash, k.prev_expires_at,"
+            " o.soft_budget_usd, o.guardrails AS org_guardrails"
             " FROM api_keys k JOIN orgs o ON o.id = k.org_id"
             " WHERE k.revoked_at IS NULL AND o.deleted_at IS NULL"
         )
         for row in rows:
             row["expires_at"] = to_datetime(row["expires_at"])
+            row["prev_expires_at"] = to_datetime(row["prev_expires_at"])
             row["monthly_budget_usd"] = money_out(row["monthly_budget_usd"])
             row["org_guardrails"] = json_out(row.get("org_guardrails"))
+            row["soft_budget_usd"] = money_out(row["soft_budget_usd"])
+            row["max_budget_usd"] = money_out(row["max_budget_usd"])
+            row["models"] = models_out(row["models"])
         return rows
+
+    async def key_spend_since(self, key_ids: list[str], start: datetime) -> dict[str, Decimal]:
+        """Cost per key since ``start``, from the keys' own rows (index requests_key_time);
+        for per-key budgets, read in the background, never per request."""
+        if not key_ids:
+            return {}
+        marks = ", ".join(["%s"] * len(key_ids))
+        rows = await self._fetch(
+            f"SELECT key_id, {self._sum_money('cost')} AS cost FROM requests"
+            f" WHERE key_id IN ({marks}) AND created_at >= %s GROUP BY key_id",
+            (*key_ids, self._ts(start)),
+        )
+        return {r["key_id"]: self._money_sum_out(r["cost"]) for r in rows}
 
     async def count_active_keys(self) -> int:
         rows = await self._fetch(

@@ -410,6 +410,10 @@ class FakeOpenAI:
         self.port = port
         self.log_level = log_level
         self.requests: list[RecordedRequest] = []
+        #: Reported in ``usage.*_tokens_details`` (capped at the prompt / completion), as
+        #: OpenAI does for prompt-cache reads and reasoning models.
+        self.cached_tokens = 0
+        self.reasoning_tokens = 0
         #: Persistent behaviour per model name; "*" applies to every model without an entry.
         self.behaviours: dict[str, Behaviour] = {}
         self._queue: list[_Queued] = []
@@ -1249,9 +1253,12 @@ class FakeOpenAI:
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion,
             "total_tokens": prompt_tokens + completion,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "prompt_tokens_details": {
+                "cached_tokens": min(self.cached_tokens, prompt_tokens),
+                "audio_tokens": 0,
+            },
             "completion_tokens_details": {
-                "reasoning_tokens": 0,
+                "reasoning_tokens": min(self.reasoning_tokens, completion),
                 "audio_tokens": 0,
                 "accepted_prediction_tokens": 0,
                 "rejected_prediction_tokens": 0,
