@@ -103,6 +103,11 @@ class RoutingSettings(_Strict):
     deadline_s: float = Field(default=120.0, gt=0)
     #: Longest silence allowed between a stream's chunks once it has started.
     stream_idle_s: float = Field(default=60.0, gt=0)
+    #: Keep at least this share of the premium model's expected quality: the cheapest
+    #: candidate that clears it answers (None: quality is a term of the score instead).
+    quality_floor: float | None = Field(default=None, ge=0, le=1)
+    #: A quality model written by ``omni-proxy router train`` (None: the shipped one).
+    quality_model: str | None = None
 
 
 class Config(_Strict):

@@ -64,12 +64,19 @@ def classify(body: Any, principal: Any, config: Any, classifiers: Any) -> Any:
 
 @hookspec(firstresult=True)
 def select_route(
-    body: Any, principal: Any, classification: Any, registry: Any, config: Any, health: Any
+    body: Any,
+    principal: Any,
+    classification: Any,
+    registry: Any,
+    config: Any,
+    health: Any,
+    quality: Any,
 ) -> Any:
     """Return the ``RoutePlan`` for a request: the models to try, in order. Pure: no I/O.
 
     ``body["model"]`` is the model the client asked for (``"auto"`` to let the router pick).
     ``health.configured(provider)`` and ``health.cooled_down(model)`` answer from memory.
+    ``quality`` is the ``omni_proxy.quality.QualityModel`` loaded at start-up.
     """
 
 

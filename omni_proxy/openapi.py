@@ -57,6 +57,12 @@ ROUTING_PROPERTIES: Schema = {
         "anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
     },
     "strategy": {"type": "string", "enum": ["hybrid", "cost", "quality", "latency", "cascade"]},
+    "quality_floor": {
+        "description": "Keep at least this share of the premium model's expected quality.",
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1,
+    },
 }
 
 CHAT_PROPERTIES: Schema = {

@@ -15,14 +15,15 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-from .config import Config
+from . import quality as quality_models
+from .config import Config, ConfigError
 from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
 from .health import Health
 from .logs import upstream_failure
 from .plugins import DirectHooks, PluginManager, await_me_maybe, first_answer
 from .registry import Providers, Registry
 from .relay import ChunkRelay, error_event
-from .routing import inadequate
+from .routing import inadequate, prompt_text
 from .types import (
     Attempt,
     CallContext,
@@ -38,6 +39,14 @@ from .types import (
 log = logging.getLogger("omni_proxy")
 
 _MONEY = Decimal("0.00000001")
+
+
+def load_quality(path: str | None) -> quality_models.QualityModel:
+    """The quality model at ``path`` (the shipped one when None); a bad file stops start-up."""
+    try:
+        return quality_models.load(path)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"invalid config: routing.quality_model: {path!r}: {err}") from err
 
 
 def _estimate_tokens(chars: int) -> int:
@@ -64,6 +73,8 @@ class Pipeline:
         self.background: set[asyncio.Task[Any]] = set()
         #: (name, function) of the classifiers ``routing.classifiers`` names, in order.
         self.classifiers: list[tuple[str, Any]] = []
+        #: Expected answer quality per model, loaded once (``routing.quality_model``).
+        self.quality = load_quality(config.routing.quality_model)
         #: Provider keys, blanked out of upstream error messages (which reach clients, logs
         #: and the database): some upstreams echo the key they were sent.
         secrets: set[str] = set()
@@ -124,6 +135,7 @@ class Pipeline:
             registry=self.registry,
             config=self.config,
             health=self.health,
+            quality=self.quality,
         )
         if plan is None or not plan.routes:
             raise ProxyError(503, "no model is available for this request", type="server_error")
@@ -137,6 +149,7 @@ class Pipeline:
             ctx.classification = await self.classify(body, ctx.principal)
         plan = self.select({**body, **routing}, ctx.principal, ctx.classification)
         ctx.plan = plan
+        ctx.prompt_text = prompt_text(body) or None
         return plan
 
     # -- call and fall back -------------------------------------------------------------
@@ -280,7 +293,7 @@ class Pipeline:
     def omni(self, ctx: CallContext, usage: Usage) -> dict[str, Any]:
         model = ctx.route.model if ctx.route else None
         cost, premium = self.costs(model, usage)
-        return {
+        omni: dict[str, Any] = {
             "request_id": ctx.request_id,
             "task_type": ctx.classification.task_type if ctx.classification else None,
             "provider": model.provider if model else None,
@@ -291,6 +304,10 @@ class Pipeline:
             "latency_ms": round(ctx.elapsed_ms(), 2),
             "fallbacks": [a.as_dict() for a in ctx.attempts],
         }
+        expected = ctx.route.expected_quality if ctx.route else None
+        if expected is not None:
+            omni["expected_quality"] = round(expected, 4)
+        return omni
 
     def costs(self, model: ModelInfo | None, usage: Usage) -> tuple[Decimal, Decimal]:
         if model is None:
@@ -341,6 +358,8 @@ class Pipeline:
             client_disconnected=ctx.client_disconnected,
             error_code=ctx.error_code,
             upstream_ms=ctx.upstream_ms,
+            expected_quality=ctx.route.expected_quality if ctx.route and ctx.status < 400 else None,
+            prompt_text=ctx.prompt_text,
         )
         if self.settle is not None:
             try:

@@ -78,6 +78,9 @@ class Route:
     model: ModelInfo
     reason: str = ""
     score: float | None = None
+    #: The quality model's estimate for this model on this prompt (share of the premium
+    #: model's quality), when a quality model is in use.
+    expected_quality: float | None = None
 
 
 @dataclass(slots=True)
@@ -156,6 +159,8 @@ class CallContext:
     config: Any = None
     deadline: float | None = None
     prompt_estimate: int = 0
+    #: The start of the last user message (``routing.prompt_text``), set when routed.
+    prompt_text: str | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -195,6 +200,10 @@ class RequestRecord:
     client_disconnected: bool = False
     error_code: str | None = None
     upstream_ms: float | None = None
+    #: The answering model's expected quality (``omni.expected_quality``), when estimated.
+    expected_quality: float | None = None
+    #: The start of the last user message of a routed request, kept for ``router train``.
+    prompt_text: str | None = None
 
 
 # A provider's stream: the JSON text of each OpenAI chat.completion.chunk, no SSE framing.
