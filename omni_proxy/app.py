@@ -39,7 +39,17 @@ from .plugins import PluginManager, await_me_maybe, get_plugin_manager
 from .provider import Provider
 from .recorder import Recorder
 from .registry import Providers, build_registry
-from .routes import admin, chat, completions, embeddings, messages, meta, responses, usage
+from .routes import (
+    admin,
+    chat,
+    completions,
+    embeddings,
+    feedback,
+    messages,
+    meta,
+    responses,
+    usage,
+)
 from .storage import open_database
 
 log = logging.getLogger("omni_proxy")
@@ -192,6 +202,7 @@ def routes() -> list[Route]:
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/openapi.json", openapi.openapi_endpoint, methods=["GET"]),
         *usage.ROUTES,
+        *feedback.ROUTES,
         *admin.ROUTES,
         *dashboard.ROUTES,
     ]

@@ -213,6 +213,14 @@ class Pipeline:
             self.health.succeeded(route.model.name)
             if cascade:
                 reason = inadequate(response, body)
+                # Each verdict is an outcome ``router train --from-db`` learns from.
+                ctx.outcomes.append(
+                    {
+                        "model": route.model.name,
+                        "score": 0.0 if reason else 1.0,
+                        "comment": f"escalated: {reason}" if reason else "accepted",
+                    }
+                )
                 escalate = _next_untried(ctx.plan, ctx, route) if reason else None
                 if reason and escalate is not None:
                     ctx.attempts.append(
@@ -360,6 +368,7 @@ class Pipeline:
             upstream_ms=ctx.upstream_ms,
             expected_quality=ctx.route.expected_quality if ctx.route and ctx.status < 400 else None,
             prompt_text=ctx.prompt_text,
+            outcomes=ctx.outcomes,
         )
         if self.settle is not None:
             try:

@@ -161,6 +161,8 @@ class CallContext:
     prompt_estimate: int = 0
     #: The start of the last user message (``routing.prompt_text``), set when routed.
     prompt_text: str | None = None
+    #: Verdicts on answers (the cascade's), recorded as ``feedback`` rows.
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -204,6 +206,9 @@ class RequestRecord:
     expected_quality: float | None = None
     #: The start of the last user message of a routed request, kept for ``router train``.
     prompt_text: str | None = None
+    #: Verdicts on answers seen while serving it (the cascade's), stored as ``feedback``
+    #: rows with source 'cascade': ``{"model", "score", "comment"}``.
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
 
 
 # A provider's stream: the JSON text of each OpenAI chat.completion.chunk, no SSE framing.
