@@ -361,3 +361,11 @@ def test_omni_expected_quality_in_real_responses(demo: ProxyProcess) -> None:
     )
     finals = [c.model_extra["omni"] for c in chunks if c.model_extra and "omni" in c.model_extra]
     assert finals and isinstance(finals[-1]["expected_quality"], float)
+    # The simple contract shows it next to the savings.
+    simple = httpx.post(
+        demo.base_url + "/chat",
+        json={"messages": [{"role": "user", "content": CODING}], "quality_floor": 0.5},
+        headers={"authorization": f"Bearer {MASTER_KEY}"},
+        timeout=10,
+    ).json()
+    assert simple["expected_quality"] == omni["expected_quality"]
