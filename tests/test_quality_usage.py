@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -99,3 +100,35 @@ def test_the_overview_says_what_was_saved_at_what_quality(tmp_path: Path) -> Non
     assert float(found.group(1)) == pytest.approx(expected, abs=1e-4)
     assert found.group(2).startswith("saved $")
     assert f"at an expected {expected * 100:.1f}% of premium quality" in found.group(2)
+
+
+async def test_rows_inserted_by_hand_reach_the_quality_rollup(tmp_path: Path) -> None:
+    """Outside the recorder's batches (a bulk load, a manual fix-up) the SQLite triggers
+    keep the quality rollup: an insert adds, a delete takes away."""
+    path = tmp_path / "t.db"
+    db = await open_database(f"sqlite:///{path}")
+    try:
+        await db.migrate()
+    finally:
+        await db.close()
+    conn = sqlite3.connect(path)
+    try:
+        for rid, quality in (("req_a", 0.9), ("req_b", 0.7), ("req_c", None)):
+            conn.execute(
+                "INSERT INTO requests (id, org_id, endpoint, model_used, latency_ms, status,"
+                " created_at, expected_quality) VALUES (?, 'org_t', '/v1/chat/completions',"
+                " 'm', 10, 200, '2026-01-02T03:04:05.000000Z', ?)",
+                (rid, quality),
+            )
+        conn.commit()
+        rollup = "SELECT hour, model_used, expected_sum, expected_n FROM request_quality_rollup"
+        assert conn.execute(rollup).fetchall() == [
+            ("2026-01-02T03:00:00.000000Z", "m", pytest.approx(1.6), 2)
+        ]
+        conn.execute("DELETE FROM requests WHERE id = 'req_b'")
+        conn.commit()
+        assert conn.execute(rollup).fetchall() == [
+            ("2026-01-02T03:00:00.000000Z", "m", pytest.approx(0.9), 1)
+        ]
+    finally:
+        conn.close()
