@@ -213,15 +213,14 @@ class Pipeline:
             self.health.succeeded(route.model.name)
             if cascade:
                 reason = inadequate(response, body)
-                # Each verdict is an outcome ``router train --from-db`` learns from.
-                ctx.outcomes.append(
-                    {
-                        "model": route.model.name,
-                        "score": 0.0 if reason else 1.0,
-                        "comment": f"escalated: {reason}" if reason else "accepted",
-                    }
-                )
                 escalate = _next_untried(ctx.plan, ctx, route) if reason else None
+                # Each verdict is an outcome ``router train --from-db`` learns from.
+                verdict = "accepted"
+                if reason:
+                    verdict = f"{'escalated' if escalate else 'inadequate, kept'}: {reason}"
+                ctx.outcomes.append(
+                    {"model": route.model.name, "score": 0.0 if reason else 1.0, "comment": verdict}
+                )
                 if reason and escalate is not None:
                     ctx.attempts.append(
                         Attempt(route.model.name, route.model.provider, 200, reason, "escalated")
