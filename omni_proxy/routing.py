@@ -63,9 +63,11 @@ MESSAGE_OVERHEAD_TOKENS = 4
 #: Task match of a chat model that lists no strengths, for the ``chat`` task.
 GENERALIST_CHAT_MATCH = 0.25
 #: Hybrid score lost per unit of expected quality below the best candidate's: 0.1 (ten
-#: points of the premium model's quality) costs 0.5, more than the whole default cost
-#: weight, so a much cheaper model must be expected to be nearly as good to win.
-QUALITY_WEIGHT = 5.0
+#: points of the premium model's quality) costs 0.3, most of the default cost weight, so a
+#: much cheaper model wins only when expected to be nearly as good (a stricter promise is
+#: what ``quality_floor`` is for). ``priority`` scales it like the task weight.
+QUALITY_WEIGHT = 3.0
+_QUALITY_FACTORS = {"cheap": 0.6, "best": 2.5}
 #: Characters of the last user message the quality model reads (and the recorder keeps).
 PROMPT_TEXT_CHARS = 2000
 
@@ -330,7 +332,7 @@ def _norm(value: float, low: float, high: float) -> float:
     return (value - low) / (high - low) if high > low else 0.0
 
 
-def _score(pool: list[_Row], w: dict[str, float]) -> None:
+def _score(pool: list[_Row], w: dict[str, float], quality_weight: float = QUALITY_WEIGHT) -> None:
     costs = [float(r.cost) for r in pool]
     latencies = [float(r.model.avg_latency_ms) for r in pool]
     c_lo, c_hi = min(costs), max(costs)
@@ -345,7 +347,7 @@ def _score(pool: list[_Row], w: dict[str, float]) -> None:
         }
         if best is not None:
             shortfall = best - row.quality if row.quality is not None else 1.0
-            row.parts["quality"] = -QUALITY_WEIGHT * max(0.0, shortfall)
+            row.parts["quality"] = -quality_weight * max(0.0, shortfall)
         row.score = sum(row.parts.values())
     if best is not None:
         _guard_strengths(pool)
@@ -615,7 +617,8 @@ def plan_route(
     pool = [r for r in rows if not r.failed]
     premium = registry.premium.name if registry.premium else None
     if pool:
-        _score(pool, weights(config, priority, latency_pref))
+        lean = _QUALITY_FACTORS.get(str(priority), 1.0)
+        _score(pool, weights(config, priority, latency_pref), QUALITY_WEIGHT * lean)
         pool.sort(key=_order_key(strategy))
         if floor is not None:
             pool.sort(key=_floor_key(floor, premium))

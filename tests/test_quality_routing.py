@@ -197,7 +197,19 @@ def test_hybrid_still_saves_when_a_cheap_model_keeps_quality() -> None:
     p = qplan({}, "coding", table=table, models=models)
     assert names(p)[0] == "coder"
     parts = candidate(p, "coder")["score_parts"]
-    assert parts["quality"] == pytest.approx(-5 * 0.03, abs=1e-3)
+    assert parts["quality"] == pytest.approx(-3 * 0.03, abs=1e-3)
+
+
+def test_priority_best_weighs_quality_more() -> None:
+    """Ten points below the premium model: a cheaper coder wins by default, not with
+    priority best (the quality weight is scaled like the task weight)."""
+    table = {"bargain": 0.5, "coder": 0.9, "premium": 1.0}
+    cheaper = {"cost_input": "0.2", "cost_output": "0.4", "avg_latency_ms": 1500}
+    models = [{**m, **cheaper} if m["name"] == "coder" else m for m in STRENGTH_MODELS]
+    assert names(qplan({}, "coding", table=table, models=models))[0] == "coder"
+    best = qplan({"priority": "best"}, "coding", table=table, models=models)
+    assert names(best)[0] == "premium"
+    assert candidate(best, "coder")["score_parts"]["quality"] == pytest.approx(-0.75, abs=1e-3)
 
 
 def test_a_model_without_the_strength_may_win_on_expected_quality() -> None:
