@@ -108,6 +108,10 @@ class RoutingSettings(_Strict):
     quality_floor: float | None = Field(default=None, ge=0, le=1)
     #: A quality model written by ``omni-proxy router train`` (None: the shipped one).
     quality_model: str | None = None
+    #: Cascade self-consistency: ask the cheap model this many times in all when its answer
+    #: is short and closed (a number, a word, yes/no) and escalate when the samples disagree
+    #: (1: off).
+    cascade_samples: int = Field(default=1, ge=1, le=5)
 
 
 class Config(_Strict):

@@ -23,7 +23,7 @@ from .logs import upstream_failure
 from .plugins import DirectHooks, PluginManager, await_me_maybe, first_answer
 from .registry import Providers, Registry
 from .relay import ChunkRelay, error_event
-from .routing import inadequate, prompt_text
+from .routing import closed_answer, disagreement, inadequate, prompt_text
 from .types import (
     Attempt,
     CallContext,
@@ -213,7 +213,10 @@ class Pipeline:
             self.health.succeeded(route.model.name)
             if cascade:
                 reason = inadequate(response, body)
-                escalate = _next_untried(ctx.plan, ctx, route) if reason else None
+                escalate = _next_untried(ctx.plan, ctx, route)
+                if reason is None and escalate is not None:
+                    reason = await self._self_consistency(route, body, response, ctx)
+                escalate = escalate if reason else None
                 # Each verdict is an outcome ``router train --from-db`` learns from.
                 verdict = "accepted"
                 if reason:
@@ -230,6 +233,31 @@ class Pipeline:
             return response  # type: ignore[no-any-return]
         assert last is not None
         raise final_error(last, ctx)
+
+    async def _self_consistency(
+        self, route: Route, body: dict[str, Any], response: dict[str, Any], ctx: CallContext
+    ) -> str | None:
+        """Cascade: sample a short closed answer again (``routing.cascade_samples``) and say
+        why to escalate if the samples disagree. A failed extra sample changes nothing."""
+        if self.config.routing.cascade_samples < 2 or closed_answer(response) is None:
+            return None
+        for _ in range(self.config.routing.cascade_samples - 1):
+            try:
+                pending = self.hook.call_provider(
+                    route=route,
+                    body=body,
+                    stream=False,
+                    providers=self.providers,
+                    context=ctx,
+                    operation="chat",
+                )
+                other = await self._with_deadline(await_me_maybe(pending), ctx)
+            except ProxyError:
+                return None
+            reason = disagreement(response, other)
+            if reason:
+                return reason
+        return None
 
     async def open_stream(self, body: dict[str, Any], ctx: CallContext) -> tuple[Any, bytes]:
         """Streaming: the first route whose stream yields a first chunk, and that chunk.

@@ -773,6 +773,32 @@ def _snippet(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: Longest answer treated as closed (a number, a name, yes/no) for self-consistency.
+CLOSED_ANSWER_CHARS = 64
+
+
+def closed_answer(response: Mapping[str, Any]) -> str | None:
+    """The first choice's answer normalised (case, spacing, trailing punctuation) when it
+    is short and on one line, the kind two samples should agree on; else None."""
+    choices = response.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return None
+    message = choices[0].get("message")
+    content = _text(message.get("content")) if isinstance(message, dict) else ""
+    text = " ".join(content.split()).strip().rstrip(".!").lower()
+    if not text or len(text) > CLOSED_ANSWER_CHARS or "\n" in content.strip():
+        return None
+    return text
+
+
+def disagreement(first: Mapping[str, Any], second: Mapping[str, Any]) -> str | None:
+    """Why two samples of a closed answer do not agree (so cascade escalates), or None."""
+    a, b = closed_answer(first), closed_answer(second)
+    if a is None or b is None or a == b:
+        return None
+    return f"samples disagree: {_snippet(a, 30)!r} vs {_snippet(b, 30)!r}"
+
+
 def inadequate(response: Mapping[str, Any], body: Mapping[str, Any]) -> str | None:
     """Why a chat completion is not good enough to return (so cascade escalates), or None.
 
@@ -819,6 +845,8 @@ __all__ = [
     "SOFT_FILTERS",
     "STRATEGIES",
     "RequestNeeds",
+    "closed_answer",
+    "disagreement",
     "estimate_prompt_tokens",
     "inadequate",
     "looks_like_refusal",

@@ -203,3 +203,29 @@ def test_cascade_escalation_is_recorded_as_outcomes(
         ),
         (rid, "cheap-2", "chat", "tell me a joke", 1.0, "accepted", "cascade"),
     ]
+
+
+def test_cascade_self_consistency_escalates_when_short_answers_disagree(
+    fakes: tuple[FakeOpenAI, FakeOpenAI], tmp_path: Path
+) -> None:
+    """With ``cascade_samples: 2`` a short closed answer is asked for twice: the first model's
+    two samples disagree (41, then the fake's echo), so it escalates; the next model's two
+    samples agree, so its answer stands."""
+    flaky, steady = fakes
+    flaky.clear_behaviour()
+    before = len(flaky.requests)
+    flaky.fail_next("ok", 1, content="41", model="m-cheap-1")
+    routing = {"strategy": "cascade", "cascade_samples": 2}
+    with ProxyProcess(tmp_path, config(flaky, steady, **routing)) as proxy:
+        client = openai.OpenAI(base_url=proxy.base_url, api_key=MASTER_KEY, max_retries=0)
+        completion = client.chat.completions.create(
+            model="auto", messages=[{"role": "user", "content": "2+2?"}]
+        )
+    omni = completion.model_extra["omni"]  # type: ignore[index]
+    assert omni["model_used"] == "cheap-2"
+    assert completion.choices[0].message.content == "Echo: 2+2?"
+    [escalated] = omni["fallbacks"]
+    assert escalated["model"] == "cheap-1" and escalated["code"] == "escalated"
+    assert escalated["error"] == "samples disagree: '41' vs 'echo: 2+2?'"
+    sent = [r["json"]["model"] for r in flaky.requests[before:]]
+    assert sent == ["m-cheap-1", "m-cheap-1", "m-cheap-2", "m-cheap-2"]
