@@ -131,6 +131,15 @@ class RoutingSettings(_Strict):
     stream_idle_s: float = Field(default=60.0, gt=0)
     #: How a model's ``deployments`` share its requests (omni_proxy/deployments.py).
     load_balancing: Literal["weighted", "least_busy", "latency", "usage"] = "weighted"
+    #: Keep at least this share of the premium model's expected quality: the cheapest
+    #: candidate that clears it answers (None: quality is a term of the score instead).
+    quality_floor: float | None = Field(default=None, ge=0, le=1)
+    #: A quality model written by ``omni-proxy router train`` (None: the shipped one).
+    quality_model: str | None = None
+    #: Cascade self-consistency: ask the cheap model this many times in all when its answer
+    #: is short and closed (a number, a word, yes/no) and escalate when the samples disagree
+    #: (1: off).
+    cascade_samples: int = Field(default=1, ge=1, le=5)
 
 
 class CacheSettings(_Strict):

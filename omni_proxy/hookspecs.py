@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .errors import ProxyError
     from .health import Health
     from .provider import Provider
+    from .quality import QualityModel
     from .registry import Providers, Registry
     from .types import (
         Attempt,
@@ -103,11 +104,13 @@ def select_route(
     registry: Registry,
     config: Config,
     health: Health,
+    quality: QualityModel | None,
 ) -> RoutePlan | None:
     """Return the ``RoutePlan`` for a request: the models to try, in order. Pure: no I/O.
 
     ``body["model"]`` is the model the client asked for (``"auto"`` to let the router pick).
     ``health.configured(provider)`` and ``health.cooled_down(model)`` answer from memory.
+    ``quality`` is the ``omni_proxy.quality.QualityModel`` loaded at start-up.
     """
 
 

@@ -62,6 +62,12 @@ ROUTING_PROPERTIES: Schema = {
         "anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
     },
     "strategy": {"type": "string", "enum": ["hybrid", "cost", "quality", "latency", "cascade"]},
+    "quality_floor": {
+        "description": "Keep at least this share of the premium model's expected quality.",
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1,
+    },
 }
 
 CHAT_PROPERTIES: Schema = {
@@ -209,6 +215,11 @@ SCHEMAS: dict[str, Schema] = {
         savings_estimate=NUMBER,
         latency_ms=NUMBER,
         fallbacks={"type": "array", "items": ANY_OBJECT},
+        expected_quality={
+            "type": "number",
+            "description": "The answering model's expected share of the premium model's "
+            "quality (when a quality model is in use).",
+        },
         native={
             "type": "boolean",
             "description": "On `/v1/responses`: true when the model's provider served the "
@@ -235,6 +246,7 @@ SCHEMAS: dict[str, Schema] = {
         cost=NUMBER,
         latency_ms=NUMBER,
         savings_estimate=NUMBER,
+        expected_quality=nullable(NUMBER),
         request_id=STRING,
         task_type=STRING,
         provider=STRING,
@@ -255,6 +267,12 @@ SCHEMAS: dict[str, Schema] = {
         savings_estimate=NUMBER,
         request_id=STRING,
         omni=ref("Omni"),
+    ),
+    "FeedbackRequest": obj(
+        ["request_id", "score"],
+        request_id={"type": "string", "minLength": 1},
+        score={"type": "number", "minimum": 0, "maximum": 1},
+        comment={"type": "string", "maxLength": 4000},
     ),
     "RouterDebugResponse": obj(
         ["task_type", "selected_model", "plan", "candidates", "reason", "request_id"],
@@ -610,6 +628,13 @@ OPERATIONS: dict[tuple[str, str], Schema] = {
         "The routing decision for a request, explained, without calling a provider.",
         _json("The decision.", "RouterDebugResponse"),
         body="SimpleChatRequest",
+    ),
+    ("/v1/feedback", "post"): _op(
+        "createFeedback",
+        "A quality score (0..1) for one of the caller's org's requests; 404 for any other.",
+        {"description": "Stored."},
+        body="FeedbackRequest",
+        status="204",
     ),
     ("/v1/embeddings", "post"): _op(
         "createEmbeddings", _EMBED, _json("Embeddings.", "EmbeddingList"), body="EmbeddingsRequest"

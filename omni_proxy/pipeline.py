@@ -15,9 +15,10 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from . import quality as quality_models
 from . import tracing
 from .cache import ResponseCache, StreamAssembler, entry
-from .config import Config
+from .config import Config, ConfigError
 from .deployments import Balancer, none_left
 from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
 from .guardrails.steps import GuardSteps
@@ -27,7 +28,7 @@ from .logs import upstream_failure
 from .plugins import PluginManager, await_me_maybe, first_answer
 from .registry import Providers, Registry
 from .relay import ChunkRelay, error_event
-from .routing import inadequate
+from .routing import closed_answer, disagreement, inadequate, prompt_text
 from .text import estimate_tokens
 from .types import (
     Attempt,
@@ -45,6 +46,14 @@ log = logging.getLogger("omni_proxy")
 T = TypeVar("T")
 
 _MONEY = Decimal("0.00000001")
+
+
+def load_quality(path: str | None) -> quality_models.QualityModel:
+    """The quality model at ``path`` (the shipped one when None); a bad file stops start-up."""
+    try:
+        return quality_models.load(path)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"invalid config: routing.quality_model: {path!r}: {err}") from err
 
 
 class Pipeline:
@@ -67,6 +76,8 @@ class Pipeline:
         self.background: set[asyncio.Task[Any]] = set()
         #: (name, function) of the classifiers ``routing.classifiers`` names, in order.
         self.classifiers: list[tuple[str, Any]] = []
+        #: Expected answer quality per model, loaded once (``routing.quality_model``).
+        self.quality = load_quality(config.routing.quality_model)
         #: Provider keys, blanked out of upstream error messages (which reach clients, logs
         #: and the database): some upstreams echo the key they were sent.
         secrets: set[str] = set()
@@ -162,6 +173,7 @@ class Pipeline:
             registry=registry,
             config=self.config,
             health=self.health,
+            quality=self.quality,
         )
         if plan is None or not plan.routes:
             raise ProxyError(503, "no model is available for this request", type="server_error")
@@ -178,6 +190,7 @@ class Pipeline:
             ctx.classification = await self.classify(body, ctx.principal)
         plan = self.select({**body, **routing}, ctx.principal, ctx.classification)
         ctx.plan = plan
+        ctx.prompt_text = prompt_text(body) or None
         return plan
 
     # -- call and fall back -------------------------------------------------------------
@@ -239,7 +252,17 @@ class Pipeline:
             self.health.succeeded(route.model.name)
             if cascade:
                 reason = inadequate(response, body)
-                escalate = _next_untried(ctx.plan, ctx, route) if reason else None
+                escalate = _next_untried(ctx.plan, ctx, route)
+                if reason is None and escalate is not None:
+                    reason = await self._self_consistency(route, body, response, ctx)
+                escalate = escalate if reason else None
+                # Each verdict is an outcome ``router train --from-db`` learns from.
+                verdict = "accepted"
+                if reason:
+                    verdict = f"{'escalated' if escalate else 'inadequate, kept'}: {reason}"
+                ctx.outcomes.append(
+                    {"model": route.model.name, "score": 0.0 if reason else 1.0, "comment": verdict}
+                )
                 if reason and escalate is not None:
                     ctx.attempts.append(
                         Attempt(route.model.name, route.model.provider, 200, reason, "escalated")
@@ -251,6 +274,31 @@ class Pipeline:
             return response  # type: ignore[no-any-return]
         assert last is not None
         raise final_error(last, ctx)
+
+    async def _self_consistency(
+        self, route: Route, body: dict[str, Any], response: dict[str, Any], ctx: CallContext
+    ) -> str | None:
+        """Cascade: sample a short closed answer again (``routing.cascade_samples``) and say
+        why to escalate if the samples disagree. A failed extra sample changes nothing."""
+        if self.config.routing.cascade_samples < 2 or closed_answer(response) is None:
+            return None
+        for _ in range(self.config.routing.cascade_samples - 1):
+            try:
+                pending = self.hook.call_provider(
+                    route=route,
+                    body=body,
+                    stream=False,
+                    providers=self.providers,
+                    context=ctx,
+                    operation="chat",
+                )
+                other = await self._with_deadline(await_me_maybe(pending), ctx)
+            except ProxyError:
+                return None
+            reason = disagreement(response, other)
+            if reason:
+                return reason
+        return None
 
     async def open_stream(self, body: dict[str, Any], ctx: CallContext) -> tuple[Any, bytes]:
         """Streaming: the first route whose stream yields a first chunk, and that chunk.
@@ -415,7 +463,7 @@ class Pipeline:
     def omni(self, ctx: CallContext, usage: Usage) -> dict[str, Any]:
         model = ctx.route.model if ctx.route else None
         cost, premium = self.costs(model, usage)
-        return {
+        omni: dict[str, Any] = {
             "request_id": ctx.request_id,
             "task_type": ctx.classification.task_type if ctx.classification else None,
             "provider": model.provider if model else None,
@@ -428,6 +476,10 @@ class Pipeline:
             "cache_hit": False,
             **({"deployment": ctx.deployment} if ctx.deployment is not None else {}),
         }
+        expected = ctx.route.expected_quality if ctx.route else None
+        if expected is not None:
+            omni["expected_quality"] = round(expected, 4)
+        return omni
 
     def costs(self, model: ModelInfo | None, usage: Usage) -> tuple[Decimal, Decimal]:
         if model is None:
@@ -490,6 +542,9 @@ class Pipeline:
             error_code=ctx.error_code,
             upstream_ms=ctx.upstream_ms,
             guardrails=ctx.findings or None,
+            expected_quality=ctx.route.expected_quality if ctx.route and ctx.status < 400 else None,
+            prompt_text=ctx.prompt_text,
+            outcomes=ctx.outcomes,
         )
         if ctx.deployment is not None:
             self.balancer.settle(ctx.deployment, usage.total_tokens)

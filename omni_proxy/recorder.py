@@ -190,6 +190,15 @@ class Recorder:
         if len(self._queue) >= self.batch_size:
             self._wake.set()
 
+    def holds(self, request_id: str) -> bool:
+        """Whether a request's record is still waiting to be written (a feedback that
+        arrives right after its answer waits for it rather than answering 404)."""
+        return any(r.request_id == request_id for r in self._queue)
+
+    def wake(self) -> None:
+        """Write the queue now rather than at the next interval."""
+        self._wake.set()
+
     # -- the writer -------------------------------------------------------------------------
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="omni-recorder")

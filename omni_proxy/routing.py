@@ -11,6 +11,13 @@ the filter that removed it, see ``FILTERS``). The survivors are scored
 
 with cost (the request's estimated cost) and latency min-max normalised over the
 survivors, and ``task_match`` taken from the model's ``strengths`` — never from its price.
+
+With a quality model (``omni_proxy.quality``) each candidate also gets an expected quality,
+a share of the premium model's. With a quality floor, the cheapest candidate whose expected
+quality clears the floor goes first. Without one, the hybrid score loses
+``QUALITY_WEIGHT`` per unit of expected quality below the best candidate's, and a model
+without the task's strength never outranks one that has it and is expected to do at least
+as well: cost and latency alone cannot buy a worse answer.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -28,6 +35,9 @@ from .errors import ProxyError, bad_request, model_not_found
 from .registry import Registry
 from .text import content_text, estimate_tokens
 from .types import Classification, ModelInfo, Route, RoutePlan
+
+if TYPE_CHECKING:
+    from .quality import QualityModel
 
 STRATEGIES: tuple[str, ...] = ("hybrid", "cost", "quality", "latency", "cascade")
 
@@ -52,6 +62,14 @@ IMAGE_TOKENS = 85
 MESSAGE_OVERHEAD_TOKENS = 4
 #: Task match of a chat model that lists no strengths, for the ``chat`` task.
 GENERALIST_CHAT_MATCH = 0.25
+#: Hybrid score lost per unit of expected quality below the best candidate's: 0.1 (ten
+#: points of the premium model's quality) costs 0.3, most of the default cost weight, so a
+#: much cheaper model wins only when expected to be nearly as good (a stricter promise is
+#: what ``quality_floor`` is for). ``priority`` scales it like the task weight.
+QUALITY_WEIGHT = 3.0
+_QUALITY_FACTORS = {"cheap": 0.6, "best": 2.5}
+#: Characters of the last user message the quality model reads (and the recorder keeps).
+PROMPT_TEXT_CHARS = 2000
 
 # priority / latency_pref → multipliers on the configured weights (then renormalised).
 _PRIORITY_FACTORS: dict[str, dict[str, float]] = {
@@ -169,6 +187,42 @@ def request_needs(body: Mapping[str, Any]) -> RequestNeeds:
     )
 
 
+def _user_text(messages: Any) -> str | None:
+    if not isinstance(messages, list):
+        return None
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role", "user") == "user":
+            return content_text(message.get("content"))
+    return None
+
+
+def prompt_text(body: Mapping[str, Any], limit: int = PROMPT_TEXT_CHARS) -> str:
+    """The start of the request's last user message (``messages``, a Responses ``input``,
+    or a legacy ``prompt``): what the quality model reads and the recorder keeps."""
+    text = _user_text(body.get("messages"))
+    if text is None:
+        value = body.get("input", body.get("prompt"))
+        text = value if isinstance(value, str) else _user_text(value)
+    return (text or "")[:limit]
+
+
+def quality_floor(body: Mapping[str, Any], config: Config) -> float | None:
+    """The request's ``quality_floor`` (0..1), else ``routing.quality_floor``."""
+    value = body.get("quality_floor")
+    if value is None:
+        return config.routing.quality_floor
+    try:
+        floor = float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        floor = None
+    if floor is None or not 0.0 <= floor <= 1.0:
+        raise bad_request(
+            f"Invalid value for 'quality_floor': expected a number from 0 to 1, got {value!r}.",
+            "quality_floor",
+        )
+    return floor
+
+
 def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
     """The fast prompt-token estimate used for the context-window and cost filters."""
     return request_needs(body).prompt_tokens
@@ -246,6 +300,8 @@ class _Row:
     task: float = 0.0
     score: float | None = None
     parts: dict[str, float] = field(default_factory=dict)
+    quality: float | None = None
+    quality_parts: dict[str, float] = field(default_factory=dict)
 
     @property
     def model(self) -> ModelInfo:
@@ -276,18 +332,41 @@ def _norm(value: float, low: float, high: float) -> float:
     return (value - low) / (high - low) if high > low else 0.0
 
 
-def _score(pool: list[_Row], w: dict[str, float]) -> None:
+def _score(pool: list[_Row], w: dict[str, float], quality_weight: float = QUALITY_WEIGHT) -> None:
     costs = [float(r.cost) for r in pool]
     latencies = [float(r.model.avg_latency_ms) for r in pool]
     c_lo, c_hi = min(costs), max(costs)
     l_lo, l_hi = min(latencies), max(latencies)
+    known = [r.quality for r in pool if r.quality is not None]
+    best = max(known) if known else None
     for row, cost, latency in zip(pool, costs, latencies, strict=True):
         row.parts = {
             "cost": w["cost"] * (1 - _norm(cost, c_lo, c_hi)),
             "latency": w["latency"] * (1 - _norm(latency, l_lo, l_hi)),
             "task": w["task"] * row.task,
         }
+        if best is not None:
+            shortfall = best - row.quality if row.quality is not None else 1.0
+            row.parts["quality"] = -quality_weight * max(0.0, shortfall)
         row.score = sum(row.parts.values())
+    if best is not None:
+        _guard_strengths(pool)
+
+
+def _guard_strengths(pool: list[_Row]) -> None:
+    """Keep a model without the task's strength below every model that has it and is
+    expected to do at least as well (its score is lowered just under theirs, the cut shown
+    as the ``strength_guard`` part): cheapness must not buy it the first place."""
+    strong = [r for r in pool if r.task >= 1.0 and r.score is not None]
+    for row in pool:
+        if row.task >= 1.0 or row.score is None:
+            continue
+        q = row.quality if row.quality is not None else 0.0
+        rivals = [r.score for r in strong if (r.quality or 0.0) >= q and r.score is not None]
+        if rivals and row.score >= min(rivals):
+            cut = row.score - (min(rivals) - 1e-6)
+            row.parts["strength_guard"] = -cut
+            row.score -= cut
 
 
 def _order_key(strategy: str) -> Callable[[_Row], tuple[Any, ...]]:
@@ -296,7 +375,8 @@ def _order_key(strategy: str) -> Callable[[_Row], tuple[Any, ...]]:
         if strategy in ("cost", "cascade"):
             return (r.cost, -r.task, latency, r.entry.index)
         if strategy == "quality":
-            return (-r.task, latency, r.cost, r.entry.index)
+            q = -(r.quality if r.quality is not None else 0.0)
+            return (q, -r.task, latency, r.cost, r.entry.index)
         if strategy == "latency":
             return (latency, -r.task, r.cost, r.entry.index)
         return (-(r.score or 0.0), r.cost, latency, r.entry.index)
@@ -417,6 +497,57 @@ def _describe(row: _Row, strategy: str) -> str:
     )
 
 
+def _estimate(
+    quality: QualityModel,
+    rows: list[_Row],
+    body: Mapping[str, Any],
+    task: str,
+    premium: ModelInfo | None,
+) -> None:
+    """Each chat model's expected quality on this prompt, from the quality model."""
+    chat = [r for r in rows if "kind" not in r.failed]
+    if not chat:
+        return
+    found = quality.estimate(prompt_text(body), task, [r.model for r in chat], premium)
+    for row in chat:
+        estimate = found.get(row.model.name)
+        if estimate is not None:
+            row.quality = float(estimate.expected)
+            row.quality_parts = dict(estimate.parts)
+
+
+def _meets(row: _Row, floor: float, premium: str | None) -> bool:
+    """The premium model always qualifies: it is the 100% the floor is a share of."""
+    if row.model.name == premium:
+        return True
+    return row.quality is not None and row.quality >= floor
+
+
+def _floor_key(floor: float, premium: str | None) -> Callable[[_Row], tuple[Any, ...]]:
+    """Models that clear the floor first, cheapest first; then the rest, best expected
+    quality first (the closest to the floor if every model that clears it fails)."""
+
+    def key(r: _Row) -> tuple[Any, ...]:
+        q = r.quality if r.quality is not None else 0.0
+        if _meets(r, floor, premium):
+            return (0, r.cost, -q, r.model.avg_latency_ms, r.entry.index)
+        return (1, -q, r.cost, r.model.avg_latency_ms, r.entry.index)
+
+    return key
+
+
+def _describe_floor(row: _Row, floor: float, premium: str | None, pool: list[_Row]) -> str:
+    m = row.model
+    q = "unknown" if row.quality is None else f"{row.quality:.3f}"
+    if _meets(row, floor, premium):
+        meeting = sum(1 for r in pool if _meets(r, floor, premium) and not r.cooled)
+        return (
+            f"{m.name} is the cheapest of {meeting} models expected to keep >= {floor:g} of "
+            f"premium quality (expected {q}, ~${_money(row.cost)})"
+        )
+    return f"no model is expected to keep {floor:g} of premium quality; {m.name} is the best ({q})"
+
+
 def plan_route(
     body: Mapping[str, Any],
     classification: Classification,
@@ -425,6 +556,7 @@ def plan_route(
     *,
     configured: Callable[[str], bool],
     cooled_down: Callable[[str], bool] = _never,
+    quality: QualityModel | None = None,
 ) -> RoutePlan:
     """The models to try for ``body``, best first, and why.
 
@@ -433,8 +565,11 @@ def plan_route(
     model, else ``"auto"``. The fallback model comes after the eligible ones (a configured
     ``routing.fallback_model`` even when it lacks a capability the request uses), and models
     that are cooling down come last (they are scored with the others, so a cool-down does
-    not shift anyone's score). Raises ``ProxyError``: 404 for an unknown model, 400 when no
-    model can serve the request or the named model is not a chat model.
+    not shift anyone's score). With ``quality`` (a loaded quality model) every chat model
+    gets an expected quality, and a quality floor (``body["quality_floor"]`` or
+    ``routing.quality_floor``) puts the cheapest candidate that clears it first. Raises
+    ``ProxyError``: 404 for an unknown model, 400 when no model can serve the request, the
+    named model is not a chat model, or the floor is not a number from 0 to 1.
     """
     requested = body.get("model")
     if (requested is None or requested == "") and registry.default is not None:
@@ -445,6 +580,7 @@ def plan_route(
     task = classification.task_type
     priority = body.get("priority")
     latency_pref = body.get("latency_pref")
+    floor = quality_floor(body, config) if quality is not None else None
 
     providers: dict[str, bool] = {}
 
@@ -463,6 +599,8 @@ def plan_route(
         _check(row, needs, provider_ok, cooled_down)
         rows.append(row)
         by_name[m.name] = row
+    if quality is not None:
+        _estimate(quality, rows, body, task, registry.premium)
 
     explicit: _Row | None = None
     if not auto:
@@ -477,9 +615,13 @@ def plan_route(
             )
 
     pool = [r for r in rows if not r.failed]
+    premium = registry.premium.name if registry.premium else None
     if pool:
-        _score(pool, weights(config, priority, latency_pref))
+        lean = _QUALITY_FACTORS.get(str(priority), 1.0)
+        _score(pool, weights(config, priority, latency_pref), QUALITY_WEIGHT * lean)
         pool.sort(key=_order_key(strategy))
+        if floor is not None:
+            pool.sort(key=_floor_key(floor, premium))
     elif explicit is None or explicit.hard_failed:
         raise _no_route(rows, needs, explicit)
 
@@ -508,7 +650,9 @@ def plan_route(
             role = "primary" if position == 1 else f"backup #{position - 1}"
         if row.score is not None:
             role = f"{role} (score {row.score:.2f})"
-        routes.append(Route(model=row.model, reason=role, score=row.score))
+        routes.append(
+            Route(model=row.model, reason=role, score=row.score, expected_quality=row.quality)
+        )
         rank[id(row)] = position
 
     candidates = [
@@ -523,6 +667,8 @@ def plan_route(
             "task_match": r.task,
             "estimated_cost": _money(r.cost),
             "rank": rank.get(id(r)),
+            "expected_quality": None if r.quality is None else round(r.quality, 4),
+            "quality_parts": {k: round(v, 4) for k, v in r.quality_parts.items()} or None,
         }
         for r in rows
     ]
@@ -534,10 +680,17 @@ def plan_route(
         context += f", priority {priority}"
     if latency_pref:
         context += f", latency {latency_pref}"
+    if floor is not None:
+        context += f", quality floor {floor:g}"
     if explicit is None:
         label = "auto" if strategy == "hybrid" else f"auto ({strategy})"
         lead = f"{label}: {context}; "
-        lead += _describe(primary, strategy) if primary.score is not None else primary.model.name
+        if floor is not None:
+            lead += _describe_floor(primary, floor, premium, pool)
+        elif primary.score is not None:
+            lead += _describe(primary, strategy)
+        else:
+            lead += primary.model.name
     elif explicit is primary:
         lead = f"requested {explicit.model.name}: {context}"
         if explicit.failed:
@@ -608,6 +761,32 @@ def _snippet(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: Longest answer treated as closed (a number, a name, yes/no) for self-consistency.
+CLOSED_ANSWER_CHARS = 64
+
+
+def closed_answer(response: Mapping[str, Any]) -> str | None:
+    """The first choice's answer normalised (case, spacing, trailing punctuation) when it
+    is short and on one line, the kind two samples should agree on; else None."""
+    choices = response.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return None
+    message = choices[0].get("message")
+    content = content_text(message.get("content")) if isinstance(message, dict) else ""
+    text = " ".join(content.split()).strip().rstrip(".!").lower()
+    if not text or len(text) > CLOSED_ANSWER_CHARS or "\n" in content.strip():
+        return None
+    return text
+
+
+def disagreement(first: Mapping[str, Any], second: Mapping[str, Any]) -> str | None:
+    """Why two samples of a closed answer do not agree (so cascade escalates), or None."""
+    a, b = closed_answer(first), closed_answer(second)
+    if a is None or b is None or a == b:
+        return None
+    return f"samples disagree: {_snippet(a, 30)!r} vs {_snippet(b, 30)!r}"
+
+
 def inadequate(response: Mapping[str, Any], body: Mapping[str, Any]) -> str | None:
     """Why a chat completion is not good enough to return (so cascade escalates), or None.
 
@@ -656,10 +835,14 @@ __all__ = [
     "SOFT_FILTERS",
     "STRATEGIES",
     "RequestNeeds",
+    "closed_answer",
+    "disagreement",
     "estimate_prompt_tokens",
     "inadequate",
     "looks_like_refusal",
     "plan_route",
+    "prompt_text",
+    "quality_floor",
     "request_needs",
     "task_match",
     "weights",

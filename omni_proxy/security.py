@@ -157,6 +157,7 @@ def middleware(config: Any) -> list[Middleware]:
                     "x-omni-priority",
                     "x-omni-latency-pref",
                     "x-omni-max-cost",
+                    "x-omni-quality-floor",
                     "traceparent",
                     "tracestate",
                 ],

@@ -95,6 +95,9 @@ class Route:
     model: ModelInfo
     reason: str = ""
     score: float | None = None
+    #: The quality model's estimate for this model on this prompt (share of the premium
+    #: model's quality), when a quality model is in use.
+    expected_quality: float | None = None
 
 
 @dataclass(slots=True)
@@ -208,6 +211,10 @@ class CallContext:
     #: The deployment that answered, for a model with several (its id).
     deployment: str | None = None
     spans: list[tuple[ModelInfo, float, float, str | None]] | None = None
+    #: The start of the last user message (``routing.prompt_text``), set when routed.
+    prompt_text: str | None = None
+    #: Verdicts on answers (the cascade's), recorded as ``feedback`` rows.
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -249,6 +256,13 @@ class RequestRecord:
     upstream_ms: float | None = None
     #: Guardrail findings counted by type (``{"EMAIL": 2}``), None when nothing was found.
     guardrails: dict[str, int] | None = None
+    #: The answering model's expected quality (``omni.expected_quality``), when estimated.
+    expected_quality: float | None = None
+    #: The start of the last user message of a routed request, kept for ``router train``.
+    prompt_text: str | None = None
+    #: Verdicts on answers seen while serving it (the cascade's), stored as ``feedback``
+    #: rows with source 'cascade': ``{"model", "score", "comment"}``.
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
 
 
 # A provider's stream: the JSON text of each OpenAI chat.completion.chunk, no SSE framing.

@@ -18,12 +18,13 @@ PRIORITIES = ("cheap", "balanced", "best")
 LATENCY_PREFS = ("fast", "normal")
 STRATEGIES = ("hybrid", "cost", "quality", "latency", "cascade")
 # Routing extensions: read by the proxy, never sent upstream.
-ROUTING_FIELDS = ("priority", "latency_pref", "max_cost", "strategy")
+ROUTING_FIELDS = ("priority", "latency_pref", "max_cost", "strategy", "quality_floor")
 ROUTING_HEADERS = {
     "priority": "x-omni-priority",
     "latency_pref": "x-omni-latency-pref",
     "max_cost": "x-omni-max-cost",
     "strategy": "x-omni-strategy",
+    "quality_floor": "x-omni-quality-floor",
 }
 
 
@@ -327,4 +328,23 @@ def take_routing_options(body: dict[str, Any], headers: Any) -> dict[str, Any]:
                 param="max_cost",
             ) from None
         opts["max_cost"] = cost
+    if "quality_floor" in opts:
+        opts["quality_floor"] = _share(opts["quality_floor"], "quality_floor")
     return opts
+
+
+def _share(raw: Any, param: str) -> float:
+    """A number from 0 to 1 (a JSON number, or a header's text)."""
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise ValueError
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # also refuses NaN
+        raise bad_request(
+            f"Invalid value for '{param}': expected a number from 0 to 1.",
+            param=param,
+            code="invalid_value",
+        )
+    return value

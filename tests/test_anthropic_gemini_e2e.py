@@ -62,11 +62,8 @@ def fakes() -> Iterator[dict[str, Any]]:
         gemini.stop()
 
 
-@pytest.fixture(scope="module")
-def proxy(
-    fakes: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ProxyProcess]:
-    config = {
+def proxy_config(fakes: dict[str, Any]) -> dict[str, Any]:
+    return {
         "providers": {
             "claude": {
                 "plugin": "anthropic",
@@ -88,7 +85,23 @@ def proxy(
         ],
         "routing": {"fallback_model": "gem-spare", "max_attempts": 2},
     }
-    with ProxyProcess(tmp_path_factory.mktemp("proxy"), config) as running:
+
+
+@pytest.fixture(scope="module")
+def proxy(
+    fakes: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProxyProcess]:
+    with ProxyProcess(tmp_path_factory.mktemp("proxy"), proxy_config(fakes)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def failing_proxy(
+    fakes: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProxyProcess]:
+    """A proxy of its own for the tests where every upstream fails: the cool-downs they
+    start stay out of the other tests' plans."""
+    with ProxyProcess(tmp_path_factory.mktemp("failing"), proxy_config(fakes)) as running:
         yield running
 
 
@@ -267,8 +280,9 @@ def test_blocked_prompt_is_content_filter(client: openai.OpenAI, fakes: dict[str
     ],
 )
 def test_each_error_class(
-    client: openai.OpenAI, fakes: dict[str, Any], model: str, status: int, error: type
+    failing_proxy: ProxyProcess, fakes: dict[str, Any], model: str, status: int, error: type
 ) -> None:
+    client = openai.OpenAI(base_url=failing_proxy.base_url, api_key=MASTER_KEY, max_retries=0)
     status = 529 if model == "claude" and status == 503 else status
     for fake in fakes.values():
         fake.set_behaviour("*", "status", status=status, retry_after=0)

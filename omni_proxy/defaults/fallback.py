@@ -1,6 +1,10 @@
 """Default ``fallback_route``: the next untried model in the plan, for errors a retry can fix.
 
 400/401/403/404 say the request itself is wrong, so another model would only repeat them.
+A model of another provider goes before the rest of the failed one's (an outage or a
+rate limit usually takes a whole provider), and the last attempt the budget allows is
+kept for the configured ``routing.fallback_model``, so a healthy fallback is never left
+untried behind cheaper models of one failing provider.
 """
 
 from __future__ import annotations
@@ -30,10 +34,15 @@ def fallback_route(
         return None
     if context.deadline is not None and time.monotonic() >= context.deadline:
         return None
-    tried = {a.model for a in attempts}
-    for candidate in plan.routes:
-        if candidate.model.name not in tried and candidate is not route:
-            return candidate
+    tried = {a.model for a in attempts} | {route.model.name}
+    untried = [r for r in plan.routes if r.model.name not in tried]
+    reserved = config.routing.fallback_model if config else None
+    last = next((r for r in untried if r.model.name == reserved), None)
+    if last is not None and len(attempts) + 1 >= max_attempts:
+        return last
+    if untried:
+        other = (r for r in untried if r.model.provider != route.model.provider)
+        return next(other, untried[0])
     # Everything was tried: the last model again (after a back-off) if waiting can help.
     if error.code in NOT_FIXED_BY_WAITING:
         return None

@@ -7,6 +7,7 @@ from typing import Any
 from ..config import Config
 from ..health import Health
 from ..plugins import hookimpl
+from ..quality import QualityModel
 from ..registry import Registry
 from ..routing import plan_route
 from ..types import Classification, RoutePlan
@@ -19,6 +20,7 @@ def select_route(
     registry: Registry,
     config: Config,
     health: Health,
+    quality: QualityModel | None = None,
 ) -> RoutePlan:
     return plan_route(
         body,
@@ -27,4 +29,5 @@ def select_route(
         config,
         configured=health.configured,
         cooled_down=health.cooled_down,
+        quality=quality,
     )

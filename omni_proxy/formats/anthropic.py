@@ -201,7 +201,7 @@ def to_openai(body: Any) -> dict[str, Any]:
         )
         if choice.get("disable_parallel_tool_use"):
             chat["parallel_tool_calls"] = False
-    for key in ("priority", "latency_pref", "max_cost", "strategy"):
+    for key in ("priority", "latency_pref", "max_cost", "strategy", "quality_floor"):
         if key in body:
             chat[key] = body[key]
     if chat.get("stream"):

@@ -120,6 +120,7 @@ async def simple_chat(request: Request) -> Response:
                 "cost": omni["cost"],
                 "latency_ms": omni["latency_ms"],
                 "savings_estimate": omni["savings_estimate"],
+                "expected_quality": omni.get("expected_quality"),
                 "request_id": ctx.request_id,
                 "task_type": omni["task_type"],
                 "provider": omni["provider"],

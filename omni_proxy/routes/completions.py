@@ -71,7 +71,7 @@ def chat_body(body: Any) -> tuple[dict[str, Any], list[str]]:
     chat: dict[str, Any] = {k: body[k] for k in _SHARED if k in body}
     chat["model"] = body.get("model", "auto")
     chat["max_tokens"] = body.get("max_tokens", 16)  # the legacy endpoint's default
-    for key in ("priority", "latency_pref", "max_cost", "strategy"):
+    for key in ("priority", "latency_pref", "max_cost", "strategy", "quality_floor"):
         if key in body:
             chat[key] = body[key]
     chat["messages"] = [{"role": "user", "content": prompts[0]}]

@@ -100,6 +100,8 @@ async def get_usage(request: Request) -> Response:
         "total_premium_cost": out.pop("premium_cost"),
         "total_savings": out.pop("savings"),
         "success_rate": out.pop("success_rate"),
+        "expected_quality": out.pop("expected_quality"),
+        "measured_quality": out.pop("measured_quality"),
         "latency_p50_ms": out.pop("latency_p50_ms"),
         "latency_p95_ms": out.pop("latency_p95_ms"),
         "by_day": _fill_days(out["by_day"], start, end),

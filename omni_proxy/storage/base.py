@@ -115,6 +115,15 @@ class Database(Protocol):
 
     async def usage(self, org_id: str, start: datetime, end: datetime) -> dict[str, Any]: ...
 
+    # -- feedback (see storage/common.py) ---------------------------------------------------
+    async def add_feedback(
+        self, request_id: str, org_id: str, score: float, comment: str | None
+    ) -> bool: ...
+
+    async def list_feedback(
+        self, org_id: str | None = None, *, limit: int = 100_000
+    ) -> list[dict[str, Any]]: ...
+
     # -- stored responses (the Responses API; see storage/common.py) ------------------------
     async def save_response(
         self,

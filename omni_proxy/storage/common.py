@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from ..types import RequestRecord
 from .audit import AuditQueries
 from .rollup import UsageQueries
 
@@ -69,6 +70,26 @@ async def rows_of(records: list[R], build: Callable[[R], T]) -> list[T]:
             await asyncio.sleep(0)
         rows.extend(build(r) for r in records[start : start + ROWS_PER_TURN])
     return rows
+
+
+def outcome_rows(records: list[RequestRecord], ts: Callable[[float], Any]) -> list[tuple[Any, ...]]:
+    """The ``feedback`` rows (source 'cascade') of a batch's verdicts."""
+    return [
+        (
+            r.request_id,
+            r.org_id,
+            o.get("model"),
+            r.task_type,
+            r.prompt_text,
+            float(o["score"]),
+            o.get("comment"),
+            "cascade",
+            ts(r.created_at),
+        )
+        for r in records
+        if r.org_id is not None
+        for o in r.outcomes
+    ]
 
 
 def new_id(kind: str) -> str:
@@ -543,6 +564,40 @@ class SQLStore(UsageQueries, AuditQueries):
         return await self._execute(
             "DELETE FROM responses WHERE created_at < %s", (self._ts(older_than),)
         )
+
+    # -- feedback (/v1/feedback, read by ``router train --from-db``) -------------------------
+    async def add_feedback(
+        self, request_id: str, org_id: str, score: float, comment: str | None
+    ) -> bool:
+        """Store a score for one of ``org_id``'s requests, with the model that answered it,
+        its task type and prompt text; False when the org has no such request."""
+        count = await self._execute(
+            "INSERT INTO feedback (request_id, org_id, model, task_type, prompt_text, score,"
+            " comment, source, created_at)"
+            " SELECT r.id, r.org_id, r.model_used, r.task_type, l.prompt_text, %s, %s,"
+            " 'feedback', %s FROM requests r LEFT JOIN routing_logs l ON l.request_id = r.id"
+            " WHERE r.id = %s AND r.org_id = %s",
+            (score, comment, self._ts(utcnow()), request_id, org_id),
+        )
+        return bool(count)
+
+    async def list_feedback(
+        self, org_id: str | None = None, *, limit: int = 100_000
+    ) -> list[dict[str, Any]]:
+        """Recorded outcomes (``/v1/feedback`` scores and cascade verdicts), oldest first."""
+        sql = (
+            "SELECT request_id, org_id, model, task_type, prompt_text, score, comment, source,"
+            " created_at FROM feedback"
+        )
+        params: tuple[Any, ...] = ()
+        if org_id is not None:
+            sql += " WHERE org_id = %s"
+            params = (org_id,)
+        rows = await self._fetch(sql + " ORDER BY created_at, id LIMIT %s", (*params, limit))
+        for row in rows:
+            row["score"] = float(row["score"])
+            row["created_at"] = iso_out(row["created_at"])
+        return rows
 
     # -- dashboard (omni_proxy/dashboard): what the pages show beyond ``usage`` -------------
     # Every query is bounded by ``org_id`` and a ``created_at`` range (the

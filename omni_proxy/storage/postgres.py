@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from ..types import RequestRecord
 from .base import migrations
-from .common import SQLStore, rows_of
+from .common import SQLStore, outcome_rows, rows_of
 
 log = logging.getLogger("omni_proxy.storage")
 
@@ -25,22 +25,32 @@ MIGRATION_LOCK = 0x6F6D6E69  # "omni"
 INSERT_REQUEST = (
     "INSERT INTO requests (id, org_id, key_id, endpoint, task_type, model_requested, model_used,"
     " provider, prompt_tokens, completion_tokens, cost, premium_cost, savings, latency_ms,"
-    " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at)"
+    " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at,"
+    " expected_quality)"
     " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
     " %s::text[], %s::text[], %s::text[], %s::integer[], %s::integer[], %s::numeric[],"
     " %s::numeric[], %s::numeric[], %s::float8[], %s::float8[], %s::boolean[], %s::integer[],"
-    " %s::text[], %s::integer[], %s::boolean[], %s::timestamptz[])"
+    " %s::text[], %s::integer[], %s::boolean[], %s::timestamptz[], %s::float8[])"
     " ON CONFLICT (id) DO NOTHING"
 )
 # With the guardrail findings (0008_governance.sql): used only by a batch that has some.
 INSERT_REQUEST_FINDINGS = INSERT_REQUEST.replace(
-    " created_at)", " created_at, guardrails)", 1
-).replace("%s::timestamptz[])", "%s::timestamptz[], %s::text[])", 1)
+    " expected_quality)", " expected_quality, guardrails)", 1
+).replace("%s::float8[])", "%s::float8[], %s::text[])", 1)
 INSERT_ROUTING = (
     "INSERT INTO routing_logs (request_id, org_id, strategy, task_type, candidates, plan,"
-    " attempts, final_model, reason, created_at)"
-    " VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s, %s, %s)"
+    " attempts, final_model, reason, created_at, prompt_text)"
+    " VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s, %s, %s, %s)"
     " ON CONFLICT (request_id) DO NOTHING"
+)
+# The same before 0006_quality.sql (a database migrated only so far, as in the upgrade tests).
+INSERT_REQUEST_0005 = INSERT_REQUEST.replace(", expected_quality)", ")").replace(
+    ", %s::float8[])", ")"
+)
+INSERT_ROUTING_0005 = INSERT_ROUTING.replace(", prompt_text)", ")").replace(", %s, %s)", ", %s)")
+INSERT_OUTCOME = (
+    "INSERT INTO feedback (request_id, org_id, model, task_type, prompt_text, score, comment,"
+    " source, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 
 
@@ -77,6 +87,7 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
         int(r.fallback_count),
         bool(r.client_disconnected),
         created,
+        None if r.expected_quality is None else float(r.expected_quality),
         _findings(r.guardrails),
     )
     routing = None
@@ -92,6 +103,7 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
             r.model_used,
             r.routing.get("reason"),
             created,
+            r.prompt_text,
         )
     return request, routing
 
@@ -103,6 +115,8 @@ class PostgresDatabase(SQLStore):
         if url.startswith("postgres://"):
             url = "postgresql://" + url[len("postgres://") :]
         self.url = url
+        #: Whether 0006_quality.sql is applied (learnt by migrate): the quality columns.
+        self._quality_schema = True
         self._pool = AsyncConnectionPool(
             url,
             min_size=min_size,
@@ -133,6 +147,9 @@ class PostgresDatabase(SQLStore):
                 await conn.execute(sql)
                 await conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
                 applied.append(name)
+            cur = await conn.execute("SELECT to_regclass('feedback') IS NOT NULL")
+            row = await cur.fetchone()
+            self._quality_schema = bool(row and row[0])
         return applied
 
     async def ping(self) -> None:
@@ -144,6 +161,7 @@ class PostgresDatabase(SQLStore):
             return
         rows = await rows_of(records, record_rows)
         routing = [r[1] for r in rows if r[1] is not None]
+        outcomes = outcome_rows(records, lambda ts: datetime.fromtimestamp(ts, UTC))
         async with (
             self._pool.connection() as conn,
             conn.transaction(),
@@ -151,12 +169,19 @@ class PostgresDatabase(SQLStore):
         ):
             # Sorted by id: concurrent batches take the index locks in the same order.
             columns = list(zip(*sorted((r[0] for r in rows), key=lambda t: t[0]), strict=True))
-            if any(r.guardrails for r in records):
-                await cur.execute(INSERT_REQUEST_FINDINGS, [list(c) for c in columns])
+            if self._quality_schema:
+                if any(r.guardrails for r in records):
+                    await cur.execute(INSERT_REQUEST_FINDINGS, [list(c) for c in columns])
+                else:
+                    await cur.execute(INSERT_REQUEST, [list(c) for c in columns[:22]])
+                if routing:
+                    await cur.executemany(INSERT_ROUTING, routing)
             else:
-                await cur.execute(INSERT_REQUEST, [list(c) for c in columns[:-1]])
-            if routing:
-                await cur.executemany(INSERT_ROUTING, routing)
+                await cur.execute(INSERT_REQUEST_0005, [list(c) for c in columns[:21]])
+                if routing:
+                    await cur.executemany(INSERT_ROUTING_0005, [r[:10] for r in routing])
+            if outcomes and self._quality_schema:
+                await cur.executemany(INSERT_OUTCOME, outcomes)
 
     async def fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         async with self._pool.connection() as conn:

@@ -88,6 +88,27 @@ def _name(value: Any) -> str | None:
     return None if value in (None, "") else str(value)
 
 
+def _mean(sums: dict[str, tuple[float, int]], model: str | None) -> float | None:
+    """The average of one model's values (``model`` None: of every model's)."""
+    picked = sums.values() if model is None else [sums[model]] if model in sums else []
+    total = sum(s for s, _ in picked)
+    count = sum(n for _, n in picked)
+    return round(total / count, 4) if count else None
+
+
+def _quality_out(
+    expected: dict[str, tuple[float, int]],
+    measured: dict[str, tuple[float, int]],
+    model: str | None,
+) -> dict[str, Any]:
+    """``expected_quality`` (the quality model's, averaged over routed answers) and
+    ``measured_quality`` (the average ``/v1/feedback`` score), None where there is none."""
+    return {
+        "expected_quality": _mean(expected, model),
+        "measured_quality": _mean(measured, model),
+    }
+
+
 class UsageQueries(Dialect):
     """The aggregate queries; every one is bounded by org (except spend) and time range."""
 
@@ -200,6 +221,8 @@ class UsageQueries(Dialect):
                 for key in _SUMS:
                     bucket[key] += row[key]
         totals = self._group_out(total)
+        expected, measured = await self._quality(org_id, start, end)
+        totals.update(_quality_out(expected, measured, None))
         p50 = p95 = None
         if totals["requests"]:
             p50, p95 = await self._latency_percentiles(org_id, start, end)
@@ -215,9 +238,50 @@ class UsageQueries(Dialect):
             "latency_p50_ms": p50,
             "latency_p95_ms": p95,
             "by_day": [{"date": d, **self._group_out(sums)} for d, sums in sorted(by_day.items())],
-            "by_model": [{"model": m, **self._group_out(sums)} for m, sums in ranked(by_model)],
+            "by_model": [
+                {"model": m, **self._group_out(sums), **_quality_out(expected, measured, m or "")}
+                for m, sums in ranked(by_model)
+            ],
             "by_task": [{"task_type": t, **self._group_out(sums)} for t, sums in ranked(by_task)],
         }
+
+    # -- quality -------------------------------------------------------------------------------
+    async def _quality(
+        self, org_id: str, start: datetime, end: datetime
+    ) -> tuple[dict[str, tuple[float, int]], dict[str, tuple[float, int]]]:
+        """(sum, count) per model ('' for none) of the expected quality of routed answers
+        (``request_quality_rollup`` for whole hours, raw rows at the edges) and of the
+        ``/v1/feedback`` scores given in the range."""
+        parts: list[str] = []
+        params: list[Any] = []
+        span = split(start, end)
+        if span.hours is not None:
+            parts.append(
+                "SELECT model_used, expected_sum AS s, expected_n AS n FROM request_quality_rollup"
+                " WHERE org_id = %s AND hour >= %s AND hour < %s"
+            )
+            params += [org_id, self._ts(span.hours[0]), self._ts(span.hours[1])]
+        for a, b in span.edges:
+            parts.append(
+                "SELECT COALESCE(model_used, '') AS model_used, expected_quality AS s, 1 AS n"
+                " FROM requests WHERE org_id = %s AND created_at >= %s AND created_at < %s"
+                " AND expected_quality IS NOT NULL"
+            )
+            params += [org_id, self._ts(a), self._ts(b)]
+        rows = await self._fetch(
+            "SELECT model_used, SUM(s) AS s, SUM(n) AS n"
+            f" FROM ({' UNION ALL '.join(parts)}) AS parts GROUP BY model_used",
+            tuple(params),
+        )
+        expected = {str(r["model_used"]): (float(r["s"]), int(r["n"])) for r in rows if r["n"]}
+        rows = await self._fetch(
+            "SELECT COALESCE(model, '') AS model, SUM(score) AS s, COUNT(*) AS n FROM feedback"
+            " WHERE org_id = %s AND created_at >= %s AND created_at < %s AND source = %s"
+            " GROUP BY COALESCE(model, '')",
+            (org_id, self._ts(start), self._ts(end), "feedback"),
+        )
+        measured = {str(r["model"]): (float(r["s"]), int(r["n"])) for r in rows if r["n"]}
+        return expected, measured
 
     # -- exact percentiles ---------------------------------------------------------------------
     async def _latency_histogram(

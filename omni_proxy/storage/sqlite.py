@@ -19,7 +19,7 @@ import orjson
 
 from ..types import RequestRecord
 from .base import migrations
-from .common import SQLStore, rows_of
+from .common import SQLStore, outcome_rows, rows_of
 
 T = TypeVar("T")
 
@@ -56,6 +56,7 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
         r.fallback_count,
         int(r.client_disconnected),
         created,
+        r.expected_quality,
         _findings(r.guardrails),
     )
     routing = None
@@ -71,6 +72,7 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
             r.model_used,
             r.routing.get("reason"),
             created,
+            r.prompt_text,
         )
     return request, routing
 
@@ -78,16 +80,27 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
 INSERT_REQUEST = (
     "INSERT INTO requests (id, org_id, key_id, endpoint, task_type, model_requested, model_used,"
     " provider, prompt_tokens, completion_tokens, cost, premium_cost, savings, latency_ms,"
-    " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at)"
-    " VALUES ({}) ON CONFLICT (id) DO NOTHING"
+    " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at,"
+    " expected_quality) VALUES ({}) ON CONFLICT (id) DO NOTHING"
 )
 # With the guardrail findings (0008_governance.sql): used only by a batch that has some, so
 # writing needs nothing of that migration otherwise.
-INSERT_REQUEST_FINDINGS = INSERT_REQUEST.replace(" created_at)", " created_at, guardrails)", 1)
+INSERT_REQUEST_FINDINGS = INSERT_REQUEST.replace(
+    " expected_quality)", " expected_quality, guardrails)", 1
+)
 INSERT_ROUTING = (
     "INSERT INTO routing_logs (request_id, org_id, strategy, task_type, candidates, plan,"
-    " attempts, final_model, reason, created_at) VALUES ({}) ON CONFLICT (request_id) DO NOTHING"
+    " attempts, final_model, reason, created_at, prompt_text) VALUES ({})"
+    " ON CONFLICT (request_id) DO NOTHING"
 )
+# The same before 0006_quality.sql (a database migrated only so far, as in the upgrade tests).
+INSERT_REQUEST_0005 = INSERT_REQUEST.replace(", expected_quality)", ")")
+INSERT_ROUTING_0005 = INSERT_ROUTING.replace(", prompt_text)", ")")
+INSERT_OUTCOME = (
+    "INSERT INTO feedback (request_id, org_id, model, task_type, prompt_text, score, comment,"
+    " source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
 # A batch's newly inserted rows (their ids in temp.batch_ids) added to the rollups, grouped,
 # with the insert trigger's expressions (sql/sqlite/0004_rollup_batches.sql), which stands
 # aside meanwhile: one upsert per hour and model instead of two per row.
@@ -119,6 +132,15 @@ LATENCY_BATCH = (
     " + CAST(substr(CAST(MAX(MIN(latency_ms, 1e12), 0) * 1000 AS INTEGER), 1, 2) AS INTEGER),"
     f" COUNT(*) {_NEW_ROWS} GROUP BY 1, 2, 3"
     " ON CONFLICT (org_id, hour, bin) DO UPDATE SET requests = requests + excluded.requests"
+)
+QUALITY_BATCH = (
+    "INSERT INTO request_quality_rollup (org_id, hour, model_used, expected_sum, expected_n)"
+    " SELECT org_id, substr(created_at, 1, 13) || ':00:00.000000Z', COALESCE(model_used, ''),"
+    f" SUM(expected_quality), COUNT(*) {_NEW_ROWS} AND expected_quality IS NOT NULL"
+    " GROUP BY 1, 2, 3"
+    " ON CONFLICT (org_id, hour, model_used) DO UPDATE SET"
+    " expected_sum = expected_sum + excluded.expected_sum,"
+    " expected_n = expected_n + excluded.expected_n"
 )
 
 
@@ -187,6 +209,8 @@ class SQLiteDatabase(SQLStore):
         self._conn: sqlite3.Connection | None = None
         #: Whether write_records rolls a batch up itself (0004 applied; learnt by migrate).
         self._batch_rollups = False
+        #: Whether 0006_quality.sql is applied (learnt by migrate): the quality columns.
+        self._quality_schema = True
         self._lock = threading.Lock()
         #: One thread for reads and late batches, one at a lower priority for the recorder's
         #: batches (the connection is shared under the lock). Made on first use.
@@ -251,6 +275,9 @@ class SQLiteDatabase(SQLStore):
             self._batch_rollups = bool(
                 conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'rollup_batch'").fetchone()
             )
+            self._quality_schema = bool(
+                conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'feedback'").fetchone()
+            )
             return applied
 
         return await self._run(work)
@@ -262,28 +289,46 @@ class SQLiteDatabase(SQLStore):
         if not records:
             return
         rows = await rows_of(records, record_rows)
+        outcomes = outcome_rows(records, iso)
+        request_rows = [r[0] for r in rows]
+        routing_rows = [r[1] for r in rows if r[1]]
 
         batch = self._batch_rollups
         findings = any(r.guardrails for r in records)
+        quality = self._quality_schema
 
         def work(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if batch:
                     _mark_new(conn, [r[0][0] for r in rows])
-                if findings:
-                    sql = INSERT_REQUEST_FINDINGS.format(", ".join("?" * 22))
-                    conn.executemany(sql, [r[0] for r in rows])
+                if quality and findings:
+                    sql = INSERT_REQUEST_FINDINGS.format(", ".join("?" * 23))
+                    conn.executemany(sql, request_rows)
+                elif quality:
+                    conn.executemany(
+                        INSERT_REQUEST.format(", ".join("?" * 22)), [r[:22] for r in request_rows]
+                    )
                 else:
-                    sql = INSERT_REQUEST.format(", ".join("?" * 21))
-                    conn.executemany(sql, [r[0][:21] for r in rows])
+                    conn.executemany(
+                        INSERT_REQUEST_0005.format(", ".join("?" * 21)),
+                        [r[:21] for r in request_rows],
+                    )
                 if batch:
                     conn.execute(ROLLUP_BATCH)
                     conn.execute(LATENCY_BATCH)
+                    if quality:
+                        conn.execute(QUALITY_BATCH)
                     conn.execute("UPDATE rollup_batch SET active = 0 WHERE id = 1")
-                conn.executemany(
-                    INSERT_ROUTING.format(", ".join("?" * 10)), [r[1] for r in rows if r[1]]
-                )
+                if quality:
+                    conn.executemany(INSERT_ROUTING.format(", ".join("?" * 11)), routing_rows)
+                else:
+                    conn.executemany(
+                        INSERT_ROUTING_0005.format(", ".join("?" * 10)),
+                        [r[:10] for r in routing_rows],
+                    )
+                if outcomes and quality:
+                    conn.executemany(INSERT_OUTCOME, outcomes)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
