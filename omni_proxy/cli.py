@@ -36,24 +36,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
         os.environ["OMNI_DEMO"] = "1"
     config = _load(args, demo=args.demo)
-    if not config.master_key and not _has_org_keys(config):
-        if not args.demo:
-            print(
-                "omni-proxy will not start as an open proxy: no way to authenticate is set.\n"
-                "Set a bootstrap admin key, e.g.\n"
-                "  export OMNI_MASTER_KEY=sk-omni-$(python3 -c \\\n"
-                "      'import secrets; print(secrets.token_urlsafe(24))')\n"
-                "or create keys with `omni-proxy keys create --org NAME`, or try `--demo`.",
-                file=sys.stderr,
-            )
-            return 2
-        key = "sk-omni-demo-" + secrets.token_urlsafe(18)
-        os.environ["OMNI_MASTER_KEY"] = key
-        config = config.model_copy(update={"master_key": key})
+    if args.demo:
+        config = _demo_key(config)
+    elif not config.master_key and not _has_org_keys(config):
         print(
-            f"demo mode: SIMULATED models, no provider is called.\nAPI key for this run: {key}",
-            flush=True,
+            "omni-proxy will not start as an open proxy: no way to authenticate is set.\n"
+            "Set a bootstrap admin key, e.g.\n"
+            "  export OMNI_MASTER_KEY=sk-omni-$(python3 -c \\\n"
+            "      'import secrets; print(secrets.token_urlsafe(24))')\n"
+            "or create keys with `omni-proxy keys create --org NAME`, or try `--demo`.",
+            file=sys.stderr,
         )
+        return 2
     from .logs import configure
 
     configure(config.log_level)
@@ -88,6 +82,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         uvicorn.run(app, **options)
     return 0
+
+
+def _demo_key(config: Config) -> Config:
+    """Print a key that works for this run, whatever the database already holds: a new
+    admin key in the ``demo`` org (kept, so it works next run too), or a per-run master key
+    when the database lives in memory."""
+    from .keys import DEMO_ORG, mint_demo_key
+
+    key = mint_demo_key(config)
+    if key is not None:
+        where = (
+            f"a new admin key in org {DEMO_ORG!r}, kept in {_safe_url(config.database_url)}; "
+            f"`omni-proxy keys list --org {DEMO_ORG}` lists the demo keys"
+        )
+    elif config.master_key:
+        key, where = "$OMNI_MASTER_KEY", "the bootstrap key you set; the database is in memory"
+    else:
+        key = "sk-omni-demo-" + secrets.token_urlsafe(18)
+        where = "valid while this process runs: the database is in memory"
+        os.environ["OMNI_MASTER_KEY"] = key
+        config = config.model_copy(update={"master_key": key})
+    print(
+        "demo mode: SIMULATED models, no provider is called.\n"
+        f"API key for this run: {key}\n  ({where})",
+        flush=True,
+    )
+    return config
 
 
 def _has_org_keys(config: Config) -> bool:
