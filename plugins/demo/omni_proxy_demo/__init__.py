@@ -19,6 +19,8 @@ import orjson
 from omni_proxy import ModelInfo, Provider, hookimpl
 from omni_proxy.config import ProviderSettings
 
+from .schema import example
+
 __all__ = ["DEMO_MODELS", "DemoProvider"]
 
 # Prices mirror real models of each class (USD per 1M tokens); latencies are typical.
@@ -91,6 +93,44 @@ def _last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
+def _tool_results(body: dict[str, Any]) -> str:
+    """The tool results sent since the last user message ("" when there are none)."""
+    out: list[str] = []
+    for msg in reversed(body.get("messages") or []):
+        if msg.get("role") == "user":
+            break
+        if msg.get("role") in ("tool", "function"):
+            content = msg.get("content")
+            out.append(content if isinstance(content, str) else orjson.dumps(content).decode())
+    return " ".join(reversed(out))
+
+
+def _tool_to_call(body: dict[str, Any], text: str) -> dict[str, Any] | None:
+    """The function a model would call now, or None to answer in text.
+
+    Like a model in an agent loop: call a tool for a new user message, answer once the
+    tools have replied (unless ``tool_choice`` forces a call). The tool whose name and
+    description share most words with the prompt wins; a named ``tool_choice`` decides.
+    """
+    tools = [t.get("function") or {} for t in body.get("tools") or () if isinstance(t, dict)]
+    tools = [t for t in tools if isinstance(t, dict) and t.get("name")]
+    choice = body.get("tool_choice")
+    if not tools or choice == "none":
+        return None
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name")
+        return next((t for t in tools if t.get("name") == name), tools[0])
+    if choice != "required" and _tool_results(body):
+        return None
+    words = set(text.lower().replace("_", " ").split())
+
+    def overlap(tool: dict[str, Any]) -> int:
+        about = f"{tool.get('name', '')} {tool.get('description', '')}".replace("_", " ")
+        return len(words & set(about.lower().split()))
+
+    return max(tools, key=overlap)
+
+
 def _tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
@@ -110,21 +150,31 @@ class DemoProvider(Provider):
 
     def _answer(self, body: dict[str, Any], model: ModelInfo) -> tuple[str, dict[str, Any] | None]:
         text = _last_user_text(body)
-        tools = body.get("tools")
-        if tools and body.get("tool_choice") != "none":
-            fn = tools[0].get("function", {})
-            args = orjson.dumps({"input": text[:80]}).decode()
+        tool = _tool_to_call(body, text)
+        if tool is not None:
+            args = example(tool.get("parameters") or {"type": "object"}, text[:80] or "demo")
             return "", {
                 "id": "call_demo_" + hashlib.sha1(text.encode()).hexdigest()[:12],
                 "type": "function",
-                "function": {"name": fn.get("name", "tool"), "arguments": args},
+                "function": {
+                    "name": tool.get("name", "tool"),
+                    "arguments": orjson.dumps(args).decode(),
+                },
             }
-        fmt = (body.get("response_format") or {}).get("type")
-        if fmt in ("json_object", "json_schema"):
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            schema = (fmt.get("json_schema") or {}).get("schema") or {"type": "object"}
+            return orjson.dumps(example(schema, text[:80] or "demo")).decode(), None
+        if fmt.get("type") == "json_object":
             return orjson.dumps(
                 {"simulated": True, "model": model.name, "echo": text[:200]}
             ).decode(), None
         digest = hashlib.sha1(text.encode()).hexdigest()[:8]
+        results = _tool_results(body)
+        if results:
+            return f"{_PREFIX}{model.name} answering ({digest}) from the tool's result: " + (
+                results[:200]
+            ), None
         return f"{_PREFIX}{model.name} answering ({digest}): {text[:200]}", None
 
     async def _delay(self, model: ModelInfo) -> None:
