@@ -181,6 +181,7 @@ def routes() -> list[Route]:
         Route("/v1/completions", completions.completions, methods=["POST"]),
         Route("/completions", completions.completions, methods=["POST"]),
         Route("/v1/messages", messages.messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", messages.count_tokens, methods=["POST"]),
         Route("/v1/responses", responses.create_response, methods=["POST"]),
         Route("/v1/responses/{response_id}", responses.get_response, methods=["GET"]),
         Route("/v1/responses/{response_id}", responses.delete_response, methods=["DELETE"]),
