@@ -103,6 +103,10 @@ class RoutingSettings(_Strict):
     deadline_s: float = Field(default=120.0, gt=0)
     #: Longest silence allowed between a stream's chunks once it has started.
     stream_idle_s: float = Field(default=60.0, gt=0)
+    #: A model named in the request is never replaced by another (retries of it only);
+    #: per request: ``strict_model`` / ``x-omni-strict-model`` (LiteLLM's
+    #: ``disable_fallbacks`` too). Routed (``auto``) requests still fall back.
+    strict_model: bool = False
 
 
 class Config(_Strict):

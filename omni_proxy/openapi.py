@@ -57,6 +57,11 @@ ROUTING_PROPERTIES: Schema = {
         "anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
     },
     "strategy": {"type": "string", "enum": ["hybrid", "cost", "quality", "latency", "cascade"]},
+    "strict_model": {
+        "description": "The named model or an error, never another model (header "
+        "`x-omni-strict-model`; LiteLLM's `disable_fallbacks` is accepted too).",
+        "type": "boolean",
+    },
 }
 
 CHAT_PROPERTIES: Schema = {

@@ -521,7 +521,7 @@ def plan_route(
             "score": None if r.score is None else round(r.score, 4),
             "score_parts": {k: round(v, 4) for k, v in r.parts.items()} or None,
             "task_match": r.task,
-            "estimated_cost": _money(r.cost),
+            "estimated_cost": float(r.cost),
             "rank": rank.get(id(r)),
         }
         for r in rows

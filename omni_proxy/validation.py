@@ -18,13 +18,16 @@ PRIORITIES = ("cheap", "balanced", "best")
 LATENCY_PREFS = ("fast", "normal")
 STRATEGIES = ("hybrid", "cost", "quality", "latency", "cascade")
 # Routing extensions: read by the proxy, never sent upstream.
-ROUTING_FIELDS = ("priority", "latency_pref", "max_cost", "strategy")
+ROUTING_FIELDS = ("priority", "latency_pref", "max_cost", "strategy", "strict_model")
 ROUTING_HEADERS = {
     "priority": "x-omni-priority",
     "latency_pref": "x-omni-latency-pref",
     "max_cost": "x-omni-max-cost",
     "strategy": "x-omni-strategy",
+    "strict_model": "x-omni-strict-model",
 }
+_TRUE = frozenset({"true", "1", "on", "yes"})
+_FALSE = frozenset({"false", "0", "off", "no"})
 
 
 def type_name(value: Any) -> str:
@@ -292,6 +295,9 @@ def validate_chat(body: Any) -> dict[str, Any]:
 def take_routing_options(body: dict[str, Any], headers: Any) -> dict[str, Any]:
     """Pop the proxy's routing fields from the body (headers fill gaps) and check them."""
     opts: dict[str, Any] = {}
+    if "disable_fallbacks" in body:  # LiteLLM's name for the same switch
+        disable = body.pop("disable_fallbacks")
+        body.setdefault("strict_model", disable)
     for key in ROUTING_FIELDS:
         value = body.pop(key, None)
         if value is None:
@@ -327,4 +333,16 @@ def take_routing_options(body: dict[str, Any], headers: Any) -> dict[str, Any]:
                 param="max_cost",
             ) from None
         opts["max_cost"] = cost
+    if "strict_model" in opts:
+        opts["strict_model"] = _flag(opts["strict_model"], "strict_model")
     return opts
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A boolean from JSON or a header ("true"/"false", "on"/"off", "1"/"0", "yes"/"no")."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise bad_request(f"Invalid value for '{name}': expected true or false.", param=name)
