@@ -4,6 +4,7 @@ range, error pages, and the storage queries behind the pages (on both dialects).
 from __future__ import annotations
 
 import base64
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -110,9 +111,11 @@ def test_a_tampered_cookie_signs_out(client: TestClient) -> None:
     token = client.cookies[COOKIE]
     body, mac = token.split(".")
     payload = cookie_payload(client)
-    forged_body = base64.urlsafe_b64encode(
-        orjson.dumps({**payload, "o": "org_other", "v": "org_other"})
-    ).rstrip(b"=").decode()
+    forged_body = (
+        base64.urlsafe_b64encode(orjson.dumps({**payload, "o": "org_other", "v": "org_other"}))
+        .rstrip(b"=")
+        .decode()
+    )
     for forged in (f"{forged_body}.{mac}", f"{body}.{mac[:-2]}xx", "garbage", f"{body}."):
         client.cookies.clear()
         client.cookies.set(COOKIE, forged, path="/dashboard")
@@ -149,9 +152,7 @@ def test_revoked_key_ends_the_session(client: TestClient) -> None:
     assert r.status_code == 303 and "ended=1" in r.headers["location"]
 
 
-def test_changed_master_key_ends_the_master_session(
-    client: TestClient, tmp_path: Path
-) -> None:
+def test_changed_master_key_ends_the_master_session(client: TestClient, tmp_path: Path) -> None:
     sign_in(client, MASTER)
     assert client.get("/dashboard").status_code == 200
     token = client.cookies[COOKIE]
@@ -179,11 +180,14 @@ def test_no_key_is_ever_rendered(client: TestClient) -> None:
     org = make_org(client, "acme")
     key = make_key(client, org, ["read", "write"])["key"]
     for _ in range(3):
-        assert client.post(
-            "/v1/chat/completions",
-            json={"model": "auto", "messages": [{"role": "user", "content": "hi " + key}]},
-            headers=auth(key),
-        ).status_code == 200
+        assert (
+            client.post(
+                "/v1/chat/completions",
+                json={"model": "auto", "messages": [{"role": "user", "content": "hi " + key}]},
+                headers=auth(key),
+            ).status_code
+            == 200
+        )
     sign_in(client, key)
     time.sleep(0.5)
     for path in [*PAGES, "/dashboard/login", "/dashboard?range=24h"]:
@@ -287,7 +291,8 @@ def test_master_key_switches_org(client: TestClient) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/dashboard/models?range=7d"
     assert "only-in-acme" in client.get("/dashboard/models").text
     r = client.post(
-        "/dashboard/org", data={"org": "org_nope", "csrf": csrf_of(page.text)},
+        "/dashboard/org",
+        data={"org": "org_nope", "csrf": csrf_of(page.text)},
         follow_redirects=False,
     )
     assert r.status_code == 400
@@ -324,10 +329,30 @@ def test_pages_render_with_data(client: TestClient) -> None:
     assert "scores best on cost and latency" in requests
 
 
+def test_money_has_one_precision_per_column(client: TestClient) -> None:
+    """A column of amounts is written with the places its smallest amount needs, so the
+    decimal points line up (no "$1.20" above "$0.000012")."""
+    org = make_org(client, "acme")
+    seed(client, history(org, 3, 30))
+    sign_in(client, make_key(client, org, ["read"])["key"])
+    for path in ("/dashboard/requests", "/dashboard/models", "/dashboard/usage"):
+        html = client.get(path + "?range=7d").text
+        for table in re.findall(r"<tbody>(.*?)</tbody>", html, re.S):
+            for row_cells in [re.findall(r'<td class="num"[^>]*>\$([\d,.]+)', table)]:
+                places = {len(v.split(".")[1]) for v in row_cells if "." in v}
+                assert len(places) <= 1, (path, sorted(places), row_cells[:6])
+    assert fmt.money_places([Decimal("1.5"), Decimal("0.00002"), None]) == 6
+    assert fmt.money(Decimal("1.5"), 6) == "$1.500000" and fmt.money(0, 4) == "$0.0000"
+
+
 def test_bad_ranges_and_cursors_are_a_400_page(client: TestClient) -> None:
     sign_in(client, MASTER)
-    for query in ("range=1y", "from=yesterday", "from=2025-03-05&to=2025-03-01",
-                  "from=2010-01-01&to=2025-01-01"):
+    for query in (
+        "range=1y",
+        "from=yesterday",
+        "from=2025-03-05&to=2025-03-01",
+        "from=2010-01-01&to=2025-01-01",
+    ):
         r = client.get("/dashboard?" + query)
         assert r.status_code == 400, query
         assert 'data-testid="range-error"' in r.text and "Traceback" not in r.text
@@ -366,7 +391,7 @@ def test_requests_pagination_walks_every_row_once(client: TestClient) -> None:
 
     def link(html: str, testid: str) -> str | None:
         marker = f'data-testid="{testid}"'
-        for chunk in html.split("<a href=\"")[1:]:
+        for chunk in html.split('<a href="')[1:]:
             if marker in chunk.split(">")[0]:
                 return chunk.split('"')[0].replace("&amp;", "&")
         return None
@@ -440,11 +465,13 @@ async def test_fallbacks_breakdown_and_has_requests(db: Any) -> None:
     await db.write_records(recs)
     assert await db.has_requests("org_a") and not await db.has_requests("org_c")
     assert await db.fallback_totals("org_a", start, end) == {
-        "fallbacks": 3, "requests_with_fallback": 2,
+        "fallbacks": 3,
+        "requests_with_fallback": 2,
     }
     pairs = await db.model_task_breakdown("org_a", start, end)
     assert [(p["model"], p["task_type"], p["requests"]) for p in pairs] == [
-        ("m1", "chat", 3), ("m2", "coding", 1),
+        ("m1", "chat", 3),
+        ("m2", "coding", 1),
     ]
     assert pairs[1]["cost"] == Decimal("0.5") and pairs[0]["latency_sum_ms"] == 300.0
     assert len(await db.model_task_breakdown("org_a", start, end, limit=1)) == 1
@@ -468,7 +495,8 @@ async def test_recent_requests_keyset_pages(db: Any) -> None:
         before = (page[-1]["created_at"], page[-1]["id"])
     assert len(seen) == 13 == len(set(seen))
     expected = sorted(
-        (r for r in recs if r.org_id == "org_a"), key=lambda r: (r.created_at, r.request_id),
+        (r for r in recs if r.org_id == "org_a"),
+        key=lambda r: (r.created_at, r.request_id),
         reverse=True,
     )
     assert seen == [r.request_id for r in expected]
