@@ -34,6 +34,23 @@ def test_containerfile_runs_non_root_with_a_health_check() -> None:
     assert "USER 10001" in text and "HEALTHCHECK" in text and "/health" in text
 
 
+def test_every_documented_podman_build_keeps_the_health_check() -> None:
+    """podman's default OCI format drops HEALTHCHECK; every documented build must say
+    ``--format docker`` and the compose example must declare the check itself."""
+    files = [ROOT / "Containerfile", ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    builds = [line for f in files for line in f.read_text().splitlines() if "podman build" in line]
+    assert builds, "the Containerfile documents how to build it"
+    for line in builds:
+        if "plain `podman build`" in line:
+            continue  # prose about the pitfall itself
+        assert "--format docker" in line, line
+    compose = yaml.safe_load((ROOT / "examples" / "compose.yaml").read_text())
+    check = compose["services"]["proxy"]["healthcheck"]
+    assert "/health" in " ".join(check["test"])
+    image_check = (ROOT / "Containerfile").read_text().split("HEALTHCHECK", 1)[1]
+    assert check["test"][-1] in image_check  # the same command as the image's
+
+
 def test_example_config_loads_and_builds_a_registry() -> None:
     config = load_config(ROOT / "examples" / "omni.yaml", env={"OPENAI_API_KEY": "sk-x"})
     registry = build_registry(config, provider_classes(get_plugin_manager()))
