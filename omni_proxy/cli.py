@@ -36,6 +36,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
         os.environ["OMNI_DEMO"] = "1"
     config = _load(args, demo=args.demo)
+    from .logs import configure
+
+    configure(config.log_level)  # before anything logs: one format on stderr throughout
     if args.demo:
         config = _demo_key(config)
     elif not config.master_key and not _has_org_keys(config):
@@ -48,9 +51,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from .logs import configure
-
-    configure(config.log_level)
     # Build once here so a bad config fails before a port is bound.
     from .app import create_app, tune_gc
 
@@ -67,6 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         loop="auto",
         http="omni_proxy.security:LimitedHttpToolsProtocol",  # httptools + header limit
         access_log=False,
+        log_config=None,  # uvicorn's loggers use the format configure() set (logs.py)
         proxy_headers=False,  # nothing here reads X-Forwarded-*; skip the per-request work
         timeout_graceful_shutdown=30,
     )
@@ -150,6 +151,14 @@ def cmd_models(args: argparse.Namespace) -> int:
         ]
         for m in registry
     ]
+    if not rows:
+        print(
+            "omni-proxy: no models are configured. Pass --config FILE (see docs/configuration.md),"
+            " export a provider key (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, "
+            "GROQ_API_KEY, OPENROUTER_API_KEY, MISTRAL_API_KEY), or add --demo for the "
+            "simulated models.",
+            file=sys.stderr,
+        )
     print(
         _table(
             rows,
@@ -196,10 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the API")
-    serve.add_argument("--config", help="YAML config file (default: $OMNI_CONFIG)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--config", help="YAML config file (default: $OMNI_CONFIG, else none: embedded defaults)"
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8080, help="port to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes serving the same port (default: %(default)s)",
+    )
     serve.add_argument(
         "--demo",
         action="store_true",

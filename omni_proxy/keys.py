@@ -308,6 +308,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
+    if not args.org.strip():
+        print("omni-proxy: --org needs an organization name (got an empty one)", file=sys.stderr)
+        return 2
+
     async def run() -> tuple[str, dict[str, Any], dict[str, Any]]:
         db = await _with_db(_open(args.config))
         try:
