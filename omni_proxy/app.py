@@ -243,11 +243,11 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
     if not getattr(config, "cors_origins", None):
         for path in ("/v1/chat/completions", "/chat/completions"):
             app.fast_routes[("POST", path)] = chat.chat_completions
+    app.state.config = config  # MetricsPlugin reads metrics.org_labels from it
     metrics_plugin = MetricsPlugin(app.state)
     if not pm.has_plugin("omni_proxy.defaults.metrics"):
         pm.register(metrics_plugin, name="omni_proxy.defaults.metrics")
     app.state.metrics_plugin = metrics_plugin
-    app.state.config = config
     app.state.pm = pm
     app.state.registry = registry
     app.state.providers = providers

@@ -109,6 +109,12 @@ class RoutingSettings(_Strict):
     strict_model: bool = False
 
 
+class MetricsSettings(_Strict):
+    #: An ``org`` label on token, cost and savings series: one series per org, so off by
+    #: default (Prometheus slows with every label value); the dashboard has per-org numbers.
+    org_labels: bool = False
+
+
 class Config(_Strict):
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
@@ -121,6 +127,7 @@ class Config(_Strict):
     demo: bool = False
     #: /metrics carries per-org spend, so it needs an admin key unless this is set.
     metrics_public: bool = False
+    metrics: MetricsSettings = MetricsSettings()
     #: Browser origins allowed by CORS; empty (the default) means CORS stays closed.
     cors_origins: list[str] = Field(default_factory=list)
     source: str | None = None
