@@ -345,6 +345,43 @@ def test_money_has_one_precision_per_column(client: TestClient) -> None:
     assert fmt.money(Decimal("1.5"), 6) == "$1.500000" and fmt.money(0, 4) == "$0.0000"
 
 
+def test_requests_filters_detail_page_and_csv_export(client: TestClient) -> None:
+    org = make_org(client, "acme")
+    seed(client, history(org, 3, 40))
+    sign_in(client, make_key(client, org, ["read"])["key"])
+    page = client.get("/dashboard/requests?range=7d&model=demo-coder")
+    assert page.status_code == 200
+    assert 'data-testid="request-filters"' in page.text and "Export CSV" in page.text
+    models = re.findall(r'data-label="Model">([\w-]+)', page.text)
+    assert models and set(models) == {"demo-coder"}
+    failed = client.get("/dashboard/requests?range=7d&status=error").text
+    statuses = re.findall(r'<span class="status (?:ok|bad)">(\d+)</span>', failed)
+    assert statuses and all(int(x) >= 400 for x in statuses)
+    none = client.get("/dashboard/requests?range=7d&model=no-such-model")
+    assert 'data-testid="empty-filtered"' in none.text
+    older = re.search(r'href="\?([^"]*before=[^"]*)" data-testid="page-older"', page.text)
+    if older:  # paging keeps the filter
+        assert "model=demo-coder" in older.group(1).replace("&amp;", "&")
+    assert client.get("/dashboard/requests?status=maybe").status_code == 400
+
+    rid = re.search(r'href="/dashboard/requests/([\w]+)\?', page.text)
+    assert rid, "each row links to its detail page"
+    detail = client.get(f"/dashboard/requests/{rid.group(1)}")
+    assert detail.status_code == 200
+    for part in ("request-detail", "request-routing", "candidates", "Premium-model cost"):
+        assert part in detail.text
+    assert client.get("/dashboard/requests/req_nope").status_code == 404
+
+    export = client.get("/dashboard/requests.csv?range=7d&model=demo-coder")
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    assert "attachment" in export.headers["content-disposition"]
+    lines = export.text.strip().splitlines()
+    assert lines[0].startswith("id,created_at,key_id")
+    assert len(lines) - 1 >= len(models) and all(",demo-coder," in line for line in lines[1:])
+    client.cookies.clear()
+    assert client.get("/dashboard/requests.csv", follow_redirects=False).status_code in (302, 303)
+
+
 def test_bad_ranges_and_cursors_are_a_400_page(client: TestClient) -> None:
     sign_in(client, MASTER)
     for query in (

@@ -96,10 +96,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             (datetime.now(UTC) + timedelta(days=1)).date().isoformat(),
         )
         before = s.usage(s.keys["acme"], *wide)["total_requests"]
-        for text in ("Write a Python function that reverses a list", "Translate 'hello' to French",
-                     "Summarize: the quick brown fox jumps over the lazy dog", "hi there"):
-            s.api("POST", "/v1/chat/completions", s.keys["acme_rw"],
-                  json={"model": "auto", "messages": [{"role": "user", "content": text}]})
+        for text in (
+            "Write a Python function that reverses a list",
+            "Translate 'hello' to French",
+            "Summarize: the quick brown fox jumps over the lazy dog",
+            "hi there",
+        ):
+            s.api(
+                "POST",
+                "/v1/chat/completions",
+                s.keys["acme_rw"],
+                json={"model": "auto", "messages": [{"role": "user", "content": text}]},
+            )
         deadline = time.monotonic() + 10
         while s.usage(s.keys["acme"], *wide)["total_requests"] < before + 4:
             assert time.monotonic() < deadline, "the live requests were not recorded"
@@ -342,5 +350,43 @@ def test_phone_sized_viewport_has_no_horizontal_scroll(browser: Any, site: Site)
                 assert not page.locator("svg.chart.wide").first.is_visible()
             name = path.strip("/").replace("/", "-")
             page.screenshot(path=str(SCREENSHOTS / f"phone-{name}.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_opening_routing_detail_keeps_the_time_column_in_view(page: Any, site: Site) -> None:
+    sign_in(page, site, site.keys["acme"], "/dashboard/requests")
+    row = page.locator("[data-testid=request-row]").first
+    row.locator("details.candidates summary").click()
+    time_cell = row.locator("td").first.bounding_box()
+    assert time_cell is not None and time_cell["x"] >= 0
+    assert time_cell["x"] + time_cell["width"] <= LAPTOP["width"]
+    table_wrap = page.locator("[data-testid=requests-table]").bounding_box()
+    assert table_wrap is not None and table_wrap["width"] <= LAPTOP["width"]
+
+
+@pytest.mark.parametrize("viewport", ["laptop", "phone"])
+def test_filters_detail_page_and_export(browser: Any, site: Site, viewport: str) -> None:
+    size = LAPTOP if viewport == "laptop" else PHONE
+    context = browser.new_context(viewport=size, is_mobile=viewport == "phone")
+    try:
+        page = context.new_page()
+        sign_in(page, site, site.keys["acme"], "/dashboard/requests")
+        page.select_option("[data-testid=request-filters] select[name=status]", "ok")
+        page.click("[data-testid=request-filters] button[type=submit]")
+        page.wait_for_load_state()
+        assert "status=ok" in page.url
+        statuses = page.locator("[data-testid=request-row] .status").all_inner_texts()
+        assert statuses and all(int(s) < 400 for s in statuses)
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+        page.screenshot(path=str(SCREENSHOTS / f"{viewport}-requests-filtered.png"))
+        href = page.locator("[data-testid=export-csv]").get_attribute("href")
+        assert href and "status=ok" in href
+        page.locator("[data-testid=request-link]").first.click()
+        page.wait_for_load_state()
+        assert page.locator("[data-testid=request-detail]").is_visible()
+        assert page.locator("[data-testid=request-routing]").is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+        page.screenshot(path=str(SCREENSHOTS / f"{viewport}-request-detail.png"), full_page=True)
     finally:
         context.close()

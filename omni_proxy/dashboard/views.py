@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import csv
 import hashlib
+import io
 import logging
 import math
 import secrets
@@ -474,12 +476,55 @@ def _ranked(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(candidates, key=key)
 
 
+#: Query parameters that narrow the Requests page (and its CSV export).
+FILTER_FIELDS = ("model", "task", "status", "provider", "key")
+TASK_TYPES = ("chat", "coding", "reasoning", "summarization", "translation", "image", "agent_step")
+CSV_LIMIT = 10_000
+CSV_COLUMNS = (
+    "id", "created_at", "key_id", "endpoint", "task_type", "model_requested", "model_used",
+    "provider", "prompt_tokens", "completion_tokens", "cost", "premium_cost", "savings",
+    "latency_ms", "ttft_ms", "stream", "status", "fallback_count", "error",
+)  # fmt: skip
+
+
+def request_filters(params: Any) -> dict[str, str]:
+    """The page's filters from the query string, checked (a bad one is a 400 page)."""
+    out: dict[str, str] = {}
+    for name in FILTER_FIELDS:
+        value = str(params.get(name) or "").strip()
+        if not value:
+            continue
+        if len(value) > 200:
+            raise bad_request(f"'{name}' is too long.", param=name)
+        known = value in ("ok", "error") or (value.isdigit() and len(value) == 3)
+        if name == "status" and not known:
+            raise bad_request(
+                "'status' must be ok, error or a status code such as 429.", param="status"
+            )
+        out[name] = value
+    return out
+
+
+def _detail(row: dict[str, Any]) -> dict[str, Any]:
+    row["candidates"] = _ranked(_candidates(row.get("candidates")))
+    row["plan"] = [str(m) for m in row["plan"]] if isinstance(row.get("plan"), list) else []
+    row["attempts"] = _candidates(row.get("attempts"))
+    return row
+
+
 async def _requests(request: Request, org_id: str, rng: DateRange) -> dict[str, Any]:
     q = request.query_params
+    filters = request_filters(q)
     before = _cursor_in(q["before"], "before") if q.get("before") else None
     after = _cursor_in(q["after"], "after") if q.get("after") and not before else None
     rows = await request.app.state.db.recent_requests(
-        org_id, rng.start, rng.end, before=before, after=after, limit=PAGE_SIZE + 1
+        org_id,
+        rng.start,
+        rng.end,
+        before=before,
+        after=after,
+        limit=PAGE_SIZE + 1,
+        filters=filters,
     )
     more = len(rows) > PAGE_SIZE
     if after is not None:
@@ -489,19 +534,81 @@ async def _requests(request: Request, org_id: str, rng: DateRange) -> dict[str, 
         rows = rows[:PAGE_SIZE]
         has_newer, has_older = before is not None, more
     for r in rows:
-        r["candidates"] = _ranked(_candidates(r.get("candidates")))
-        r["plan"] = [str(m) for m in r["plan"]] if isinstance(r.get("plan"), list) else []
-        r["attempts"] = _candidates(r.get("attempts"))
+        _detail(r)
     empty = None
     if not rows and before is None and after is None:
-        empty = "range" if await request.app.state.db.has_requests(org_id) else "fresh"
+        if filters:
+            empty = "filtered"
+        else:
+            empty = "range" if await request.app.state.db.has_requests(org_id) else "fresh"
+    registry = getattr(request.app.state, "registry", None)
     return {
         "rows": rows,
         "empty": empty,
-        "newer_url": f"?{rng.qs(after=_cursor_out(rows[0]))}" if rows and has_newer else None,
-        "older_url": f"?{rng.qs(before=_cursor_out(rows[-1]))}" if rows and has_older else None,
-        "newest_url": f"?{rng.qs()}" if before is not None or after is not None else None,
+        "filters": filters,
+        "filter_models": sorted(m.name for m in registry) if registry is not None else [],
+        "filter_tasks": TASK_TYPES,
+        "csv_url": f"/dashboard/requests.csv?{rng.qs(**filters)}",
+        "clear_url": f"?{rng.qs()}" if filters else None,
+        "newer_url": (
+            f"?{rng.qs(**filters, after=_cursor_out(rows[0]))}" if rows and has_newer else None
+        ),
+        "older_url": (
+            f"?{rng.qs(**filters, before=_cursor_out(rows[-1]))}" if rows and has_older else None
+        ),
+        "newest_url": f"?{rng.qs(**filters)}" if before is not None or after is not None else None,
     }
+
+
+async def _request_detail(request: Request, org_id: str, rng: DateRange) -> dict[str, Any]:
+    rid = str(request.path_params["request_id"])
+    rows = await request.app.state.db.recent_requests(
+        org_id,
+        datetime(2000, 1, 1, tzinfo=UTC),
+        datetime.now(UTC) + timedelta(days=1),
+        limit=1,
+        filters={"id": rid},
+    )
+    if not rows:
+        raise ProxyError(404, f"No request {rid!r} in this organization.", code="not_found")
+    row = _detail(rows[0])
+    return {"r": row, "empty": None, "back_url": f"/dashboard/requests?{rng.qs()}#{rid}"}
+
+
+async def requests_csv(request: Request) -> Response:
+    """What the Requests page shows (its range and filters), as CSV: up to ``CSV_LIMIT``
+    rows, newest first."""
+    sess = session.load(request)
+    if sess is None:
+        return _login_redirect(request, ended=COOKIE in request.cookies)
+    try:
+        rng = parse_range(request.query_params)
+        filters = request_filters(request.query_params)
+        rows = await request.app.state.db.recent_requests(
+            sess.view_org, rng.start, rng.end, limit=CSV_LIMIT, filters=filters
+        )
+    except ProxyError as err:
+        return Response(err.message + "\n", status_code=err.status, media_type="text/plain")
+    except db_errors() as exc:
+        return database_down(request, exc, sess)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        cells = []
+        for col in CSV_COLUMNS:
+            value = r.get(col)
+            if isinstance(value, datetime):
+                value = fmt.iso(value)
+            cells.append("" if value is None else value)
+        writer.writerow(cells)
+    name = f"requests-{rng.from_date}-{rng.to_date}.csv"
+    headers = {
+        **SECURITY_HEADERS,
+        "content-disposition": f'attachment; filename="{name}"',
+        "cache-control": "no-store",
+    }
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
 
 # -- routes ------------------------------------------------------------------------------------
@@ -519,6 +626,10 @@ async def models_page(request: Request) -> Response:
 
 async def requests_page(request: Request) -> Response:
     return await _page(request, "requests.html", "requests", _requests)
+
+
+async def request_page(request: Request) -> Response:
+    return await _page(request, "request.html", "requests", _request_detail)
 
 
 async def _form(request: Request) -> dict[str, str]:

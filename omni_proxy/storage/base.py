@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -136,4 +137,5 @@ class Database(Protocol):
         before: tuple[datetime, str] | None = None,
         after: tuple[datetime, str] | None = None,
         limit: int = 50,
+        filters: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]: ...
