@@ -382,6 +382,22 @@ def test_requests_filters_detail_page_and_csv_export(client: TestClient) -> None
     assert client.get("/dashboard/requests.csv", follow_redirects=False).status_code in (302, 303)
 
 
+def test_an_embedding_request_reads_well(client: TestClient) -> None:
+    """Routed embeddings say "the only embedding model" and list their candidate."""
+    r = client.post(
+        "/v1/embeddings", json={"model": "auto", "input": "hello"}, headers=auth(MASTER)
+    )
+    assert r.status_code == 200, r.text
+    sign_in(client, MASTER)
+    deadline = time.monotonic() + 10
+    while "embedding model" not in (html := client.get("/dashboard/requests?range=24h").text):
+        assert time.monotonic() < deadline, "the embedding request was not recorded"
+        time.sleep(0.1)
+    assert "demo-embed is the only embedding model" in html
+    assert "1 embedding models" not in html and "0 candidates" not in html
+    assert "1 candidate<" in html
+
+
 def test_bad_ranges_and_cursors_are_a_400_page(client: TestClient) -> None:
     sign_in(client, MASTER)
     for query in (

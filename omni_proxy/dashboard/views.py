@@ -467,6 +467,7 @@ def _ranked(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return (0, float(rank)) if isinstance(rank, int | float) else (1, 0.0)
 
     for c in candidates:
+        c.setdefault("estimated_cost", None)  # logs from plugins or embeddings may lack it
         parts = c.get("score_parts")
         c["parts_text"] = (
             ", ".join(f"{k} {v:.2f}" for k, v in parts.items() if isinstance(v, int | float))
