@@ -323,7 +323,7 @@ def test_pages_render_with_data(client: TestClient) -> None:
             r = client.get(path + query)
             assert r.status_code == 200, (path, query, r.text[:500])
     usage = client.get("/dashboard/usage?range=90d").text
-    assert usage.count('class="chart wide"') == 3 and usage.count('class="chart narrow"') == 3
+    assert usage.count('class="chart wide"') == 5 and usage.count('class="chart narrow"') == 5
     requests = client.get("/dashboard/requests").text
     assert requests.count('data-testid="request-row"') == 50
     assert "scores best on cost and latency" in requests
@@ -396,6 +396,25 @@ def test_an_embedding_request_reads_well(client: TestClient) -> None:
     assert "demo-embed is the only embedding model" in html
     assert "1 embedding models" not in html and "0 candidates" not in html
     assert "1 candidate<" in html
+
+
+def test_short_ranges_are_charted_per_hour_with_latency_and_errors(client: TestClient) -> None:
+    org = make_org(client, "acme")
+    seed(client, history(org, 3, 60))
+    sign_in(client, make_key(client, org, ["read"])["key"])
+    day = client.get("/dashboard/usage?range=24h").text
+    assert "Requests per hour" in day and "Hour (UTC)" in day
+    for testid in ("chart-latency", "chart-errors"):
+        assert f'data-testid="{testid}"' in day
+    table = day.split('data-testid="days-table"', 1)[1].split("</table>", 1)[0]
+    hours = re.findall(r"<tr><td>(\d\d-\d\d \d\d:00)</td><td class=\"num\">([\d,]+)</td>", table)
+    assert 24 <= len(hours) <= 25  # every hour of the last 24, partial ones at the edges
+    shown = sum(int(n.replace(",", "")) for _, n in hours)
+    total = re.search(r'data-testid="kpi-requests".*?data-value="(\d+)"', day, re.S)
+    assert total and shown == int(total.group(1))  # the hours add up to the range's total
+    month = client.get("/dashboard/usage?range=30d").text
+    assert "Requests per day" in month and "Failed requests per day" in month
+    assert shown > 0
 
 
 def test_bad_ranges_and_cursors_are_a_400_page(client: TestClient) -> None:
@@ -506,6 +525,27 @@ def test_overview_numbers_equal_v1_usage(client: TestClient) -> None:
 
 
 # -- the queries behind the pages, on both dialects ------------------------------------------
+async def test_usage_series_per_hour_and_day(db: Any) -> None:
+    """Both dialects: buckets by UTC hour and day, with failures and mean latency; whole
+    hours come from the rollups, the range's partial edges from raw rows."""
+    now = time.time()
+    two_hours_ago = now - 7200
+    recs = [make_record("org_a", latency=100, created_at=two_hours_ago) for _ in range(2)]
+    recs += [make_record("org_a", latency=400, status=502, created_at=now - 5)]
+    recs += [make_record("org_b", created_at=now - 5)]
+    await db.write_records(recs)
+    start = datetime.now(UTC) - timedelta(hours=5, minutes=30)
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    hours = await db.usage_series("org_a", start, end, "hour")
+    assert [h["requests"] for h in hours] == [2, 1]
+    first, last = hours
+    assert first["bucket"] == datetime.fromtimestamp(two_hours_ago, UTC).strftime("%Y-%m-%dT%H")
+    assert first["failed"] == 0 and first["avg_latency_ms"] == pytest.approx(100)
+    assert last["failed"] == 1 and last["avg_latency_ms"] == pytest.approx(400)
+    days = await db.usage_series("org_a", start, end, "day")
+    assert sum(d["requests"] for d in days) == 3 and all(len(d["bucket"]) == 10 for d in days)
+
+
 async def test_fallbacks_breakdown_and_has_requests(db: Any) -> None:
     start = datetime.now(UTC) - timedelta(days=1)
     end = datetime.now(UTC) + timedelta(minutes=1)

@@ -224,7 +224,7 @@ def test_changing_the_range(page: Any, site: Site) -> None:
     page.click("a[href='/dashboard/usage?range=7d']")
     page.wait_for_url("**/dashboard/usage?range=7d")
     assert page.locator("[data-testid=preset-7d]").get_attribute("aria-current") == "true"
-    assert page.locator("svg.chart.wide").count() == 3
+    assert page.locator("svg.chart.wide").count() == 5  # requests, cost, savings, latency, errors
     page.screenshot(path=str(SCREENSHOTS / "usage.png"), full_page=True)
 
 

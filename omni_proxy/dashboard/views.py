@@ -363,21 +363,79 @@ async def _overview(request: Request, org_id: str, rng: DateRange) -> dict[str, 
     }
 
 
+#: Ranges up to this long are charted per hour (a day drawn per day is two points).
+HOURLY_UP_TO = timedelta(hours=48)
+
+
+def _fill_series(rows: list[dict[str, Any]], rng: DateRange, unit: str) -> list[dict[str, Any]]:
+    """One point per day or hour of the range, zeros where nothing happened."""
+    seen = {r["bucket"]: r for r in rows}
+    out = []
+    if unit == "hour":
+        step = timedelta(hours=1)
+        at = rng.start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        key_of: Callable[[datetime], str] = lambda t: t.strftime("%Y-%m-%dT%H")  # noqa: E731
+    else:
+        step = timedelta(days=1)
+        at = datetime.combine(rng.start.astimezone(UTC).date(), datetime.min.time(), UTC)
+        key_of = lambda t: t.date().isoformat()  # noqa: E731
+    while at < rng.end:
+        key = key_of(at)
+        row = seen.get(key) or {
+            "requests": 0, "tokens": 0, "cost": Decimal(0), "premium_cost": Decimal(0),
+            "savings": Decimal(0), "failed": 0, "avg_latency_ms": None,
+        }  # fmt: skip
+        label = f"{key[5:10]} {key[11:13]}:00" if unit == "hour" else key
+        out.append({**row, "date": label})
+        at += step
+    return out
+
+
+def _series_buckets(points: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Points summed into equal buckets (at most MAX_CHART_POINTS); latency weighted."""
+    size = max(1, math.ceil(len(points) / MAX_CHART_POINTS))
+    if size == 1:
+        return points, 1
+    out = []
+    for i in range(0, len(points), size):
+        chunk = points[i : i + size]
+        requests = sum(p["requests"] for p in chunk)
+        weighted = sum((p["avg_latency_ms"] or 0) * p["requests"] for p in chunk)
+        out.append(
+            {
+                "date": chunk[0]["date"],
+                "requests": requests,
+                "tokens": sum(p["tokens"] for p in chunk),
+                "cost": sum((Decimal(p["cost"]) for p in chunk), Decimal(0)),
+                "premium_cost": sum((Decimal(p["premium_cost"]) for p in chunk), Decimal(0)),
+                "savings": sum((Decimal(p["savings"]) for p in chunk), Decimal(0)),
+                "failed": sum(p["failed"] for p in chunk),
+                "avg_latency_ms": weighted / requests if requests else None,
+            }
+        )
+    return out, size
+
+
 async def _usage(request: Request, org_id: str, rng: DateRange) -> dict[str, Any]:
-    usage = await request.app.state.db.usage(org_id, rng.start, rng.end)
+    db = request.app.state.db
+    unit = "hour" if rng.end - rng.start <= HOURLY_UP_TO else "day"
+    usage, series = await asyncio.gather(
+        db.usage(org_id, rng.start, rng.end), db.usage_series(org_id, rng.start, rng.end, unit)
+    )
     empty = await _empty_state(request, org_id, usage["requests"])
-    days = _days(usage, rng)
-    points = _buckets(days)
-    bucket_days = max(1, math.ceil(len(days) / MAX_CHART_POINTS))
+    points, size = _series_buckets(_fill_series(series, rng, unit))
     labels = [p["date"] for p in points]
     requests = [float(p["requests"]) for p in points]
     savings = [float(p["savings"]) for p in points]
-    per = "per day" if bucket_days == 1 else f"per {bucket_days} days"
+    failed = [float(p["failed"]) for p in points]
+    latency = [float(p["avg_latency_ms"] or 0) for p in points]
+    per = f"per {unit}" if size == 1 else f"per {size} {unit}s"
     return {
         "usage": usage,
         "empty": empty,
         "points": points,
         "per": per,
+        "unit": unit,
         "requests_chart": charts.responsive(
             lambda size: charts.bar_chart(
                 f"Requests {per}", labels, requests, fmt.count_axis, unit=" requests", size=size
@@ -387,6 +445,20 @@ async def _usage(request: Request, org_id: str, rng: DateRange) -> dict[str, Any
         "savings_chart": charts.responsive(
             lambda size: charts.bar_chart(
                 f"Savings {per}", labels, savings, fmt.money_axis, size=size
+            )
+        ),
+        "latency_chart": charts.responsive(
+            lambda size: charts.line_chart(
+                f"Average latency {per}",
+                labels,
+                [charts.Series("Average latency", latency)],
+                fmt.ms,
+                size=size,
+            )
+        ),
+        "errors_chart": charts.responsive(
+            lambda size: charts.bar_chart(
+                f"Failed requests {per}", labels, failed, fmt.count_axis, unit=" failed", size=size
             )
         ),
     }

@@ -128,6 +128,10 @@ class Database(Protocol):
         self, org_id: str, start: datetime, end: datetime, *, limit: int = 1000
     ) -> list[dict[str, Any]]: ...
 
+    async def usage_series(
+        self, org_id: str, start: datetime, end: datetime, unit: str = "day"
+    ) -> list[dict[str, Any]]: ...
+
     async def recent_requests(
         self,
         org_id: str,

@@ -112,11 +112,13 @@ class UsageQueries(Dialect):
         range; groups left empty by deletions are dropped."""
         rollup_dims = {
             "day": self._day("hour"),
+            "hour": self._hour("hour"),
             "model_used": "model_used",
             "task_type": "task_type",
         }
         raw_dims = {
             "day": self._day("created_at"),
+            "hour": self._hour("created_at"),
             "model_used": "COALESCE(model_used, '')",
             "task_type": "COALESCE(task_type, '')",
         }
@@ -218,6 +220,30 @@ class UsageQueries(Dialect):
             "by_model": [{"model": m, **self._group_out(sums)} for m, sums in ranked(by_model)],
             "by_task": [{"task_type": t, **self._group_out(sums)} for t, sums in ranked(by_task)],
         }
+
+    async def usage_series(
+        self, org_id: str, start: datetime, end: datetime, unit: str = "day"
+    ) -> list[dict[str, Any]]:
+        """One org's requests over time, per ``unit`` ("day": ``YYYY-MM-DD``, "hour":
+        ``YYYY-MM-DDTHH``), oldest first, only buckets with requests: the sums of ``usage``
+        plus ``failed`` and ``avg_latency_ms`` (for the dashboard's time charts)."""
+        if unit not in ("day", "hour"):
+            raise ValueError(f"unit must be day or hour, not {unit!r}")
+        out = []
+        for row in sorted(
+            await self._rolled_up(org_id, start, end, (unit,)), key=lambda r: r[unit]
+        ):
+            requests = int(row["requests"])
+            row["tokens"] = row["prompt_tokens"] + row["completion_tokens"]
+            out.append(
+                {
+                    "bucket": str(row[unit]),
+                    **self._group_out(row),
+                    "failed": requests - int(row["succeeded"]),
+                    "avg_latency_ms": row["latency_us"] / requests / 1000 if requests else None,
+                }
+            )
+        return out
 
     # -- exact percentiles ---------------------------------------------------------------------
     async def _latency_histogram(
