@@ -30,7 +30,13 @@ from tests.test_storage_support import db, db_url, make_record
 __all__ = ["db", "db_url"]
 
 MASTER = "sk-omni-test-master-dash-0123"
-PAGES = ["/dashboard", "/dashboard/usage", "/dashboard/models", "/dashboard/requests"]
+PAGES = [
+    "/dashboard",
+    "/dashboard/usage",
+    "/dashboard/models",
+    "/dashboard/requests",
+    "/dashboard/keys",
+]
 
 
 def auth(key: str) -> dict[str, str]:
@@ -417,6 +423,19 @@ def test_short_ranges_are_charted_per_hour_with_latency_and_errors(client: TestC
     assert shown > 0
 
 
+def test_keys_page_shows_spend_per_key(client: TestClient) -> None:
+    org = make_org(client, "acme")
+    key = make_key(client, org, ["read"])
+    seed(client, history(org, 3, 20))
+    sign_in(client, key["key"])
+    html = client.get("/dashboard/keys?range=7d").text
+    assert html.count('data-testid="key-row"') >= 1
+    overview = client.get("/dashboard?range=7d").text
+    total = re.search(r'data-testid="kpi-requests".*?data-value="(\d+)"', overview, re.S)
+    rows = re.findall(r'data-testid="key-row">.*?<td class="num">([\d,]+)</td>', html, re.S)
+    assert total and sum(int(n.replace(",", "")) for n in rows) == int(total.group(1))
+
+
 def test_bad_ranges_and_cursors_are_a_400_page(client: TestClient) -> None:
     sign_in(client, MASTER)
     for query in (
@@ -439,7 +458,14 @@ def test_database_outage_is_a_503_page(client: TestClient) -> None:
         raise sqlite3.OperationalError("unable to open database file")
 
     db = client.app.state.db  # type: ignore[attr-defined]
-    for name in ("usage", "recent_requests", "model_task_breakdown", "fallback_totals"):
+    for name in (
+        "usage",
+        "usage_series",
+        "recent_requests",
+        "model_task_breakdown",
+        "fallback_totals",
+        "spend_by_key",
+    ):
         setattr(db, name, broken)
     for path in PAGES:
         r = client.get(path)
@@ -544,6 +570,23 @@ async def test_usage_series_per_hour_and_day(db: Any) -> None:
     assert last["failed"] == 1 and last["avg_latency_ms"] == pytest.approx(400)
     days = await db.usage_series("org_a", start, end, "day")
     assert sum(d["requests"] for d in days) == 3 and all(len(d["bucket"]) == 10 for d in days)
+
+
+async def test_spend_by_key(db: Any) -> None:
+    recs = [make_record("org_a", key_id="key_1", cost="0.25") for _ in range(2)]
+    recs += [make_record("org_a", key_id="key_2", cost="0.1", status=500)]
+    recs += [make_record("org_a", key_id=None, cost="0.01")]
+    recs += [make_record("org_b", key_id="key_9", cost="9")]
+    await db.write_records(recs)
+    start = datetime.now(UTC) - timedelta(days=1)
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    rows = await db.spend_by_key("org_a", start, end)
+    assert [(r["key_id"], r["requests"], r["failed"]) for r in rows] == [
+        ("key_1", 2, 0),
+        ("key_2", 1, 1),
+        (None, 1, 0),
+    ]
+    assert rows[0]["cost"] == Decimal("0.5") and rows[0]["last_at"] is not None
 
 
 async def test_fallbacks_breakdown_and_has_requests(db: Any) -> None:

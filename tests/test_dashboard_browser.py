@@ -27,7 +27,13 @@ pytestmark = pytest.mark.browser
 
 LAPTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
-PAGES = ["/dashboard", "/dashboard/usage", "/dashboard/models", "/dashboard/requests"]
+PAGES = [
+    "/dashboard",
+    "/dashboard/usage",
+    "/dashboard/models",
+    "/dashboard/requests",
+    "/dashboard/keys",
+]
 
 
 class Site:

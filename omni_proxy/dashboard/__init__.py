@@ -17,6 +17,7 @@ ROUTES: list[Route] = [
     Route("/dashboard/models", views.models_page, methods=["GET"]),
     Route("/dashboard/requests", views.requests_page, methods=["GET"]),
     Route("/dashboard/requests.csv", views.requests_csv, methods=["GET"]),
+    Route("/dashboard/keys", views.keys_page, methods=["GET"]),
     Route("/dashboard/requests/{request_id}", views.request_page, methods=["GET"]),
     Route("/dashboard/login", views.login_form, methods=["GET"]),
     Route("/dashboard/login", views.login_submit, methods=["POST"]),

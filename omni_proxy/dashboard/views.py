@@ -701,6 +701,33 @@ async def requests_page(request: Request) -> Response:
     return await _page(request, "requests.html", "requests", _requests)
 
 
+async def _keys(request: Request, org_id: str, rng: DateRange) -> dict[str, Any]:
+    db = request.app.state.db
+    spend, keys = await asyncio.gather(
+        db.spend_by_key(org_id, rng.start, rng.end), db.list_keys(org_id)
+    )
+    known = {k["id"]: k for k in keys}
+    total = sum((Decimal(r["cost"]) for r in spend), Decimal(0)) or Decimal(1)
+    rows = []
+    for r in spend:
+        key = known.get(r["key_id"]) or {}
+        rows.append(
+            {
+                **r,
+                "name": key.get("name") or ("master key" if r["key_id"] is None else "—"),
+                "prefix": key.get("prefix"),
+                "revoked": bool(key.get("revoked_at")),
+                "cost_share": float(Decimal(r["cost"]) / total),
+            }
+        )
+    empty = await _empty_state(request, org_id, sum(r["requests"] for r in rows))
+    return {"rows": rows, "empty": empty}
+
+
+async def keys_page(request: Request) -> Response:
+    return await _page(request, "keys.html", "keys", _keys)
+
+
 async def request_page(request: Request) -> Response:
     return await _page(request, "request.html", "requests", _request_detail)
 

@@ -132,6 +132,10 @@ class Database(Protocol):
         self, org_id: str, start: datetime, end: datetime, unit: str = "day"
     ) -> list[dict[str, Any]]: ...
 
+    async def spend_by_key(
+        self, org_id: str, start: datetime, end: datetime, *, limit: int = 500
+    ) -> list[dict[str, Any]]: ...
+
     async def recent_requests(
         self,
         org_id: str,

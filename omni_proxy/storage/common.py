@@ -426,6 +426,36 @@ class SQLStore(UsageQueries):
         )
         return bool(rows)
 
+    async def spend_by_key(
+        self, org_id: str, start: datetime, end: datetime, *, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Per API key of the org over ``[start, end)``: requests, failed, tokens, cost,
+        savings and the last request, priciest first (``key_id`` None: the master key).
+        Read from the raw rows (the rollups have no key), so the dashboard asks for it on
+        its own page only."""
+        rows = await self._fetch(
+            "SELECT key_id, COUNT(*) AS requests,"
+            " SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS failed,"
+            " COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS tokens,"
+            f" {self._sum_money('cost')} AS cost, {self._sum_money('savings')} AS savings,"
+            " MAX(created_at) AS last_at"
+            " FROM requests WHERE org_id = %s AND created_at >= %s AND created_at < %s"
+            " GROUP BY key_id ORDER BY cost DESC, requests DESC LIMIT %s",
+            (org_id, self._ts(start), self._ts(end), limit),
+        )
+        return [
+            {
+                "key_id": r["key_id"],
+                "requests": int(r["requests"]),
+                "failed": int(r["failed"] or 0),
+                "tokens": int(r["tokens"]),
+                "cost": self._money_sum_out(r["cost"]),
+                "savings": self._money_sum_out(r["savings"]),
+                "last_at": to_datetime(r["last_at"]),
+            }
+            for r in rows
+        ]
+
     async def recent_requests(
         self,
         org_id: str,
