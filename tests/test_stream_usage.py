@@ -81,3 +81,29 @@ def test_usage_once_and_omni_last(
         assert all(c.choices for c in chunks)  # no empty-choices chunk for naive clients
         assert chunks[-1].choices[0].finish_reason == "stop"
     assert final["omni"]["cost"] > 0
+
+
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_langchain_counts_tokens_once(
+    client: openai.OpenAI, fake: FakeOpenAI, placement: str
+) -> None:
+    """LangChain adds up ``usage`` over a stream's chunks: a second usage chunk (or usage
+    left on the finishing chunk) doubled its token counts."""
+    chat_openai = pytest.importorskip("langchain_openai").ChatOpenAI
+    fake.usage_placement = placement
+    model = chat_openai(
+        model="m",
+        base_url=str(client.base_url),
+        api_key=MASTER_KEY,
+        stream_usage=True,
+        max_retries=0,
+        timeout=10,
+    )
+    final = None
+    for chunk in model.stream("one two three"):
+        final = chunk if final is None else final + chunk
+    assert final is not None and final.content == "Echo: one two three"
+    assert final.usage_metadata is not None
+    assert final.usage_metadata["input_tokens"] == 3
+    assert final.usage_metadata["output_tokens"] == 4
+    assert final.usage_metadata["total_tokens"] == 7
