@@ -201,3 +201,30 @@ def test_responses_parse(client: openai.OpenAI) -> None:
         model="demo-mini", input="Invent a person", text_format=Person
     )
     assert isinstance(response.output_parsed, Person)
+
+
+def test_pydantic_ai_agent_with_output_type_and_a_tool(proxy: ProxyProcess) -> None:
+    """pydantic-ai in demo mode: a tool the model calls with schema-valid arguments, then
+    structured output of the requested type (its ``final_result`` tool)."""
+    pydantic_ai = pytest.importorskip("pydantic_ai")
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    model = OpenAIChatModel(
+        "demo-premium", provider=OpenAIProvider(base_url=proxy.base_url, api_key=MASTER_KEY)
+    )
+    calls: list[GetWeather] = []
+    agent = pydantic_ai.Agent(model, output_type=Person)
+
+    @agent.tool_plain
+    def get_weather(city: str, unit: Literal["celsius", "fahrenheit"], days: int) -> str:
+        """Get the current weather in a city."""
+        calls.append(GetWeather(city=city, unit=unit, days=max(1, min(days, 7))))
+        return "sunny"
+
+    result = agent.run_sync("Check the weather in a city, then invent a person")
+    assert isinstance(result.output, Person)
+    assert len(calls) == 1  # the tool first, with arguments its signature accepts
+    assert result.usage.requests == 2  # then the output: no endless loop
+    direct = agent.run_sync("Invent a person")
+    assert isinstance(direct.output, Person) and direct.usage.requests <= 2

@@ -105,12 +105,46 @@ def _tool_results(body: dict[str, Any]) -> str:
     return " ".join(reversed(out))
 
 
+_STOP_WORDS = frozenset({"the", "and", "for", "with", "from", "this", "that", "what", "into"})
+_FINISHING = ("final", "result", "answer", "respond", "output", "submit", "done")
+
+
+def _words(text: str) -> set[str]:
+    cleaned = "".join(c if c.isalnum() else " " for c in text.lower().replace("_", " "))
+    return {w for w in cleaned.split() if len(w) >= 3 and w not in _STOP_WORDS}
+
+
+def _about(tool: dict[str, Any]) -> set[str]:
+    """What a tool is about: its name, description, schema title and parameter names."""
+    params = tool.get("parameters")
+    params = params if isinstance(params, dict) else {}
+    props = params.get("properties")
+    props = props if isinstance(props, dict) else {}
+    name = str(tool.get("name", ""))
+    spaced = "".join(f" {c}" if c.isupper() else c for c in name)  # GetWeather -> Get Weather
+    text = f"{spaced} {tool.get('description', '')} {params.get('title', '')} {' '.join(props)}"
+    return _words(text)
+
+
+def _called_this_turn(body: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for msg in reversed(body.get("messages") or []):
+        if msg.get("role") == "user":
+            break
+        for call in msg.get("tool_calls") or ():
+            names.add(str((call.get("function") or {}).get("name")))
+    return names
+
+
 def _tool_to_call(body: dict[str, Any], text: str) -> dict[str, Any] | None:
     """The function a model would call now, or None to answer in text.
 
     Like a model in an agent loop: call a tool for a new user message, answer once the
-    tools have replied (unless ``tool_choice`` forces a call). The tool whose name and
-    description share most words with the prompt wins; a named ``tool_choice`` decides.
+    tools have replied. The tool whose name, description and parameters share most words
+    with the prompt wins; a named ``tool_choice`` decides. When a call is required after
+    tools replied (agent frameworks that take structured output as a tool), a finishing
+    tool (``final_result``, ``answer``…) or one not called yet this turn comes next, so
+    the loop ends.
     """
     tools = [t.get("function") or {} for t in body.get("tools") or () if isinstance(t, dict)]
     tools = [t for t in tools if isinstance(t, dict) and t.get("name")]
@@ -120,15 +154,15 @@ def _tool_to_call(body: dict[str, Any], text: str) -> dict[str, Any] | None:
     if isinstance(choice, dict):
         name = (choice.get("function") or {}).get("name")
         return next((t for t in tools if t.get("name") == name), tools[0])
-    if choice != "required" and _tool_results(body):
-        return None
-    words = set(text.lower().replace("_", " ").split())
-
-    def overlap(tool: dict[str, Any]) -> int:
-        about = f"{tool.get('name', '')} {tool.get('description', '')}".replace("_", " ")
-        return len(words & set(about.lower().split()))
-
-    return max(tools, key=overlap)
+    if _tool_results(body):
+        if choice != "required":
+            return None
+        finishing = [t for t in tools if any(w in str(t["name"]).lower() for w in _FINISHING)]
+        called = _called_this_turn(body)
+        untried = [t for t in tools if t["name"] not in called]
+        tools = finishing or untried or tools
+    words = _words(text)
+    return max(tools, key=lambda tool: len(words & _about(tool)))
 
 
 def _tokens(text: str) -> int:
