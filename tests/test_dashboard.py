@@ -418,6 +418,12 @@ def test_short_ranges_are_charted_per_hour_with_latency_and_errors(client: TestC
     shown = sum(int(n.replace(",", "")) for _, n in hours)
     total = re.search(r'data-testid="kpi-requests".*?data-value="(\d+)"', day, re.S)
     assert total and shown == int(total.group(1))  # the hours add up to the range's total
+    now = datetime.now(UTC).replace(microsecond=0)
+    last_hour = {"from": fmt.iso(now - timedelta(hours=1)), "to": fmt.iso(now)}
+    hour = client.get("/dashboard/usage", params=last_hour).text
+    assert "Requests per minute" in hour and "Minute (UTC)" in hour
+    table = hour.split('data-testid="days-table"', 1)[1].split("</table>", 1)[0]
+    assert 60 <= len(re.findall(r"<tr><td>\d\d:\d\d</td>", table)) <= 61
     month = client.get("/dashboard/usage?range=30d").text
     assert "Requests per day" in month and "Failed requests per day" in month
     assert shown > 0
@@ -570,6 +576,10 @@ async def test_usage_series_per_hour_and_day(db: Any) -> None:
     assert last["failed"] == 1 and last["avg_latency_ms"] == pytest.approx(400)
     days = await db.usage_series("org_a", start, end, "day")
     assert sum(d["requests"] for d in days) == 3 and all(len(d["bucket"]) == 10 for d in days)
+    recent = datetime.now(UTC) - timedelta(minutes=30)
+    minutes = await db.usage_series("org_a", recent, end, "minute")
+    assert [(len(m["bucket"]), m["requests"], m["failed"]) for m in minutes] == [(16, 1, 1)]
+    assert minutes[0]["bucket"] == datetime.fromtimestamp(now - 5, UTC).strftime("%Y-%m-%dT%H:%M")
 
 
 async def test_spend_by_key(db: Any) -> None:

@@ -363,18 +363,25 @@ async def _overview(request: Request, org_id: str, rng: DateRange) -> dict[str, 
     }
 
 
-#: Ranges up to this long are charted per hour (a day drawn per day is two points).
+#: Ranges up to this long are charted per hour (a day drawn per day is two points), and
+#: up to ``PER_MINUTE_UP_TO`` per minute (custom ``from``/``to`` times; no preset: a range
+#: without a whole hour reads its latency percentiles from raw rows).
 HOURLY_UP_TO = timedelta(hours=48)
+PER_MINUTE_UP_TO = timedelta(hours=2)
 
 
 def _fill_series(rows: list[dict[str, Any]], rng: DateRange, unit: str) -> list[dict[str, Any]]:
     """One point per day or hour of the range, zeros where nothing happened."""
     seen = {r["bucket"]: r for r in rows}
     out = []
-    if unit == "hour":
+    if unit == "minute":
+        step = timedelta(minutes=1)
+        at = rng.start.astimezone(UTC).replace(second=0, microsecond=0)
+        key_of: Callable[[datetime], str] = lambda t: t.strftime("%Y-%m-%dT%H:%M")  # noqa: E731
+    elif unit == "hour":
         step = timedelta(hours=1)
         at = rng.start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        key_of: Callable[[datetime], str] = lambda t: t.strftime("%Y-%m-%dT%H")  # noqa: E731
+        key_of = lambda t: t.strftime("%Y-%m-%dT%H")  # noqa: E731
     else:
         step = timedelta(days=1)
         at = datetime.combine(rng.start.astimezone(UTC).date(), datetime.min.time(), UTC)
@@ -385,7 +392,7 @@ def _fill_series(rows: list[dict[str, Any]], rng: DateRange, unit: str) -> list[
             "requests": 0, "tokens": 0, "cost": Decimal(0), "premium_cost": Decimal(0),
             "savings": Decimal(0), "failed": 0, "avg_latency_ms": None,
         }  # fmt: skip
-        label = f"{key[5:10]} {key[11:13]}:00" if unit == "hour" else key
+        label = {"minute": key[11:16], "hour": f"{key[5:10]} {key[11:13]}:00"}.get(unit, key)
         out.append({**row, "date": label})
         at += step
     return out
@@ -418,7 +425,8 @@ def _series_buckets(points: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
 
 async def _usage(request: Request, org_id: str, rng: DateRange) -> dict[str, Any]:
     db = request.app.state.db
-    unit = "hour" if rng.end - rng.start <= HOURLY_UP_TO else "day"
+    span = rng.end - rng.start
+    unit = "minute" if span <= PER_MINUTE_UP_TO else "hour" if span <= HOURLY_UP_TO else "day"
     usage, series = await asyncio.gather(
         db.usage(org_id, rng.start, rng.end), db.usage_series(org_id, rng.start, rng.end, unit)
     )

@@ -119,6 +119,7 @@ class UsageQueries(Dialect):
         raw_dims = {
             "day": self._day("created_at"),
             "hour": self._hour("created_at"),
+            "minute": self._minute("created_at"),
             "model_used": "COALESCE(model_used, '')",
             "task_type": "COALESCE(task_type, '')",
         }
@@ -126,6 +127,8 @@ class UsageQueries(Dialect):
         params: list[Any] = []
         where = "org_id = %s AND {col} >= %s AND {col} < %s"
         span = split(start, end)
+        if "minute" in by:  # finer than the rollups: the raw rows (short ranges only)
+            span = Split(None, ((start, end),))
         if span.hours is not None:
             cols = [f"{rollup_dims[d]} AS {d}" for d in by] + list(MEASURES)
             parts.append(
@@ -225,10 +228,11 @@ class UsageQueries(Dialect):
         self, org_id: str, start: datetime, end: datetime, unit: str = "day"
     ) -> list[dict[str, Any]]:
         """One org's requests over time, per ``unit`` ("day": ``YYYY-MM-DD``, "hour":
-        ``YYYY-MM-DDTHH``), oldest first, only buckets with requests: the sums of ``usage``
-        plus ``failed`` and ``avg_latency_ms`` (for the dashboard's time charts)."""
-        if unit not in ("day", "hour"):
-            raise ValueError(f"unit must be day or hour, not {unit!r}")
+        ``YYYY-MM-DDTHH``, "minute": ``YYYY-MM-DDTHH:MM``, read from raw rows: short ranges
+        only), oldest first, only buckets with requests: the sums of ``usage`` plus
+        ``failed`` and ``avg_latency_ms`` (for the dashboard's time charts)."""
+        if unit not in ("day", "hour", "minute"):
+            raise ValueError(f"unit must be day, hour or minute, not {unit!r}")
         out = []
         for row in sorted(
             await self._rolled_up(org_id, start, end, (unit,)), key=lambda r: r[unit]

@@ -305,6 +305,9 @@ class SQLiteDatabase(SQLStore):
     def _day(self, column: str) -> str:
         return f"substr({column}, 1, 10)"
 
+    def _minute(self, column: str) -> str:
+        return f"substr({column}, 1, 16)"
+
     def _hour(self, column: str) -> str:
         return f"substr({column}, 1, 13)"  # stored as 'YYYY-MM-DDTHH:MM:SS.ffffffZ'
 
