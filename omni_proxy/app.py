@@ -207,6 +207,7 @@ def routes() -> list[Route]:
         Route("/v1/completions", completions.completions, methods=["POST"]),
         Route("/completions", completions.completions, methods=["POST"]),
         Route("/v1/messages", messages.messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", messages.count_tokens, methods=["POST"]),
         Route("/v1/responses", responses.create_response, methods=["POST"]),
         Route("/v1/responses/{response_id}", responses.get_response, methods=["GET"]),
         Route("/v1/responses/{response_id}", responses.delete_response, methods=["DELETE"]),
@@ -284,11 +285,11 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
     )
     for path in ("/v1/chat/completions", "/chat/completions"):
         app.fast_routes[("POST", path)] = chat.chat_completions
+    app.state.config = config  # MetricsPlugin reads metrics.org_labels from it
     metrics_plugin = MetricsPlugin(app.state)
     if not pm.has_plugin("omni_proxy.defaults.metrics"):
         pm.register(metrics_plugin, name="omni_proxy.defaults.metrics")
     app.state.metrics_plugin = metrics_plugin
-    app.state.config = config
     app.state.pm = pm
     app.state.registry = registry
     app.state.providers = providers

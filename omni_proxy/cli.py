@@ -36,27 +36,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
         os.environ["OMNI_DEMO"] = "1"
     config = _load(args, demo=args.demo)
-    if not config.master_key and not _has_org_keys(config):
-        if not args.demo:
-            print(
-                "omni-proxy will not start as an open proxy: no way to authenticate is set.\n"
-                "Set a bootstrap admin key, e.g.\n"
-                "  export OMNI_MASTER_KEY=sk-omni-$(python3 -c \\\n"
-                "      'import secrets; print(secrets.token_urlsafe(24))')\n"
-                "or create keys with `omni-proxy keys create --org NAME`, or try `--demo`.",
-                file=sys.stderr,
-            )
-            return 2
-        key = "sk-omni-demo-" + secrets.token_urlsafe(18)
-        os.environ["OMNI_MASTER_KEY"] = key
-        config = config.model_copy(update={"master_key": key})
-        print(
-            f"demo mode: SIMULATED models, no provider is called.\nAPI key for this run: {key}",
-            flush=True,
-        )
     from .logs import configure
 
-    configure(config.log_level)
+    configure(config.log_level)  # before anything logs: one format on stderr throughout
+    if args.demo:
+        config = _demo_key(config)
+    elif not config.master_key and not _has_org_keys(config):
+        print(
+            "omni-proxy will not start as an open proxy: no way to authenticate is set.\n"
+            "Set a bootstrap admin key, e.g.\n"
+            "  export OMNI_MASTER_KEY=sk-omni-$(python3 -c \\\n"
+            "      'import secrets; print(secrets.token_urlsafe(24))')\n"
+            "or create keys with `omni-proxy keys create --org NAME`, or try `--demo`.",
+            file=sys.stderr,
+        )
+        return 2
     # Build once here so a bad config fails before a port is bound.
     from .app import create_app, tune_gc
 
@@ -73,6 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         loop="auto",
         http="omni_proxy.security:LimitedHttpToolsProtocol",  # httptools + header limit
         access_log=False,
+        log_config=None,  # uvicorn's loggers use the format configure() set (logs.py)
         proxy_headers=False,  # nothing here reads X-Forwarded-*; skip the per-request work
         timeout_graceful_shutdown=30,
     )
@@ -88,6 +83,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         uvicorn.run(app, **options)
     return 0
+
+
+def _demo_key(config: Config) -> Config:
+    """Print a key that works for this run, whatever the database already holds: a new
+    admin key in the ``demo`` org (kept, so it works next run too), or a per-run master key
+    when the database lives in memory."""
+    from .keys import DEMO_ORG, mint_demo_key
+
+    key = mint_demo_key(config)
+    if key is not None:
+        where = (
+            f"a new admin key in org {DEMO_ORG!r}, kept in {_safe_url(config.database_url)}; "
+            f"`omni-proxy keys list --org {DEMO_ORG}` lists the demo keys"
+        )
+    elif config.master_key:
+        key, where = "$OMNI_MASTER_KEY", "the bootstrap key you set; the database is in memory"
+    else:
+        key = "sk-omni-demo-" + secrets.token_urlsafe(18)
+        where = "valid while this process runs: the database is in memory"
+        os.environ["OMNI_MASTER_KEY"] = key
+        config = config.model_copy(update={"master_key": key})
+    print(
+        "demo mode: SIMULATED models, no provider is called.\n"
+        f"API key for this run: {key}\n  ({where})",
+        flush=True,
+    )
+    return config
 
 
 def _has_org_keys(config: Config) -> bool:
@@ -131,6 +153,14 @@ def cmd_models(args: argparse.Namespace) -> int:
         ]
         for m in registry
     ]
+    if not rows:
+        print(
+            "omni-proxy: no models are configured. Pass --config FILE (see docs/configuration.md),"
+            " export a provider key (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, "
+            "GROQ_API_KEY, OPENROUTER_API_KEY, MISTRAL_API_KEY), or add --demo for the "
+            "simulated models.",
+            file=sys.stderr,
+        )
     print(
         _table(
             rows,
@@ -180,10 +210,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the API")
-    serve.add_argument("--config", help="YAML config file (default: $OMNI_CONFIG)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--config", help="YAML config file (default: $OMNI_CONFIG, else none: embedded defaults)"
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8080, help="port to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes serving the same port (default: %(default)s)",
+    )
     serve.add_argument(
         "--demo",
         action="store_true",

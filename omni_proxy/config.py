@@ -141,6 +141,11 @@ class RoutingSettings(_Strict):
     #: (1: off).
     cascade_samples: int = Field(default=1, ge=1, le=5)
 
+    #: A model named in the request is never replaced by another (retries of it only);
+    #: per request: ``strict_model`` / ``x-omni-strict-model`` (LiteLLM's
+    #: ``disable_fallbacks`` too). Routed (``auto``) requests still fall back.
+    strict_model: bool = False
+
 
 class CacheSettings(_Strict):
     """The exact-match response cache (omni_proxy/cache.py)."""
@@ -219,6 +224,12 @@ class AlertSettings(_Strict):
         return value
 
 
+class MetricsSettings(_Strict):
+    #: An ``org`` label on token, cost and savings series: one series per org, so off by
+    #: default (Prometheus slows with every label value); the dashboard has per-org numbers.
+    org_labels: bool = False
+
+
 class Config(_Strict):
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
@@ -235,6 +246,7 @@ class Config(_Strict):
     demo: bool = False
     #: /metrics carries per-org spend, so it needs an admin key unless this is set.
     metrics_public: bool = False
+    metrics: MetricsSettings = MetricsSettings()
     #: Browser origins allowed by CORS; empty (the default) means CORS stays closed.
     cors_origins: list[str] = Field(default_factory=list)
     source: str | None = None

@@ -89,6 +89,8 @@ def upstream_error(
 ) -> ProxyError:
     """An error that came from (or on the way to) a provider."""
     headers = {"retry-after": str(max(1, round(retry_after)))} if retry_after else {}
+    if status == 429 and not headers:
+        headers["retry-after"] = "1"  # CONTRACT: a 429 always says when to come back
     if type is None:
         type = "server_error" if status >= 500 else "invalid_request_error"
         if status == 429:

@@ -386,6 +386,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
+    if not args.org.strip():
+        print("omni-proxy: --org needs an organization name (got an empty one)", file=sys.stderr)
+        return 2
+
     async def run() -> tuple[str, dict[str, Any], dict[str, Any]]:
         db = await _with_db(_open(args.config))
         try:
@@ -569,6 +573,30 @@ def add_commands(sub: Any) -> None:
     revoke.add_argument("key_id")
     revoke.add_argument("--config")
     revoke.set_defaults(func=cmd_keys_revoke)
+
+
+DEMO_ORG = "demo"
+DEMO_KEY_NAME = "serve --demo"
+
+
+def mint_demo_key(config: Any) -> str | None:
+    """A new admin key in the ``demo`` org for ``serve --demo`` (sync), or None when the
+    database does not outlive the process (in memory): a key per run, so a newcomer always
+    gets one that works, whatever keys the database already holds."""
+    url = str(config.database_url)
+    if url.startswith("sqlite:") and (url.endswith(":memory:") or url.rstrip("/") == "sqlite:"):
+        return None
+
+    async def run() -> str:
+        db = await _with_db(config)
+        try:
+            org = await ensure_org(db, DEMO_ORG)
+            key, _ = await create_key(db, org["id"], name=DEMO_KEY_NAME, permissions="admin")
+            return key
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
 
 
 def has_active_keys(config: Any) -> bool:

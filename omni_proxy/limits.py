@@ -107,6 +107,14 @@ def retry_after(prev: float, curr: float, need: int, limit: int, now: float) -> 
     return rest + f_needed * WINDOW_S
 
 
+def usd(value: Any) -> str:
+    """Money for people: "$10.00", "$0.005", never "$0E-8"."""
+    d = Decimal(str(value))
+    if d == d.quantize(Decimal("0.01")):
+        return f"${d:,.2f}"
+    return "$" + format(d.normalize(), "f")
+
+
 def current_month(now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     return now.strftime("%Y-%m")
@@ -352,7 +360,7 @@ class Limiter:
                 raise ProxyError(
                     429,
                     "You exceeded your current quota: the organization's monthly budget of "
-                    f"${budget} is spent.",
+                    f"{usd(budget)} is spent.",
                     type="insufficient_quota",
                     code="insufficient_quota",
                     headers={"x-should-retry": "false"},
@@ -402,7 +410,10 @@ class Limiter:
         return checks[i], prev, curr, now
 
     def _limited(self, check: Check, prev: float, curr: float, now: float) -> ProxyError:
-        wait = retry_after(prev, curr, check.need, check.limit, now)
+        # The sliding-window estimate can ask for more than a window (76 s on a 2-per-minute
+        # limit); no client expects to wait longer than the limit's own minute, and a retry
+        # that comes early is answered with the rest of the wait.
+        wait = min(float(WINDOW_S), retry_after(prev, curr, check.need, check.limit, now))
         seconds = max(1, math.ceil(wait))
         remaining = max(0, math.floor(check.limit - _used(prev, curr, now)))
         kind = check.kind

@@ -1,7 +1,10 @@
 """Logging: one structured line per request and per upstream failure.
 
 JSON lines when stderr is not a terminal (or ``OMNI_LOG_FORMAT=json``), readable text on a
-terminal. Keys, prompts and completions are never
+terminal (or ``OMNI_LOG_FORMAT=text``): one format for every line on stderr, uvicorn's own
+included, so a log collector never meets a line it cannot parse. (``serve``'s banner, the
+address and the demo key, goes to stdout as plain text for people and scripts.)
+Keys, prompts and completions are never
 written at all: the request line carries ids, models, tokens, money and timings only.
 """
 
@@ -56,10 +59,15 @@ def configure(level: str = "info", fmt: str | None = None) -> None:
     fmt = fmt or os.environ.get("OMNI_LOG_FORMAT") or ("text" if sys.stderr.isatty() else "json")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
-    root = logging.getLogger("omni_proxy")
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
+    for name in ("omni_proxy", "uvicorn"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level.upper())
+        logger.propagate = False
+    for name in ("uvicorn.error", "uvicorn.access"):
+        # uvicorn's own config may have given these handlers; they go through "uvicorn".
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
 
 
 class RequestLogPlugin:
@@ -84,8 +92,8 @@ class RequestLogPlugin:
             "ttft_ms": round(event.ttft_ms, 2) if event.ttft_ms is not None else None,
             "prompt_tokens": event.prompt_tokens,
             "completion_tokens": event.completion_tokens,
-            "cost": str(event.cost),
-            "savings": str(event.savings),
+            "cost": float(event.cost),
+            "savings": float(event.savings),
             "fallbacks": event.fallback_count,
             "error": event.error,
             "client_disconnected": event.client_disconnected or None,

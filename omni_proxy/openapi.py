@@ -68,6 +68,11 @@ ROUTING_PROPERTIES: Schema = {
         "minimum": 0,
         "maximum": 1,
     },
+    "strict_model": {
+        "description": "The named model or an error, never another model (header "
+        "`x-omni-strict-model`; LiteLLM's `disable_fallbacks` is accepted too).",
+        "type": "boolean",
+    },
 }
 
 CHAT_PROPERTIES: Schema = {
@@ -357,6 +362,15 @@ SCHEMAS: dict[str, Schema] = {
         tool_choice=ANY_OBJECT,
         **ROUTING_PROPERTIES,
     ),
+    "CountTokensRequest": obj(
+        ["model", "messages"],
+        model={"type": "string", "minLength": 1},
+        messages={"type": "array", "minItems": 1, "items": ANY_OBJECT},
+        system={"anyOf": [STRING, {"type": "array", "items": ANY_OBJECT}]},
+        tools={"type": "array", "items": ANY_OBJECT},
+        tool_choice=ANY_OBJECT,
+    ),
+    "TokenCount": obj(["input_tokens"], input_tokens=INTEGER),
     "Message": obj(
         ["id", "type", "role", "content", "model"],
         id=STRING,
@@ -662,6 +676,14 @@ OPERATIONS: dict[tuple[str, str], Schema] = {
         "Anthropic Messages format in and out; errors in Anthropic's shape.",
         _json("The message (or its SSE stream).", "Message", stream=True),
         body="MessagesRequest",
+        errors="AnthropicError",
+    ),
+    ("/v1/messages/count_tokens", "post"): _op(
+        "countMessageTokens",
+        "Anthropic's token count for a Messages body: the upstream's own count when the "
+        "model's provider offers one, else the proxy's estimate.",
+        _json("The count.", "TokenCount"),
+        body="CountTokensRequest",
         errors="AnthropicError",
     ),
     ("/v1/responses", "post"): _op(

@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -20,7 +21,7 @@ from . import tracing
 from .cache import ResponseCache, StreamAssembler, entry
 from .config import Config, ConfigError
 from .deployments import Balancer, none_left
-from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
+from .errors import ProxyError, bad_request, invalid_api_key, model_not_found, permission_denied
 from .guardrails.steps import GuardSteps
 from .guardrails.stream import StreamGuards
 from .health import Health
@@ -189,6 +190,10 @@ class Pipeline:
         if ctx.classification is None:
             ctx.classification = await self.classify(body, ctx.principal)
         plan = self.select({**body, **routing}, ctx.principal, ctx.classification)
+        requested = body.get("model")
+        strict = routing.get("strict_model", self.config.routing.strict_model)
+        if strict and requested and requested != "auto":
+            plan = only_requested(plan, str(requested))
         ctx.plan = plan
         ctx.prompt_text = prompt_text(body) or None
         return plan
@@ -671,6 +676,22 @@ class Pipeline:
         finally:
             self.record(ctx)
             await _aclose(iterator)
+
+
+def only_requested(plan: RoutePlan, name: str) -> RoutePlan:
+    """The plan cut to the model the client named (strict_model): that model or an error,
+    never another one; a model cooling down is tried anyway."""
+    routes = [r for r in plan.routes if r.model.name == name]
+    if not routes:
+        row = next((c for c in plan.candidates if c.get("model") == name), {})
+        why = row.get("detail") or "it was filtered out"
+        raise bad_request(
+            f"The model {name!r} cannot serve this request ({why}), and fallbacks to other "
+            "models are off (strict_model).",
+            param="model",
+            code="model_unavailable",
+        )
+    return replace(plan, routes=routes, reason=f"{plan.reason}; strict: no other model")
 
 
 async def _next_chunk(iterator: Any, idle_s: float | None) -> Any:

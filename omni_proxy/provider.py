@@ -123,6 +123,12 @@ class Provider:
         """
         raise NotImplementedError
 
+    async def count_tokens(self, body: dict[str, Any], model: ModelInfo) -> int | None:
+        """The upstream's own input-token count for an Anthropic Messages ``body``, for
+        ``POST /v1/messages/count_tokens``; None (the default) when it offers none, and the
+        proxy's estimate is answered instead."""
+        return None
+
     # -- OpenAI's Responses API, for upstreams that serve it themselves (optional) --------
     def supports_responses(self) -> bool:
         """Whether ``/v1/responses`` requests go to this upstream as they are (``responses``

@@ -5,6 +5,13 @@ differs from the upstream id). Two things are held for an instant, because the `
 object must ride on the final chunk and the final chunk is only known when the next one
 arrives: the usage chunk, and — when the client did not ask for usage — the chunk carrying
 ``finish_reason``. Neither carries content, and upstreams send them back to back.
+
+Upstreams differ in where usage rides: OpenAI sends it on a chunk of its own with empty
+``choices`` (only when asked); LiteLLM-style servers put it on the finishing chunk, some on
+the last content chunk, and some send it unasked. Usage is taken from whichever chunk
+carries it and removed there, so a client sees it exactly once: on the final chunk when it
+asked (``stream_options.include_usage``), nowhere when it did not. Clients that add up
+usage per chunk (LangChain, pydantic-ai) then count tokens once.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ class ChunkRelay:
         "_model_to",
         "_upstream_model",
         "_usage_chunk",
+        "_usage_raw",
         "chunks",
         "completion_chars",
         "include_usage",
@@ -68,6 +76,7 @@ class ChunkRelay:
         self.chunks = 0
         self._held: dict[str, Any] | None = None
         self._usage_chunk: dict[str, Any] | None = None
+        self._usage_raw: dict[str, Any] | None = None
         self._upstream_model: str | None = None
         self._model_from = b""
         self._model_to = b""
@@ -107,7 +116,9 @@ class ChunkRelay:
         usage = obj.get("usage")
         choices = obj.get("choices") or []
         if usage:
-            self.usage = Usage.from_openai(usage)
+            self.usage = Usage.from_openai(usage) or self.usage
+            if isinstance(usage, dict):
+                self._usage_raw = usage
         finished = False
         for choice in choices:
             delta = choice.get("delta") or {}
@@ -124,7 +135,16 @@ class ChunkRelay:
             self._usage_chunk = obj
             return b""
         out = self._flush_held()
-        data = self._rename(data, obj)
+        if usage:
+            # Usage on a chunk with content or finish_reason: it moves to the final chunk.
+            if self.include_usage:
+                obj["usage"] = None  # as OpenAI marks every chunk but the usage one
+            else:
+                del obj["usage"]
+            obj["model"] = self.public_model
+            data = orjson.dumps(obj)
+        else:
+            data = self._rename(data, obj)
         if finished and not self.include_usage:
             obj["model"] = self.public_model
             self._held = obj
@@ -144,7 +164,7 @@ class ChunkRelay:
             final["model"] = self.public_model
             if self.usage is not None:
                 final["usage"] = {
-                    **(final.get("usage") or {}),
+                    **(self._usage_raw or {}),
                     "prompt_tokens": self.usage.prompt_tokens,
                     "completion_tokens": self.usage.completion_tokens,
                     "total_tokens": self.usage.total_tokens,

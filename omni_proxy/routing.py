@@ -665,7 +665,7 @@ def plan_route(
             "score": None if r.score is None else round(r.score, 4),
             "score_parts": {k: round(v, 4) for k, v in r.parts.items()} or None,
             "task_match": r.task,
-            "estimated_cost": _money(r.cost),
+            "estimated_cost": float(r.cost),
             "rank": rank.get(id(r)),
             "expected_quality": None if r.quality is None else round(r.quality, 4),
             "quality_parts": {k: round(v, 4) for k, v in r.quality_parts.items()} or None,

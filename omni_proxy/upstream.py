@@ -7,6 +7,7 @@ whichever wire format the upstream speaks.
 from __future__ import annotations
 
 import base64
+import re
 import urllib.parse
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 
 def retry_after_of(headers: Mapping[str, str]) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds only), capped at a minute."""
+    """Seconds from ``retry-after-ms``, ``retry-after`` (seconds only) or OpenAI's
+    ``x-ratelimit-reset-requests`` / ``-tokens`` ("1s", "6m0s", "20ms"), capped at a minute."""
     raw_ms = headers.get("retry-after-ms")
     raw = headers.get("retry-after")
     try:
@@ -31,7 +33,24 @@ def retry_after_of(headers: Mapping[str, str]) -> float | None:
             return min(60.0, max(0.0, float(raw)))
     except ValueError:
         return None
-    return None
+    resets = [
+        _duration(headers.get(name) or "")
+        for name in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
+    ]
+    known = [r for r in resets if r is not None]
+    return min(60.0, max(known)) if known else None
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def _duration(text: str) -> float | None:
+    """OpenAI's reset durations ("1s", "6m0s", "1h2m3.5s", "20ms") in seconds."""
+    parts = _DURATION.findall(text.strip())
+    if not parts or "".join(n + u for n, u in parts) != text.strip():
+        return None
+    return sum(float(n) * _UNIT_S[u] for n, u in parts)
 
 
 def error_from_status(

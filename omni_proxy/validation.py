@@ -18,14 +18,24 @@ PRIORITIES = ("cheap", "balanced", "best")
 LATENCY_PREFS = ("fast", "normal")
 STRATEGIES = ("hybrid", "cost", "quality", "latency", "cascade")
 # Routing extensions: read by the proxy, never sent upstream.
-ROUTING_FIELDS = ("priority", "latency_pref", "max_cost", "strategy", "quality_floor")
+ROUTING_FIELDS = (
+    "priority",
+    "latency_pref",
+    "max_cost",
+    "strategy",
+    "quality_floor",
+    "strict_model",
+)
 ROUTING_HEADERS = {
     "priority": "x-omni-priority",
     "latency_pref": "x-omni-latency-pref",
     "max_cost": "x-omni-max-cost",
     "strategy": "x-omni-strategy",
     "quality_floor": "x-omni-quality-floor",
+    "strict_model": "x-omni-strict-model",
 }
+_TRUE = frozenset({"true", "1", "on", "yes"})
+_FALSE = frozenset({"false", "0", "off", "no"})
 
 
 def type_name(value: Any) -> str:
@@ -293,6 +303,9 @@ def validate_chat(body: Any) -> dict[str, Any]:
 def take_routing_options(body: dict[str, Any], headers: Any) -> dict[str, Any]:
     """Pop the proxy's routing fields from the body (headers fill gaps) and check them."""
     opts: dict[str, Any] = {}
+    if "disable_fallbacks" in body:  # LiteLLM's name for the same switch
+        disable = body.pop("disable_fallbacks")
+        body.setdefault("strict_model", disable)
     for key in ROUTING_FIELDS:
         value = body.pop(key, None)
         if value is None:
@@ -330,6 +343,8 @@ def take_routing_options(body: dict[str, Any], headers: Any) -> dict[str, Any]:
         opts["max_cost"] = cost
     if "quality_floor" in opts:
         opts["quality_floor"] = _share(opts["quality_floor"], "quality_floor")
+    if "strict_model" in opts:
+        opts["strict_model"] = _flag(opts["strict_model"], "strict_model")
     return opts
 
 
@@ -348,3 +363,13 @@ def _share(raw: Any, param: str) -> float:
             code="invalid_value",
         )
     return value
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A boolean from JSON or a header ("true"/"false", "on"/"off", "1"/"0", "yes"/"no")."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise bad_request(f"Invalid value for '{name}': expected true or false.", param=name)

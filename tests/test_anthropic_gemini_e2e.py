@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import openai
 import pytest
 
@@ -335,3 +336,17 @@ def test_stream_dying_midway_is_an_error_the_sdk_raises(
         ):
             received.append(chunk)
     assert received  # bytes were sent first: no silent truncation, no hang
+
+
+def test_count_tokens_asks_anthropic(proxy: ProxyProcess, fakes: dict[str, Any]) -> None:
+    """A Claude model's count comes from Anthropic's own endpoint; others get the estimate."""
+    client = anthropic.Anthropic(base_url=proxy.root, api_key=MASTER_KEY, max_retries=0)
+    messages: Any = [{"role": "user", "content": "one two three four five"}]
+    counted = client.messages.count_tokens(model="claude", system="six seven", messages=messages)
+    assert counted.input_tokens == 7  # the fake counts words
+    sent = fakes["claude"].requests[-1]
+    assert sent["path"].endswith("/v1/messages/count_tokens")
+    assert sent["json"]["model"] == "claude-sonnet-4-5"
+    estimated = client.messages.count_tokens(model="gem", messages=messages)
+    assert estimated.input_tokens >= 1
+    assert not any(r["path"].endswith("count_tokens") for r in fakes["gem"].requests)

@@ -4,6 +4,7 @@ range, error pages, and the storage queries behind the pages (on both dialects).
 from __future__ import annotations
 
 import base64
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -29,7 +30,13 @@ from tests.test_storage_support import db, db_url, make_record
 __all__ = ["db", "db_url"]
 
 MASTER = "sk-omni-test-master-dash-0123"
-PAGES = ["/dashboard", "/dashboard/usage", "/dashboard/models", "/dashboard/requests"]
+PAGES = [
+    "/dashboard",
+    "/dashboard/usage",
+    "/dashboard/models",
+    "/dashboard/requests",
+    "/dashboard/keys",
+]
 
 
 def auth(key: str) -> dict[str, str]:
@@ -322,10 +329,117 @@ def test_pages_render_with_data(client: TestClient) -> None:
             r = client.get(path + query)
             assert r.status_code == 200, (path, query, r.text[:500])
     usage = client.get("/dashboard/usage?range=90d").text
-    assert usage.count('class="chart wide"') == 3 and usage.count('class="chart narrow"') == 3
+    assert usage.count('class="chart wide"') == 5 and usage.count('class="chart narrow"') == 5
     requests = client.get("/dashboard/requests").text
     assert requests.count('data-testid="request-row"') == 50
     assert "scores best on cost and latency" in requests
+
+
+def test_money_has_one_precision_per_column(client: TestClient) -> None:
+    """A column of amounts is written with the places its smallest amount needs, so the
+    decimal points line up (no "$1.20" above "$0.000012")."""
+    org = make_org(client, "acme")
+    seed(client, history(org, 3, 30))
+    sign_in(client, make_key(client, org, ["read"])["key"])
+    for path in ("/dashboard/requests", "/dashboard/models", "/dashboard/usage"):
+        html = client.get(path + "?range=7d").text
+        for table in re.findall(r"<tbody>(.*?)</tbody>", html, re.S):
+            for row_cells in [re.findall(r'<td class="num"[^>]*>\$([\d,.]+)', table)]:
+                places = {len(v.split(".")[1]) for v in row_cells if "." in v}
+                assert len(places) <= 1, (path, sorted(places), row_cells[:6])
+    assert fmt.money_places([Decimal("1.5"), Decimal("0.00002"), None]) == 6
+    assert fmt.money(Decimal("1.5"), 6) == "$1.500000" and fmt.money(0, 4) == "$0.0000"
+
+
+def test_requests_filters_detail_page_and_csv_export(client: TestClient) -> None:
+    org = make_org(client, "acme")
+    seed(client, history(org, 3, 40))
+    sign_in(client, make_key(client, org, ["read"])["key"])
+    page = client.get("/dashboard/requests?range=7d&model=demo-coder")
+    assert page.status_code == 200
+    assert 'data-testid="request-filters"' in page.text and "Export CSV" in page.text
+    models = re.findall(r'data-label="Model">([\w-]+)', page.text)
+    assert models and set(models) == {"demo-coder"}
+    failed = client.get("/dashboard/requests?range=7d&status=error").text
+    statuses = re.findall(r'<span class="status (?:ok|bad)">(\d+)</span>', failed)
+    assert statuses and all(int(x) >= 400 for x in statuses)
+    none = client.get("/dashboard/requests?range=7d&model=no-such-model")
+    assert 'data-testid="empty-filtered"' in none.text
+    older = re.search(r'href="\?([^"]*before=[^"]*)" data-testid="page-older"', page.text)
+    if older:  # paging keeps the filter
+        assert "model=demo-coder" in older.group(1).replace("&amp;", "&")
+    assert client.get("/dashboard/requests?status=maybe").status_code == 400
+
+    rid = re.search(r'href="/dashboard/requests/([\w]+)\?', page.text)
+    assert rid, "each row links to its detail page"
+    detail = client.get(f"/dashboard/requests/{rid.group(1)}")
+    assert detail.status_code == 200
+    for part in ("request-detail", "request-routing", "candidates", "Premium-model cost"):
+        assert part in detail.text
+    assert client.get("/dashboard/requests/req_nope").status_code == 404
+
+    export = client.get("/dashboard/requests.csv?range=7d&model=demo-coder")
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    assert "attachment" in export.headers["content-disposition"]
+    lines = export.text.strip().splitlines()
+    assert lines[0].startswith("id,created_at,key_id")
+    assert len(lines) - 1 >= len(models) and all(",demo-coder," in line for line in lines[1:])
+    client.cookies.clear()
+    assert client.get("/dashboard/requests.csv", follow_redirects=False).status_code in (302, 303)
+
+
+def test_an_embedding_request_reads_well(client: TestClient) -> None:
+    """Routed embeddings say "the only embedding model" and list their candidate."""
+    r = client.post(
+        "/v1/embeddings", json={"model": "auto", "input": "hello"}, headers=auth(MASTER)
+    )
+    assert r.status_code == 200, r.text
+    sign_in(client, MASTER)
+    deadline = time.monotonic() + 10
+    while "embedding model" not in (html := client.get("/dashboard/requests?range=24h").text):
+        assert time.monotonic() < deadline, "the embedding request was not recorded"
+        time.sleep(0.1)
+    assert "demo-embed is the only embedding model" in html
+    assert "1 embedding models" not in html and "0 candidates" not in html
+    assert "1 candidate<" in html
+
+
+def test_short_ranges_are_charted_per_hour_with_latency_and_errors(client: TestClient) -> None:
+    org = make_org(client, "acme")
+    seed(client, history(org, 3, 60))
+    sign_in(client, make_key(client, org, ["read"])["key"])
+    day = client.get("/dashboard/usage?range=24h").text
+    assert "Requests per hour" in day and "Hour (UTC)" in day
+    for testid in ("chart-latency", "chart-errors"):
+        assert f'data-testid="{testid}"' in day
+    table = day.split('data-testid="days-table"', 1)[1].split("</table>", 1)[0]
+    hours = re.findall(r"<tr><td>(\d\d-\d\d \d\d:00)</td><td class=\"num\">([\d,]+)</td>", table)
+    assert 24 <= len(hours) <= 25  # every hour of the last 24, partial ones at the edges
+    shown = sum(int(n.replace(",", "")) for _, n in hours)
+    total = re.search(r'data-testid="kpi-requests".*?data-value="(\d+)"', day, re.S)
+    assert total and shown == int(total.group(1))  # the hours add up to the range's total
+    now = datetime.now(UTC).replace(microsecond=0)
+    last_hour = {"from": fmt.iso(now - timedelta(hours=1)), "to": fmt.iso(now)}
+    hour = client.get("/dashboard/usage", params=last_hour).text
+    assert "Requests per minute" in hour and "Minute (UTC)" in hour
+    table = hour.split('data-testid="days-table"', 1)[1].split("</table>", 1)[0]
+    assert 60 <= len(re.findall(r"<tr><td>\d\d:\d\d</td>", table)) <= 61
+    month = client.get("/dashboard/usage?range=30d").text
+    assert "Requests per day" in month and "Failed requests per day" in month
+    assert shown > 0
+
+
+def test_keys_page_shows_spend_per_key(client: TestClient) -> None:
+    org = make_org(client, "acme")
+    key = make_key(client, org, ["read"])
+    seed(client, history(org, 3, 20))
+    sign_in(client, key["key"])
+    html = client.get("/dashboard/keys?range=7d").text
+    assert html.count('data-testid="key-row"') >= 1
+    overview = client.get("/dashboard?range=7d").text
+    total = re.search(r'data-testid="kpi-requests".*?data-value="(\d+)"', overview, re.S)
+    rows = re.findall(r'data-testid="key-row">.*?<td class="num">([\d,]+)</td>', html, re.S)
+    assert total and sum(int(n.replace(",", "")) for n in rows) == int(total.group(1))
 
 
 def test_bad_ranges_and_cursors_are_a_400_page(client: TestClient) -> None:
@@ -350,7 +464,14 @@ def test_database_outage_is_a_503_page(client: TestClient) -> None:
         raise sqlite3.OperationalError("unable to open database file")
 
     db = client.app.state.db  # type: ignore[attr-defined]
-    for name in ("usage", "recent_requests", "model_task_breakdown", "fallback_totals"):
+    for name in (
+        "usage",
+        "usage_series",
+        "recent_requests",
+        "model_task_breakdown",
+        "fallback_totals",
+        "spend_by_key",
+    ):
         setattr(db, name, broken)
     for path in PAGES:
         r = client.get(path)
@@ -436,6 +557,48 @@ def test_overview_numbers_equal_v1_usage(client: TestClient) -> None:
 
 
 # -- the queries behind the pages, on both dialects ------------------------------------------
+async def test_usage_series_per_hour_and_day(db: Any) -> None:
+    """Both dialects: buckets by UTC hour and day, with failures and mean latency; whole
+    hours come from the rollups, the range's partial edges from raw rows."""
+    now = time.time()
+    two_hours_ago = now - 7200
+    recs = [make_record("org_a", latency=100, created_at=two_hours_ago) for _ in range(2)]
+    recs += [make_record("org_a", latency=400, status=502, created_at=now - 5)]
+    recs += [make_record("org_b", created_at=now - 5)]
+    await db.write_records(recs)
+    start = datetime.now(UTC) - timedelta(hours=5, minutes=30)
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    hours = await db.usage_series("org_a", start, end, "hour")
+    assert [h["requests"] for h in hours] == [2, 1]
+    first, last = hours
+    assert first["bucket"] == datetime.fromtimestamp(two_hours_ago, UTC).strftime("%Y-%m-%dT%H")
+    assert first["failed"] == 0 and first["avg_latency_ms"] == pytest.approx(100)
+    assert last["failed"] == 1 and last["avg_latency_ms"] == pytest.approx(400)
+    days = await db.usage_series("org_a", start, end, "day")
+    assert sum(d["requests"] for d in days) == 3 and all(len(d["bucket"]) == 10 for d in days)
+    recent = datetime.now(UTC) - timedelta(minutes=30)
+    minutes = await db.usage_series("org_a", recent, end, "minute")
+    assert [(len(m["bucket"]), m["requests"], m["failed"]) for m in minutes] == [(16, 1, 1)]
+    assert minutes[0]["bucket"] == datetime.fromtimestamp(now - 5, UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+async def test_spend_by_key(db: Any) -> None:
+    recs = [make_record("org_a", key_id="key_1", cost="0.25") for _ in range(2)]
+    recs += [make_record("org_a", key_id="key_2", cost="0.1", status=500)]
+    recs += [make_record("org_a", key_id=None, cost="0.01")]
+    recs += [make_record("org_b", key_id="key_9", cost="9")]
+    await db.write_records(recs)
+    start = datetime.now(UTC) - timedelta(days=1)
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    rows = await db.spend_by_key("org_a", start, end)
+    assert [(r["key_id"], r["requests"], r["failed"]) for r in rows] == [
+        ("key_1", 2, 0),
+        ("key_2", 1, 1),
+        (None, 1, 0),
+    ]
+    assert rows[0]["cost"] == Decimal("0.5") and rows[0]["last_at"] is not None
+
+
 async def test_fallbacks_breakdown_and_has_requests(db: Any) -> None:
     start = datetime.now(UTC) - timedelta(days=1)
     end = datetime.now(UTC) + timedelta(minutes=1)

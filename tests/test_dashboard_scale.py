@@ -62,6 +62,10 @@ def test_every_page_query_uses_the_org_created_index(tmp_path: Path) -> None:
             "/dashboard/requests" + older.group(1).replace("&amp;", "&"),
             "/dashboard?range=24h",
             "/dashboard?from=2020-01-01&to=2020-01-02",
+            "/dashboard/usage?range=24h",
+            "/dashboard/keys",
+            "/dashboard/requests?status=error&model=demo-mini",
+            "/dashboard/requests.csv?range=7d",
         ):
             assert client.get(page).status_code == 200, page
 

@@ -97,7 +97,7 @@ def record(
             "score": round(0.9 - i * 0.11, 4),
             "score_parts": {"cost": 0.3, "latency": 0.3, "task": 0.3},
             "task_match": task in ("coding",) and m[0] == "demo-coder",
-            "estimated_cost": str(_price(m, prompt, completion)),
+            "estimated_cost": float(_price(m, prompt, completion)),
             "rank": i + 1,
         }
         for i, m in enumerate([model, *[x for x in MODELS if x is not model][:3]])

@@ -88,3 +88,39 @@ def test_serve_with_two_workers(tmp_path: Path) -> None:
             assert total == 6
     finally:
         assert proxy.stop() is not None
+
+
+def _printed_key(proxy: ProxyProcess) -> str:
+    deadline = time.monotonic() + 5
+    while "API key for this run" not in proxy.read_log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    found = re.search(r"API key for this run: (\S+)", proxy.read_log())
+    assert found, proxy.read_log()
+    return found.group(1)
+
+
+def test_demo_prints_a_working_key_even_when_the_database_holds_keys(tmp_path: Path) -> None:
+    """A second ``serve --demo`` in the same folder (the database now holds a key) prints a
+    key that works, and the first run's key still works too."""
+    keys = []
+    for _ in range(2):
+        with ProxyProcess(tmp_path, args=["--demo"], master_key=None) as proxy:
+            key = _printed_key(proxy)
+            assert "org 'demo'" in proxy.read_log()
+            for earlier in [*keys, key]:
+                client = openai.OpenAI(base_url=proxy.base_url, api_key=earlier, max_retries=0)
+                assert "demo-mini" in [m.id for m in client.models.list().data]
+            keys.append(key)
+    assert keys[0] != keys[1]
+
+
+def test_demo_key_with_a_master_key_set(tmp_path: Path) -> None:
+    with ProxyProcess(tmp_path, args=["--demo"]) as proxy:
+        client = openai.OpenAI(base_url=proxy.base_url, api_key=_printed_key(proxy), max_retries=0)
+        assert (
+            client.chat.completions.create(
+                model="demo-mini", messages=[{"role": "user", "content": "hi"}]
+            )
+            .choices[0]
+            .message.content
+        )

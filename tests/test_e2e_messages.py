@@ -175,3 +175,29 @@ def test_anthropic_sdk_plain_stream_tools_and_errors(
         client.messages.create(
             model="small", max_tokens=0, messages=[{"role": "user", "content": "x"}]
         )
+
+
+def test_count_tokens_and_request_id(client: anthropic.Anthropic, proxy: ProxyProcess) -> None:
+    """``messages.count_tokens`` answers Anthropic's shape (the proxy's estimate: this
+    upstream speaks OpenAI); every reply carries ``request-id`` (the SDK's ``_request_id``)."""
+    long = "word " * 400
+    counted = client.messages.count_tokens(
+        model="claude-sonnet-4", system="Be brief.", messages=[{"role": "user", "content": long}]
+    )
+    short = client.messages.count_tokens(model="auto", messages=[{"role": "user", "content": "hi"}])
+    assert counted.input_tokens > short.input_tokens >= 1
+    assert counted._request_id and counted._request_id.startswith("req_")
+    message = client.messages.create(
+        model="claude-sonnet-4", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert message._request_id and message._request_id == message.model_extra["omni"]["request_id"]
+    with client.messages.stream(
+        model="auto", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
+        assert stream.request_id and stream.request_id.startswith("req_")
+        stream.until_done()
+    with pytest.raises(anthropic.NotFoundError) as info:
+        client.messages.count_tokens(model="nope", messages=[{"role": "user", "content": "x"}])
+    assert info.value.request_id and info.value.body["type"] == "error"  # type: ignore[index]
+    with pytest.raises(anthropic.BadRequestError):
+        client.messages.count_tokens(model="auto", messages=[])

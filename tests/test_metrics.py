@@ -47,6 +47,7 @@ def test_metrics_count_requests_errors_fallbacks_tokens_and_cost(tmp_path: Path)
                 {"name": "bad", "provider": "up", "model": "bad-model"},
             ],
             "routing": {"fallback_model": "m"},
+            "metrics": {"org_labels": True},
         }
         proxy = ProxyProcess(tmp_path, config).start()
         try:
@@ -87,6 +88,7 @@ def test_metrics_count_requests_errors_fallbacks_tokens_and_cost(tmp_path: Path)
     assert not any("no-such-model" in str(labels) for _, labels in data)
     assert ("omni_recorder_queue_depth", ()) in data
     assert ("omni_cooldowns_active", ()) in data
+    assert not any(name.endswith("_created") for name, _ in data)  # no doubled series
 
 
 def test_docs_and_dashboard_name_only_real_metrics() -> None:
@@ -103,3 +105,24 @@ def test_docs_and_dashboard_name_only_real_metrics() -> None:
     used = set(re.findall(r"omni_[a-z_]+", json.dumps(dashboard)))
     known = {d for d in documented} | {f"{d}_bucket" for d in documented}
     assert used <= known, used - known
+
+
+def test_org_label_off_by_default_so_series_do_not_grow_with_orgs(tmp_path: Path) -> None:
+    admin = {"authorization": f"Bearer {MASTER_KEY}"}
+    with ProxyProcess(tmp_path, args=["--demo"]) as proxy:
+        for name in ("org-a", "org-b", "org-c"):
+            org = httpx.post(proxy.base_url + "/organizations", headers=admin, json={"name": name})
+            key = httpx.post(
+                proxy.base_url + "/api-keys", headers=admin, json={"org_id": org.json()["id"]}
+            ).json()["key"]
+            openai.OpenAI(
+                base_url=proxy.base_url, api_key=key, max_retries=0
+            ).chat.completions.create(
+                model="demo-mini", messages=[{"role": "user", "content": "hi"}]
+            )
+        data = samples(httpx.get(proxy.root + "/metrics", headers=admin).text)
+    token_series = [lab for name, lab in data if name == "omni_tokens_total"]
+    assert token_series and all(dict(lab).get("org", "") == "" for lab in token_series)
+    assert len(token_series) == 2  # demo-mini in and out, whatever the number of orgs
+    assert value(data, "omni_cost_usd_total", model="demo-mini") > 0
+    assert not any(name.endswith("_created") for name, _ in data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -32,6 +33,22 @@ def test_containerfile_runs_non_root_with_a_health_check() -> None:
     text = (ROOT / "Containerfile").read_text()
     assert text.count("FROM ") >= 2  # multi-stage
     assert "USER 10001" in text and "HEALTHCHECK" in text and "/health" in text
+
+
+def test_every_documented_podman_build_keeps_the_health_check() -> None:
+    """podman's default OCI format drops HEALTHCHECK; every documented build must say
+    ``--format docker`` and the compose example must declare the check itself."""
+    files = [ROOT / "Containerfile", ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    lines = [line for f in files for line in f.read_text().splitlines()]
+    builds = [line for line in lines if re.match(r"[#\s]*podman build\b", line)]  # commands
+    assert builds, "the Containerfile documents how to build it"
+    for line in builds:
+        assert "--format docker" in line, line
+    compose = yaml.safe_load((ROOT / "examples" / "compose.yaml").read_text())
+    check = compose["services"]["proxy"]["healthcheck"]
+    assert "/health" in " ".join(check["test"])
+    image_check = (ROOT / "Containerfile").read_text().split("HEALTHCHECK", 1)[1]
+    assert check["test"][-1] in image_check  # the same command as the image's
 
 
 def test_example_config_loads_and_builds_a_registry() -> None:

@@ -110,3 +110,35 @@ def test_counts_completion_text_for_estimates() -> None:
     relay.feed(chunk({"content": "abcd"}))
     relay.feed(chunk({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}))
     assert relay.completion_chars == 6
+
+
+USAGE = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+
+
+@pytest.mark.parametrize("include_usage", [True, False])
+def test_usage_on_the_finishing_chunk_moves_to_the_final_one(include_usage: bool) -> None:
+    relay = ChunkRelay("public", include_usage=include_usage)
+    out = relay.feed(chunk({"content": "Hi"}))
+    out += relay.feed(chunk({}, "stop", usage=USAGE))
+    out += relay.finish({"request_id": "r"})
+    evs = events(out)
+    assert relay.usage == Usage(7, 3)
+    carrying = [e for e in evs if e.get("usage")]
+    assert evs[-1]["omni"] == {"request_id": "r"}
+    assert all(e["model"] == "public" for e in evs)
+    if include_usage:
+        assert carrying == [evs[-1]] and evs[-1]["choices"] == []
+        assert evs[-1]["usage"]["total_tokens"] == 10
+    else:
+        assert carrying == [] and all("usage" not in e for e in evs)
+        assert evs[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_usage_on_a_content_chunk_is_stripped_there() -> None:
+    relay = ChunkRelay("up-1", include_usage=True)
+    out = relay.feed(chunk({"content": "Hi"}, usage=USAGE))
+    assert (
+        events(out)[0]["usage"] is None and events(out)[0]["choices"][0]["delta"]["content"] == "Hi"
+    )
+    out += relay.feed(chunk({}, "stop")) + relay.finish({})
+    assert [e["usage"]["total_tokens"] for e in events(out) if e.get("usage")] == [10]

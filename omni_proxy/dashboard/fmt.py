@@ -11,18 +11,30 @@ def _decimal(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value or 0))
 
 
-def money(value: Any) -> str:
-    """USD: cents from a dollar up, more places below (LLM requests cost fractions of a cent)."""
+def _places(a: Decimal) -> int:
+    if a == 0 or a >= 1:
+        return 2
+    return 4 if a >= Decimal("0.001") else 6
+
+
+def money(value: Any, places: int | None = None) -> str:
+    """USD: cents from a dollar up, more places below (LLM requests cost fractions of a cent).
+    ``places`` (from ``money_places``) gives every cell of a column the same precision."""
     d = _decimal(value)
     sign = "-" if d < 0 else ""
     a = abs(d)
+    if places is None:
+        if a == 0:
+            return "$0.00"
+        places = _places(a)
     if a == 0:
-        return "$0.00"
-    if a >= 1:
-        return f"{sign}${a:,.2f}"
-    if a >= Decimal("0.001"):
-        return f"{sign}${a:.4f}"
-    return f"{sign}${a:.6f}"
+        sign = ""
+    return f"{sign}${a:,.{places}f}"
+
+
+def money_places(values: Any) -> int:
+    """The places a column of amounts needs: enough for its smallest non-zero amount."""
+    return max((_places(abs(_decimal(v))) for v in values if v), default=2)
 
 
 def money_axis(value: float) -> str:
@@ -75,4 +87,12 @@ def iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-FILTERS = {"money": money, "count": count, "pct": pct, "ms": ms, "when": when, "iso": iso}
+FILTERS = {
+    "money": money,
+    "money_places": money_places,
+    "count": count,
+    "pct": pct,
+    "ms": ms,
+    "when": when,
+    "iso": iso,
+}

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import csv
 import hashlib
+import io
 import logging
 import math
 import secrets
@@ -361,21 +363,87 @@ async def _overview(request: Request, org_id: str, rng: DateRange) -> dict[str, 
     }
 
 
+#: Ranges up to this long are charted per hour (a day drawn per day is two points), and
+#: up to ``PER_MINUTE_UP_TO`` per minute (custom ``from``/``to`` times; no preset: a range
+#: without a whole hour reads its latency percentiles from raw rows).
+HOURLY_UP_TO = timedelta(hours=48)
+PER_MINUTE_UP_TO = timedelta(hours=2)
+
+
+def _fill_series(rows: list[dict[str, Any]], rng: DateRange, unit: str) -> list[dict[str, Any]]:
+    """One point per day or hour of the range, zeros where nothing happened."""
+    seen = {r["bucket"]: r for r in rows}
+    out = []
+    if unit == "minute":
+        step = timedelta(minutes=1)
+        at = rng.start.astimezone(UTC).replace(second=0, microsecond=0)
+        key_of: Callable[[datetime], str] = lambda t: t.strftime("%Y-%m-%dT%H:%M")  # noqa: E731
+    elif unit == "hour":
+        step = timedelta(hours=1)
+        at = rng.start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        key_of = lambda t: t.strftime("%Y-%m-%dT%H")  # noqa: E731
+    else:
+        step = timedelta(days=1)
+        at = datetime.combine(rng.start.astimezone(UTC).date(), datetime.min.time(), UTC)
+        key_of = lambda t: t.date().isoformat()  # noqa: E731
+    while at < rng.end:
+        key = key_of(at)
+        row = seen.get(key) or {
+            "requests": 0, "tokens": 0, "cost": Decimal(0), "premium_cost": Decimal(0),
+            "savings": Decimal(0), "failed": 0, "avg_latency_ms": None,
+        }  # fmt: skip
+        label = {"minute": key[11:16], "hour": f"{key[5:10]} {key[11:13]}:00"}.get(unit, key)
+        out.append({**row, "date": label})
+        at += step
+    return out
+
+
+def _series_buckets(points: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Points summed into equal buckets (at most MAX_CHART_POINTS); latency weighted."""
+    size = max(1, math.ceil(len(points) / MAX_CHART_POINTS))
+    if size == 1:
+        return points, 1
+    out = []
+    for i in range(0, len(points), size):
+        chunk = points[i : i + size]
+        requests = sum(p["requests"] for p in chunk)
+        weighted = sum((p["avg_latency_ms"] or 0) * p["requests"] for p in chunk)
+        out.append(
+            {
+                "date": chunk[0]["date"],
+                "requests": requests,
+                "tokens": sum(p["tokens"] for p in chunk),
+                "cost": sum((Decimal(p["cost"]) for p in chunk), Decimal(0)),
+                "premium_cost": sum((Decimal(p["premium_cost"]) for p in chunk), Decimal(0)),
+                "savings": sum((Decimal(p["savings"]) for p in chunk), Decimal(0)),
+                "failed": sum(p["failed"] for p in chunk),
+                "avg_latency_ms": weighted / requests if requests else None,
+            }
+        )
+    return out, size
+
+
 async def _usage(request: Request, org_id: str, rng: DateRange) -> dict[str, Any]:
-    usage = await request.app.state.db.usage(org_id, rng.start, rng.end)
+    db = request.app.state.db
+    span = rng.end - rng.start
+    unit = "minute" if span <= PER_MINUTE_UP_TO else "hour" if span <= HOURLY_UP_TO else "day"
+    usage, series = await asyncio.gather(
+        db.usage(org_id, rng.start, rng.end), db.usage_series(org_id, rng.start, rng.end, unit)
+    )
     empty = await _empty_state(request, org_id, usage["requests"])
-    days = _days(usage, rng)
-    points = _buckets(days)
-    bucket_days = max(1, math.ceil(len(days) / MAX_CHART_POINTS))
+    points, size = _series_buckets(_fill_series(series, rng, unit))
     labels = [p["date"] for p in points]
     requests = [float(p["requests"]) for p in points]
     savings = [float(p["savings"]) for p in points]
-    per = "per day" if bucket_days == 1 else f"per {bucket_days} days"
+    failed = [float(p["failed"]) for p in points]
+    latency = [float(p["avg_latency_ms"] or 0) for p in points]
+    per = f"per {unit}" if size == 1 else f"per {size} {unit}s"
     return {
         "usage": usage,
         "empty": empty,
         "points": points,
         "per": per,
+        "unit": unit,
         "requests_chart": charts.responsive(
             lambda size: charts.bar_chart(
                 f"Requests {per}", labels, requests, fmt.count_axis, unit=" requests", size=size
@@ -385,6 +453,20 @@ async def _usage(request: Request, org_id: str, rng: DateRange) -> dict[str, Any
         "savings_chart": charts.responsive(
             lambda size: charts.bar_chart(
                 f"Savings {per}", labels, savings, fmt.money_axis, size=size
+            )
+        ),
+        "latency_chart": charts.responsive(
+            lambda size: charts.line_chart(
+                f"Average latency {per}",
+                labels,
+                [charts.Series("Average latency", latency)],
+                fmt.ms,
+                size=size,
+            )
+        ),
+        "errors_chart": charts.responsive(
+            lambda size: charts.bar_chart(
+                f"Failed requests {per}", labels, failed, fmt.count_axis, unit=" failed", size=size
             )
         ),
     }
@@ -465,6 +547,7 @@ def _ranked(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return (0, float(rank)) if isinstance(rank, int | float) else (1, 0.0)
 
     for c in candidates:
+        c.setdefault("estimated_cost", None)  # logs from plugins or embeddings may lack it
         parts = c.get("score_parts")
         c["parts_text"] = (
             ", ".join(f"{k} {v:.2f}" for k, v in parts.items() if isinstance(v, int | float))
@@ -474,12 +557,55 @@ def _ranked(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(candidates, key=key)
 
 
+#: Query parameters that narrow the Requests page (and its CSV export).
+FILTER_FIELDS = ("model", "task", "status", "provider", "key")
+TASK_TYPES = ("chat", "coding", "reasoning", "summarization", "translation", "image", "agent_step")
+CSV_LIMIT = 10_000
+CSV_COLUMNS = (
+    "id", "created_at", "key_id", "endpoint", "task_type", "model_requested", "model_used",
+    "provider", "prompt_tokens", "completion_tokens", "cost", "premium_cost", "savings",
+    "latency_ms", "ttft_ms", "stream", "status", "fallback_count", "error",
+)  # fmt: skip
+
+
+def request_filters(params: Any) -> dict[str, str]:
+    """The page's filters from the query string, checked (a bad one is a 400 page)."""
+    out: dict[str, str] = {}
+    for name in FILTER_FIELDS:
+        value = str(params.get(name) or "").strip()
+        if not value:
+            continue
+        if len(value) > 200:
+            raise bad_request(f"'{name}' is too long.", param=name)
+        known = value in ("ok", "error") or (value.isdigit() and len(value) == 3)
+        if name == "status" and not known:
+            raise bad_request(
+                "'status' must be ok, error or a status code such as 429.", param="status"
+            )
+        out[name] = value
+    return out
+
+
+def _detail(row: dict[str, Any]) -> dict[str, Any]:
+    row["candidates"] = _ranked(_candidates(row.get("candidates")))
+    row["plan"] = [str(m) for m in row["plan"]] if isinstance(row.get("plan"), list) else []
+    row["attempts"] = _candidates(row.get("attempts"))
+    return row
+
+
 async def _requests(request: Request, org_id: str, rng: DateRange) -> dict[str, Any]:
     q = request.query_params
+    filters = request_filters(q)
     before = _cursor_in(q["before"], "before") if q.get("before") else None
     after = _cursor_in(q["after"], "after") if q.get("after") and not before else None
     rows = await request.app.state.db.recent_requests(
-        org_id, rng.start, rng.end, before=before, after=after, limit=PAGE_SIZE + 1
+        org_id,
+        rng.start,
+        rng.end,
+        before=before,
+        after=after,
+        limit=PAGE_SIZE + 1,
+        filters=filters,
     )
     more = len(rows) > PAGE_SIZE
     if after is not None:
@@ -489,18 +615,29 @@ async def _requests(request: Request, org_id: str, rng: DateRange) -> dict[str, 
         rows = rows[:PAGE_SIZE]
         has_newer, has_older = before is not None, more
     for r in rows:
-        r["candidates"] = _ranked(_candidates(r.get("candidates")))
-        r["plan"] = [str(m) for m in r["plan"]] if isinstance(r.get("plan"), list) else []
-        r["attempts"] = _candidates(r.get("attempts"))
+        _detail(r)
     empty = None
     if not rows and before is None and after is None:
-        empty = "range" if await request.app.state.db.has_requests(org_id) else "fresh"
+        if filters:
+            empty = "filtered"
+        else:
+            empty = "range" if await request.app.state.db.has_requests(org_id) else "fresh"
+    registry = getattr(request.app.state, "registry", None)
     return {
         "rows": rows,
         "empty": empty,
-        "newer_url": f"?{rng.qs(after=_cursor_out(rows[0]))}" if rows and has_newer else None,
-        "older_url": f"?{rng.qs(before=_cursor_out(rows[-1]))}" if rows and has_older else None,
-        "newest_url": f"?{rng.qs()}" if before is not None or after is not None else None,
+        "filters": filters,
+        "filter_models": sorted(m.name for m in registry) if registry is not None else [],
+        "filter_tasks": TASK_TYPES,
+        "csv_url": f"/dashboard/requests.csv?{rng.qs(**filters)}",
+        "clear_url": f"?{rng.qs()}" if filters else None,
+        "newer_url": (
+            f"?{rng.qs(**filters, after=_cursor_out(rows[0]))}" if rows and has_newer else None
+        ),
+        "older_url": (
+            f"?{rng.qs(**filters, before=_cursor_out(rows[-1]))}" if rows and has_older else None
+        ),
+        "newest_url": f"?{rng.qs(**filters)}" if before is not None or after is not None else None,
     }
 
 
@@ -515,6 +652,57 @@ async def _audit(request: Request, org_id: str, rng: DateRange) -> dict[str, Any
         "older_url": f"?{rng.qs(after=entries[-1]['id'])}" if entries and more else None,
         "newest_url": f"?{rng.qs()}" if after else None,
     }
+
+
+async def _request_detail(request: Request, org_id: str, rng: DateRange) -> dict[str, Any]:
+    rid = str(request.path_params["request_id"])
+    rows = await request.app.state.db.recent_requests(
+        org_id,
+        datetime(2000, 1, 1, tzinfo=UTC),
+        datetime.now(UTC) + timedelta(days=1),
+        limit=1,
+        filters={"id": rid},
+    )
+    if not rows:
+        raise ProxyError(404, f"No request {rid!r} in this organization.", code="not_found")
+    row = _detail(rows[0])
+    return {"r": row, "empty": None, "back_url": f"/dashboard/requests?{rng.qs()}#{rid}"}
+
+
+async def requests_csv(request: Request) -> Response:
+    """What the Requests page shows (its range and filters), as CSV: up to ``CSV_LIMIT``
+    rows, newest first."""
+    sess = session.load(request)
+    if sess is None:
+        return _login_redirect(request, ended=COOKIE in request.cookies)
+    try:
+        rng = parse_range(request.query_params)
+        filters = request_filters(request.query_params)
+        rows = await request.app.state.db.recent_requests(
+            sess.view_org, rng.start, rng.end, limit=CSV_LIMIT, filters=filters
+        )
+    except ProxyError as err:
+        return Response(err.message + "\n", status_code=err.status, media_type="text/plain")
+    except db_errors() as exc:
+        return database_down(request, exc, sess)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        cells = []
+        for col in CSV_COLUMNS:
+            value = r.get(col)
+            if isinstance(value, datetime):
+                value = fmt.iso(value)
+            cells.append("" if value is None else value)
+        writer.writerow(cells)
+    name = f"requests-{rng.from_date}-{rng.to_date}.csv"
+    headers = {
+        **SECURITY_HEADERS,
+        "content-disposition": f'attachment; filename="{name}"',
+        "cache-control": "no-store",
+    }
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
 
 # -- routes ------------------------------------------------------------------------------------
@@ -547,6 +735,37 @@ async def audit_page(request: Request) -> Response:
             message="The audit log is for admin keys.",
         )
     return await _page(request, "audit.html", "audit", _audit)
+
+
+async def _keys(request: Request, org_id: str, rng: DateRange) -> dict[str, Any]:
+    db = request.app.state.db
+    spend, keys = await asyncio.gather(
+        db.spend_by_key(org_id, rng.start, rng.end), db.list_keys(org_id)
+    )
+    known = {k["id"]: k for k in keys}
+    total = sum((Decimal(r["cost"]) for r in spend), Decimal(0)) or Decimal(1)
+    rows = []
+    for r in spend:
+        key = known.get(r["key_id"]) or {}
+        rows.append(
+            {
+                **r,
+                "name": key.get("name") or ("master key" if r["key_id"] is None else "—"),
+                "prefix": key.get("prefix"),
+                "revoked": bool(key.get("revoked_at")),
+                "cost_share": float(Decimal(r["cost"]) / total),
+            }
+        )
+    empty = await _empty_state(request, org_id, sum(r["requests"] for r in rows))
+    return {"rows": rows, "empty": empty}
+
+
+async def keys_page(request: Request) -> Response:
+    return await _page(request, "keys.html", "keys", _keys)
+
+
+async def request_page(request: Request) -> Response:
+    return await _page(request, "request.html", "requests", _request_detail)
 
 
 async def _form(request: Request) -> dict[str, str]:

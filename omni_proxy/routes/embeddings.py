@@ -76,11 +76,31 @@ def embedding_plan(pipeline: Pipeline, model: str, principal: Principal | None =
     ]
     if not usable:
         raise bad_request("No embedding model is configured.", param="model", code="no_model")
-    cheapest = min(usable, key=lambda m: (m.cost_input, m.avg_latency_ms))
+    ranked = sorted(usable, key=lambda m: (m.cost_input, m.avg_latency_ms))
+    cheapest = ranked[0]
+    why = (
+        "the only embedding model"
+        if len(ranked) == 1
+        else f"the cheapest of {len(ranked)} embedding models"
+    )
+    # The candidates the dashboard lists (a routed chat request has scored ones).
+    candidates = [
+        {
+            "model": m.name,
+            "provider": m.provider,
+            "eligible": True,
+            "filtered_by": None,
+            "detail": f"${m.cost_input} per 1M input tokens",
+            "score": None,
+            "rank": i,
+        }
+        for i, m in enumerate(ranked, start=1)
+    ]
     return RoutePlan(
         [Route(cheapest, reason="cheapest embedding model")],
-        reason=f"auto: {cheapest.name} is the cheapest of {len(usable)} embedding models",
+        reason=f"auto: {cheapest.name} is {why}",
         strategy="cost",
+        candidates=candidates,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -171,6 +172,14 @@ class Database(Protocol):
         self, org_id: str, start: datetime, end: datetime, *, limit: int = 1000
     ) -> list[dict[str, Any]]: ...
 
+    async def usage_series(
+        self, org_id: str, start: datetime, end: datetime, unit: str = "day"
+    ) -> list[dict[str, Any]]: ...
+
+    async def spend_by_key(
+        self, org_id: str, start: datetime, end: datetime, *, limit: int = 500
+    ) -> list[dict[str, Any]]: ...
+
     async def recent_requests(
         self,
         org_id: str,
@@ -180,4 +189,5 @@ class Database(Protocol):
         before: tuple[datetime, str] | None = None,
         after: tuple[datetime, str] | None = None,
         limit: int = 50,
+        filters: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]: ...

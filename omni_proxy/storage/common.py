@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -125,6 +125,17 @@ def money_out(value: Any) -> Decimal | None:
     if value is None:
         return None
     return Decimal(str(value))
+
+
+#: ``recent_requests`` filters and the column each compares (names fixed here, never SQL
+#: from the caller).
+_REQUEST_FILTERS = {
+    "model": "model_used",
+    "task": "task_type",
+    "provider": "provider",
+    "key": "key_id",
+    "id": "id",
+}
 
 
 class SQLStore(UsageQueries, AuditQueries):
@@ -609,6 +620,36 @@ class SQLStore(UsageQueries, AuditQueries):
         )
         return bool(rows)
 
+    async def spend_by_key(
+        self, org_id: str, start: datetime, end: datetime, *, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Per API key of the org over ``[start, end)``: requests, failed, tokens, cost,
+        savings and the last request, priciest first (``key_id`` None: the master key).
+        Read from the raw rows (the rollups have no key), so the dashboard asks for it on
+        its own page only."""
+        rows = await self._fetch(
+            "SELECT key_id, COUNT(*) AS requests,"
+            " SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS failed,"
+            " COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS tokens,"
+            f" {self._sum_money('cost')} AS cost, {self._sum_money('savings')} AS savings,"
+            " MAX(created_at) AS last_at"
+            " FROM requests WHERE org_id = %s AND created_at >= %s AND created_at < %s"
+            " GROUP BY key_id ORDER BY cost DESC, requests DESC LIMIT %s",
+            (org_id, self._ts(start), self._ts(end), limit),
+        )
+        return [
+            {
+                "key_id": r["key_id"],
+                "requests": int(r["requests"]),
+                "failed": int(r["failed"] or 0),
+                "tokens": int(r["tokens"]),
+                "cost": self._money_sum_out(r["cost"]),
+                "savings": self._money_sum_out(r["savings"]),
+                "last_at": to_datetime(r["last_at"]),
+            }
+            for r in rows
+        ]
+
     async def recent_requests(
         self,
         org_id: str,
@@ -618,15 +659,28 @@ class SQLStore(UsageQueries, AuditQueries):
         before: tuple[datetime, str] | None = None,
         after: tuple[datetime, str] | None = None,
         limit: int = 50,
+        filters: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         """One page of the org's requests in ``[start, end)``, newest first, each with its
         routing log (``reason``, ``candidates``, ``plan``, ``attempts``; None without one).
+        ``filters`` narrows it: ``model``, ``task``, ``provider``, ``key`` (a key id), ``id``,
+        ``status`` (``ok``, ``error`` or one status code); other names are ignored.
 
         Keyset pagination on ``(created_at, id)``: ``before`` gives the page older than that
         row, ``after`` the page newer than it (still returned newest first)."""
         where = "org_id = %s AND created_at >= %s AND created_at < %s"
         params: tuple[Any, ...] = (org_id, self._ts(start), self._ts(end))
         order = "DESC"
+        for name, value in (filters or {}).items():
+            if name == "status":
+                if value in ("ok", "error"):
+                    where += " AND status < 400" if value == "ok" else " AND status >= 400"
+                else:
+                    where += " AND status = %s"
+                    params += (int(value),)
+            elif name in _REQUEST_FILTERS:
+                where += f" AND {_REQUEST_FILTERS[name]} = %s"
+                params += (value,)
         if before is not None:
             # The first term bounds the index range; the second breaks ties on the id.
             where += " AND created_at <= %s AND (created_at < %s OR id < %s)"
@@ -636,8 +690,8 @@ class SQLStore(UsageQueries, AuditQueries):
             params += (self._ts(after[0]), self._ts(after[0]), after[1])
             order = "ASC"
         page = (
-            "SELECT id, created_at, endpoint, task_type, model_requested, model_used, provider,"
-            " prompt_tokens, completion_tokens, cost, premium_cost, savings, latency_ms,"
+            "SELECT id, created_at, key_id, endpoint, task_type, model_requested, model_used,"
+            " provider, prompt_tokens, completion_tokens, cost, premium_cost, savings, latency_ms,"
             " ttft_ms, stream, status, error, fallback_count"
             f" FROM requests WHERE {where}"
             f" ORDER BY created_at {order}, id {order} LIMIT %s"

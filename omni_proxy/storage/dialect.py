@@ -30,6 +30,14 @@ class Dialect:
         """SQL: the UTC date (YYYY-MM-DD text) of a timestamp column."""
         raise NotImplementedError
 
+    def _minute(self, column: str) -> str:
+        """SQL: the UTC minute (``YYYY-MM-DDTHH:MM`` text) of a timestamp column."""
+        raise NotImplementedError
+
+    def _hour(self, column: str) -> str:
+        """SQL: the UTC hour (``YYYY-MM-DDTHH`` text) of a timestamp column."""
+        raise NotImplementedError
+
     def _money_units(self, column: str) -> str:
         """SQL: one money value in the exactly summable form the rollups store."""
         raise NotImplementedError

@@ -212,6 +212,12 @@ class PostgresDatabase(SQLStore):
     def _day(self, column: str) -> str:
         return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
+    def _minute(self, column: str) -> str:
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI')"
+
+    def _hour(self, column: str) -> str:
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')"
+
     def _money_units(self, column: str) -> str:
         return column  # NUMERIC sums exactly
 

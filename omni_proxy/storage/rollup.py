@@ -133,11 +133,14 @@ class UsageQueries(Dialect):
         range; groups left empty by deletions are dropped."""
         rollup_dims = {
             "day": self._day("hour"),
+            "hour": self._hour("hour"),
             "model_used": "model_used",
             "task_type": "task_type",
         }
         raw_dims = {
             "day": self._day("created_at"),
+            "hour": self._hour("created_at"),
+            "minute": self._minute("created_at"),
             "model_used": "COALESCE(model_used, '')",
             "task_type": "COALESCE(task_type, '')",
         }
@@ -145,6 +148,8 @@ class UsageQueries(Dialect):
         params: list[Any] = []
         where = "org_id = %s AND {col} >= %s AND {col} < %s"
         span = split(start, end)
+        if "minute" in by:  # finer than the rollups: the raw rows (short ranges only)
+            span = Split(None, ((start, end),))
         if span.hours is not None:
             cols = [f"{rollup_dims[d]} AS {d}" for d in by] + list(MEASURES)
             parts.append(
@@ -282,6 +287,31 @@ class UsageQueries(Dialect):
         )
         measured = {str(r["model"]): (float(r["s"]), int(r["n"])) for r in rows if r["n"]}
         return expected, measured
+
+    async def usage_series(
+        self, org_id: str, start: datetime, end: datetime, unit: str = "day"
+    ) -> list[dict[str, Any]]:
+        """One org's requests over time, per ``unit`` ("day": ``YYYY-MM-DD``, "hour":
+        ``YYYY-MM-DDTHH``, "minute": ``YYYY-MM-DDTHH:MM``, read from raw rows: short ranges
+        only), oldest first, only buckets with requests: the sums of ``usage`` plus
+        ``failed`` and ``avg_latency_ms`` (for the dashboard's time charts)."""
+        if unit not in ("day", "hour", "minute"):
+            raise ValueError(f"unit must be day, hour or minute, not {unit!r}")
+        out = []
+        for row in sorted(
+            await self._rolled_up(org_id, start, end, (unit,)), key=lambda r: r[unit]
+        ):
+            requests = int(row["requests"])
+            row["tokens"] = row["prompt_tokens"] + row["completion_tokens"]
+            out.append(
+                {
+                    "bucket": str(row[unit]),
+                    **self._group_out(row),
+                    "failed": requests - int(row["succeeded"]),
+                    "avg_latency_ms": row["latency_us"] / requests / 1000 if requests else None,
+                }
+            )
+        return out
 
     # -- exact percentiles ---------------------------------------------------------------------
     async def _latency_histogram(

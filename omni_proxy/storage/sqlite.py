@@ -364,6 +364,12 @@ class SQLiteDatabase(SQLStore):
     def _day(self, column: str) -> str:
         return f"substr({column}, 1, 10)"
 
+    def _minute(self, column: str) -> str:
+        return f"substr({column}, 1, 16)"
+
+    def _hour(self, column: str) -> str:
+        return f"substr({column}, 1, 13)"  # stored as 'YYYY-MM-DDTHH:MM:SS.ffffffZ'
+
     def _money_units(self, column: str) -> str:
         # Money is decimal text with at most 8 places: summed as integer units of 1e-8 USD,
         # which is exact (a REAL sum would drift).

@@ -340,6 +340,7 @@ class FakeAnthropic(ThreadedFake):
         every = ["GET", "POST", "PUT", "DELETE", "PATCH"]
         return [
             Route("/v1/messages", self._messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", self._count_tokens, methods=["POST"]),
             Route("/{rest:path}", self._not_found, methods=every),
         ]
 
@@ -383,6 +384,22 @@ class FakeAnthropic(ThreadedFake):
                 headers={**headers, "cache-control": "no-cache"},
             )
         return JSONResponse(message, headers=headers)
+
+    async def _count_tokens(self, request: Request) -> Response:
+        """``POST /v1/messages/count_tokens``: the words of the prompt, as usage counts them;
+        no ``max_tokens``, ``stream`` or sampling fields allowed."""
+        entry, body = await self.record(request)
+        try:
+            self._check_headers(entry["headers"])
+            if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+                raise _invalid("messages: Field required")
+            for key in body:
+                if key not in ("model", "messages", "system", "tools", "tool_choice", "thinking"):
+                    raise _invalid(f"{key}: Extra inputs are not permitted")
+        except AnthropicError as err:
+            return self._error(err)
+        headers = {"request-id": f"req_{secrets.token_hex(12)}"}
+        return JSONResponse({"input_tokens": self._prompt_tokens(body)}, headers=headers)
 
     def _check_headers(self, headers: dict[str, str]) -> None:
         key = headers.get("x-api-key")

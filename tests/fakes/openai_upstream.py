@@ -379,6 +379,11 @@ class FakeOpenAI:
     the pause between SSE events. ``strict_params`` rejects unknown top-level fields like
     OpenAI does ("Unrecognized request argument supplied"). ``obfuscation`` adds the
     ``obfuscation`` padding field to stream chunks unless the request turns it off.
+    ``usage_placement`` is where a stream carries usage: ``"separate"`` (OpenAI: a chunk of
+    its own with empty ``choices``, only when asked), or, as other servers do whether asked
+    or not, ``"finish"`` (on the chunk with ``finish_reason``, as LiteLLM does),
+    ``"last_content"`` (on the last content chunk) or ``"unasked"`` (OpenAI's separate
+    chunk, sent even when not asked).
     """
 
     def __init__(
@@ -391,6 +396,7 @@ class FakeOpenAI:
         embedding_dim: int = 8,
         strict_params: bool = False,
         obfuscation: bool = False,
+        usage_placement: str = "separate",
         host: str = "127.0.0.1",
         port: int = 0,
         log_level: str = "warning",
@@ -406,6 +412,7 @@ class FakeOpenAI:
         self.embedding_dim = embedding_dim
         self.strict_params = strict_params
         self.obfuscation = obfuscation
+        self.usage_placement = usage_placement
         self.host = host
         self.port = port
         self.log_level = log_level
@@ -1402,7 +1409,12 @@ class FakeOpenAI:
             )
             for e in ordered
         ]
-        if include_usage:
+        placement = self.usage_placement
+        if placement == "finish":
+            out[-1]["usage"] = usage
+        elif placement == "last_content" and len(out) > 1:
+            out[-2]["usage"] = usage
+        elif include_usage or placement == "unasked":
             last = chunk([])
             last["usage"] = usage
             out.append(last)

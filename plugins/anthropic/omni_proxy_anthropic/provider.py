@@ -66,6 +66,10 @@ DEFAULT_MODELS: list[dict[str, Any]] = [
 ]
 
 
+#: The fields of a Messages body that Anthropic's token count takes.
+_COUNTED = ("messages", "system", "tools", "tool_choice", "thinking", "mcp_servers")
+
+
 def messages_url(base_url: str) -> str:
     """``…/v1/messages`` whether or not the configured base URL already ends in ``/v1``."""
     base = base_url.rstrip("/")
@@ -139,6 +143,25 @@ class AnthropicProvider(Provider):
         if not isinstance(data, dict) or data.get("type") == "error" or "content" not in data:
             raise anthropic_error(self.name, 502, data, fallback_message="unexpected response body")
         return from_anthropic(data, model.name)
+
+    async def count_tokens(self, body: dict[str, Any], model: ModelInfo) -> int | None:
+        """Anthropic's own count (``POST /v1/messages/count_tokens``); None when it fails, so
+        the proxy answers its estimate rather than an error."""
+        payload = {k: body[k] for k in _COUNTED if k in body}
+        payload["model"] = model.model
+        try:
+            response = await self.post(
+                self.url + "/count_tokens", orjson.dumps(payload), self.headers
+            )
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        try:
+            tokens = orjson.loads(response.content).get("input_tokens")
+        except (orjson.JSONDecodeError, AttributeError):
+            return None
+        return tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None
 
     async def stream(self, body: dict[str, Any], model: ModelInfo) -> AsyncIterator[bytes]:
         options = body.get("stream_options") or {}

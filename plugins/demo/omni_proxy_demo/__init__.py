@@ -25,6 +25,8 @@ from omni_proxy import (
     last_user_text,
 )
 
+from .schema import example
+
 __all__ = ["DEMO_MODELS", "DemoProvider"]
 
 # Prices mirror real models of each class (USD per 1M tokens); latencies are typical.
@@ -85,6 +87,78 @@ DEMO_MODELS: list[dict[str, Any]] = [
 _PREFIX = "[simulated by omni-proxy demo] "
 
 
+def _tool_results(body: dict[str, Any]) -> str:
+    """The tool results sent since the last user message ("" when there are none)."""
+    out: list[str] = []
+    for msg in reversed(body.get("messages") or []):
+        if msg.get("role") == "user":
+            break
+        if msg.get("role") in ("tool", "function"):
+            content = msg.get("content")
+            out.append(content if isinstance(content, str) else orjson.dumps(content).decode())
+    return " ".join(reversed(out))
+
+
+_STOP_WORDS = frozenset({"the", "and", "for", "with", "from", "this", "that", "what", "into"})
+_FINISHING = ("final", "result", "answer", "respond", "output", "submit", "done")
+
+
+def _words(text: str) -> set[str]:
+    cleaned = "".join(c if c.isalnum() else " " for c in text.lower().replace("_", " "))
+    return {w for w in cleaned.split() if len(w) >= 3 and w not in _STOP_WORDS}
+
+
+def _about(tool: dict[str, Any]) -> set[str]:
+    """What a tool is about: its name, description, schema title and parameter names."""
+    params = tool.get("parameters")
+    params = params if isinstance(params, dict) else {}
+    props = params.get("properties")
+    props = props if isinstance(props, dict) else {}
+    name = str(tool.get("name", ""))
+    spaced = "".join(f" {c}" if c.isupper() else c for c in name)  # GetWeather -> Get Weather
+    text = f"{spaced} {tool.get('description', '')} {params.get('title', '')} {' '.join(props)}"
+    return _words(text)
+
+
+def _called_this_turn(body: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for msg in reversed(body.get("messages") or []):
+        if msg.get("role") == "user":
+            break
+        for call in msg.get("tool_calls") or ():
+            names.add(str((call.get("function") or {}).get("name")))
+    return names
+
+
+def _tool_to_call(body: dict[str, Any], text: str) -> dict[str, Any] | None:
+    """The function a model would call now, or None to answer in text.
+
+    Like a model in an agent loop: call a tool for a new user message, answer once the
+    tools have replied. The tool whose name, description and parameters share most words
+    with the prompt wins; a named ``tool_choice`` decides. When a call is required after
+    tools replied (agent frameworks that take structured output as a tool), a finishing
+    tool (``final_result``, ``answer``…) or one not called yet this turn comes next, so
+    the loop ends.
+    """
+    tools = [t.get("function") or {} for t in body.get("tools") or () if isinstance(t, dict)]
+    tools = [t for t in tools if isinstance(t, dict) and t.get("name")]
+    choice = body.get("tool_choice")
+    if not tools or choice == "none":
+        return None
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name")
+        return next((t for t in tools if t.get("name") == name), tools[0])
+    if _tool_results(body):
+        if choice != "required":
+            return None
+        finishing = [t for t in tools if any(w in str(t["name"]).lower() for w in _FINISHING)]
+        called = _called_this_turn(body)
+        untried = [t for t in tools if t["name"] not in called]
+        tools = finishing or untried or tools
+    words = _words(text)
+    return max(tools, key=lambda tool: len(words & _about(tool)))
+
+
 def _tokens(text: str) -> int:
     return max(1, estimate_tokens(len(text)))
 
@@ -104,21 +178,31 @@ class DemoProvider(Provider):
 
     def _answer(self, body: dict[str, Any], model: ModelInfo) -> tuple[str, dict[str, Any] | None]:
         text = last_user_text(body, sep=" ")
-        tools = body.get("tools")
-        if tools and body.get("tool_choice") != "none":
-            fn = tools[0].get("function", {})
-            args = orjson.dumps({"input": text[:80]}).decode()
+        tool = _tool_to_call(body, text)
+        if tool is not None:
+            args = example(tool.get("parameters") or {"type": "object"}, text[:80] or "demo")
             return "", {
                 "id": "call_demo_" + hashlib.sha1(text.encode()).hexdigest()[:12],
                 "type": "function",
-                "function": {"name": fn.get("name", "tool"), "arguments": args},
+                "function": {
+                    "name": tool.get("name", "tool"),
+                    "arguments": orjson.dumps(args).decode(),
+                },
             }
-        fmt = (body.get("response_format") or {}).get("type")
-        if fmt in ("json_object", "json_schema"):
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            schema = (fmt.get("json_schema") or {}).get("schema") or {"type": "object"}
+            return orjson.dumps(example(schema, text[:80] or "demo")).decode(), None
+        if fmt.get("type") == "json_object":
             return orjson.dumps(
                 {"simulated": True, "model": model.name, "echo": text[:200]}
             ).decode(), None
         digest = hashlib.sha1(text.encode()).hexdigest()[:8]
+        results = _tool_results(body)
+        if results:
+            return f"{_PREFIX}{model.name} answering ({digest}) from the tool's result: " + (
+                results[:200]
+            ), None
         return f"{_PREFIX}{model.name} answering ({digest}): {text[:200]}", None
 
     async def _delay(self, model: ModelInfo) -> None:
