@@ -46,12 +46,19 @@ def norm(text: str) -> str:
     return _WS.sub(" ", text.lower()).strip()
 
 
-def reserved_prompts(gsm8k: Path | None) -> set[str]:
+def reserved_prompts(gsm8k: list[Path], mmlupro: Path | None) -> set[str]:
+    """GSM8K questions and the MMLU items MMLU-Pro took over (its ori_mmlu rows)."""
     out: set[str] = set()
-    if gsm8k and gsm8k.exists():
-        for line in gsm8k.read_text().splitlines():
+    for path in gsm8k:
+        for line in path.read_text().splitlines():
             if line.strip():
                 out.add(norm(json.loads(line)["question"]))
+    if mmlupro:
+        for zpath in sorted(mmlupro.glob("*Llama-3_1-8B-Instruct*.zip")):
+            with zipfile.ZipFile(zpath) as z:
+                for r in json.loads(z.read(z.namelist()[0])):
+                    if isinstance(r, dict) and str(r.get("src", "")).startswith("ori_mmlu"):
+                        out.add(norm(r["question"]))
     return out
 
 
@@ -165,20 +172,60 @@ def build_routerbench(folder: Path, reserved: set[str], out: Path) -> None:
         print(f"routerbench {split}: {kept} rows kept, {dropped} dropped (reserved/dup/unlabelled)")
 
 
+def build_llmrouter(path: Path, reserved: set[str], rb_folder: Path | None, out: Path) -> None:
+    """LLMRouter's DC-Router data (MIT): no source labels, so GSM8K and MMLU items are found
+    by text, and anything also in the RouterBench evaluation prompts is dropped."""
+    rb_text = ""
+    if rb_folder:
+        csv.field_size_limit(10**9)
+        parts = []
+        for f in sorted(rb_folder.glob("*.csv")):
+            parts += [norm(r["prompt"]) for r in csv.DictReader(open(f, newline=""))]
+        rb_text = "\n".join(parts)
+    kept = dropped_reserved = dropped_rb = 0
+    with gzip.open(out / "llmrouter_rows.jsonl.gz", "wt") as f:
+        for split in ("train", "test"):
+            for i, r in enumerate(json.load(open(path / f"{split}.json"))):
+                q = r["question"]
+                n = norm(q)
+                if n in reserved:
+                    dropped_reserved += 1
+                    continue
+                if rb_text and len(n) > 30 and n in rb_text:
+                    dropped_rb += 1
+                    continue
+                row = {
+                    "id": f"llmrouter-{split}-{i}",
+                    "text": q,
+                    "category": f"llmrouter-{r.get('cluster_id')}",
+                    "src": "llmrouter",
+                    "correct": {m: float(v) for m, v in r["scores"].items()},
+                }
+                f.write(json.dumps(row) + "\n")
+                kept += 1
+    print(
+        f"llmrouter: {kept} kept; dropped {dropped_reserved} matching reserved prompts "
+        f"(GSM8K/MMLU), {dropped_rb} also in RouterBench"
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--mmlupro", type=Path, help="folder of MMLU-Pro eval_results/*.zip")
     p.add_argument("--routerbench", type=Path, help="folder of RouterDC routerbench_zs CSVs")
-    p.add_argument("--gsm8k", type=Path, help="GSM8K test.jsonl (reserved prompts)")
+    p.add_argument("--gsm8k", type=Path, nargs="*", default=[], help="GSM8K *.jsonl (reserved)")
+    p.add_argument("--llmrouter", type=Path, help="LLMRouter data/dcrouter_preprocessed folder")
     p.add_argument("--out", type=Path, default=Path("/tmp/qdata/built"))
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
-    reserved = reserved_prompts(a.gsm8k)
+    reserved = reserved_prompts(a.gsm8k, a.mmlupro)
     print(f"reserved prompts: {len(reserved)}")
     if a.mmlupro:
         build_mmlupro(a.mmlupro, reserved, a.out)
     if a.routerbench:
         build_routerbench(a.routerbench, reserved, a.out)
+    if a.llmrouter:
+        build_llmrouter(a.llmrouter, reserved, a.routerbench, a.out)
 
 
 if __name__ == "__main__":

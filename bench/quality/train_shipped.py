@@ -36,9 +36,12 @@ from omni_proxy.quality.features import features  # noqa: E402
 HELD_OUT = ("psychology", "economics", "biology")
 
 
-def load_rows(path: Path) -> list[dict]:
-    with gzip.open(path, "rt") as f:
-        return [json.loads(line) for line in f]
+def load_rows(paths: list[Path]) -> list[dict]:
+    out = []
+    for path in paths:
+        with gzip.open(path, "rt") as f:
+            out += [json.loads(line) for line in f]
+    return out
 
 
 def featurise(rows: list[dict]) -> list[list[str]]:
@@ -135,7 +138,7 @@ def pair_curve(rows, feats, vocab, bias, w, strong, weak):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("rows", type=Path)
+    p.add_argument("rows", type=Path, nargs="+")
     p.add_argument("--out", type=Path, default=Path("omni_proxy/quality/shipped.json.gz"))
     p.add_argument("--l2", type=float, default=3e-4)
     p.add_argument("--iters", type=int, default=300)
@@ -185,8 +188,9 @@ def main() -> None:
     weights = {f: round(float(v), 4) for f, v in zip(vocab, w) if abs(v) >= 0.002}
     params = {
         "format": FORMAT,
-        "trained_on": "TIGER-AI-Lab/MMLU-Pro eval_results (Apache-2.0), ori_mmlu dropped; "
-        f"{len(rows)} questions x {len(models)} models",
+        "trained_on": "TIGER-AI-Lab/MMLU-Pro eval_results (Apache-2.0, ori_mmlu dropped) and "
+        "ulab-uiuc/LLMRouter dcrouter_preprocessed (MIT, GSM8K/MMLU/RouterBench items dropped); "
+        f"{len(rows)} prompts x {len(models)} models",
         "bias": round(bias, 4),
         "weights": weights,
         "alpha": round(float(alpha), 4),
