@@ -25,10 +25,10 @@ from .features import features
 
 __all__ = ["Fit", "train"]
 
-_EPOCHS = 6
-_LR = 0.3
-_L2 = 1e-3
-_HEAD_L2 = 1e-3
+_EPOCHS = 8
+_LR = 1.0
+_L2 = 1e-4
+_HEAD_L2 = 1e-4
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +112,6 @@ class _State:
             for f in feats:
                 u = table.get(f, 0.0)
                 table[f] = u - lr * (g * v + _L2 * u)
-        gb /= len(scores)
         w, w0 = self.w, self.w0
         for f in feats:
             old = w.get(f, 0.0)
@@ -125,10 +124,10 @@ class _State:
             {
                 "format": FORMAT,
                 "bias": round(self.bias, 5),
-                "weights": {f: round(x, 5) for f, x in self.w.items() if abs(x) >= 1e-4},
+                "weights": {f: round(x, 4) for f, x in self.w.items() if abs(x) >= 1e-3},
                 "abilities": {n: round(a, 5) for n, a in self.heads.items()},
                 "model_weights": {
-                    n: {f: round(x, 5) for f, x in t.items() if abs(x) >= 1e-4}
+                    n: {f: round(x, 4) for f, x in t.items() if abs(x) >= 1e-3}
                     for n, t in self.own.items()
                     if t
                 },
@@ -176,7 +175,7 @@ def train(
     done = 0
     order = sorted(range(len(train_rows)), key=lambda i: zlib.crc32(str(i).encode()))
     for epoch in range(epochs):
-        lr = _LR / (1 + epoch)
+        lr = _LR / (1 + 0.3 * epoch)
         for i in order:
             feats, task, scores, _ = train_rows[i]
             state.step(feats, task, scores, lr)

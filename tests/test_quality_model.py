@@ -1,0 +1,157 @@
+"""The quality model: shape, difficulty ordering, unknown models, loading and choosing."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from omni_proxy.quality import (
+    QualityEstimate,
+    QualityModel,
+    QualityModelError,
+    choose,
+    load,
+)
+from omni_proxy.quality.db import rows_to_examples
+from omni_proxy.quality.families import family_accuracy
+from omni_proxy.quality.features import HEAD, TAIL, features, prompt_text
+from omni_proxy.types import ModelInfo
+
+
+def info(name: str, price_in: str, price_out: str, upstream: str | None = None) -> ModelInfo:
+    return ModelInfo(
+        name=name,
+        provider="p",
+        model=upstream or name,
+        cost_input=Decimal(price_in),
+        cost_output=Decimal(price_out),
+    )
+
+
+PREMIUM = info("gpt-4-1106-preview", "10", "30")
+CHEAP = info("mixtral", "0.6", "0.6", upstream="mistralai/Mixtral-8x7B-Instruct-v0.1")
+MODELS = [PREMIUM, CHEAP]
+
+EASY = "What is the capital of France?"
+HARD = (
+    "A 0.5 kg block on a spring with k = 200 N/m is released from rest 0.1 m from "
+    "equilibrium on a surface with kinetic friction 0.2. Compute the work done by friction "
+    "until it first stops, the position where it stops, and the period of oscillation.\n\n"
+    "Options:\nA. 0.31 s\nB. 0.50 s\nC. 0.63 s\nD. 0.22 s"
+)
+
+
+def test_shipped_model_loads_from_the_package() -> None:
+    model = load()
+    assert model.source == "shipped"
+    assert len(model.weights) > 1000
+
+
+def test_estimate_shape_and_premium_is_one() -> None:
+    out = load().estimate(EASY, "chat", MODELS, PREMIUM)
+    assert set(out) == {PREMIUM.name, CHEAP.name}
+    assert isinstance(out[CHEAP.name], QualityEstimate)
+    assert out[PREMIUM.name].expected == 1.0
+    assert 0.0 < out[CHEAP.name].expected < 1.0
+    assert {"difficulty", "ability", "p_correct", "p_premium"} <= set(out[CHEAP.name].parts)
+
+
+def test_a_hard_prompt_widens_the_gap() -> None:
+    model = load()
+    easy = model.estimate(EASY, "chat", MODELS, PREMIUM)[CHEAP.name]
+    hard = model.estimate(HARD, "reasoning", MODELS, PREMIUM)[CHEAP.name]
+    assert hard.parts["difficulty"] > easy.parts["difficulty"]
+    assert hard.expected < easy.expected
+
+
+def test_stronger_family_is_expected_better() -> None:
+    strong = info("claude-3-5-sonnet-20241022", "3", "15")
+    weak = info("claude-3-haiku-20240307", "0.25", "1.25")
+    out = load().estimate(HARD, "reasoning", [strong, weak], PREMIUM)
+    assert out[strong.name].expected > out[weak.name].expected
+
+
+def test_family_names_match_robustly() -> None:
+    assert family_accuracy("gpt-4-1106-preview") == family_accuracy("gpt-4-turbo")
+    assert family_accuracy("mistralai/Mixtral-8x7B-Instruct-v0.1") == family_accuracy(
+        "mixtral-8x7b-32768"
+    )
+    assert family_accuracy("anthropic/claude-3-opus") == family_accuracy(
+        "anthropic.claude-3-opus-20240229-v1:0"
+    )
+    assert family_accuracy("gpt-4o-mini") != family_accuracy("gpt-4o")
+    assert family_accuracy("my-house-model") is None
+
+
+def test_unknown_models_fall_back_to_price() -> None:
+    pricey = info("house-large", "5", "15")
+    cheap = info("house-tiny", "0.05", "0.1")
+    out = load().estimate(HARD, "chat", [PREMIUM, pricey, cheap], PREMIUM)
+    assert out[cheap.name].expected < out[pricey.name].expected <= 1.2
+    # With no premium at all, the best candidate is the reference.
+    alone = load().estimate(EASY, "chat", [pricey, cheap], None)
+    assert max(e.expected for e in alone.values()) == pytest.approx(1.0)
+
+
+def test_features_are_capped_for_long_prompts() -> None:
+    long_text = "alpha " * 5000 + "omega question"
+    feats = features(long_text, "chat")
+    assert "omega" in feats and "task=chat" in feats
+    assert len(feats) < HEAD + TAIL
+    messages = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": [{"type": "text", "text": "first"}]},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": "the real ask"},
+    ]
+    assert prompt_text(messages) == "the real ask"
+
+
+def test_load_a_trained_file_and_refuse_garbage(tmp_path: Path) -> None:
+    params = {
+        "format": "omni-proxy-quality/1",
+        "bias": 0.0,
+        "weights": {"capital": -3.0},
+        "abilities": {"mixtral": 5.0},
+    }
+    path = tmp_path / "m.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(params).encode()))
+    model = load(str(path))
+    assert model.source == "trained:m.json.gz"
+    out = model.estimate(EASY, "chat", MODELS, PREMIUM)
+    assert out[CHEAP.name].parts["ability"] == pytest.approx(5.0)
+    (tmp_path / "bad.json").write_text('{"hello": 1}')
+    with pytest.raises(QualityModelError, match="not a quality model"):
+        load(str(tmp_path / "bad.json"))
+    with pytest.raises(QualityModelError, match="cannot read"):
+        load(str(tmp_path / "missing.json"))
+
+
+def test_choose_takes_the_cheapest_above_the_floor() -> None:
+    est = {
+        "a": QualityEstimate("a", 1.0),
+        "b": QualityEstimate("b", 0.97),
+        "c": QualityEstimate("c", 0.90),
+    }
+    costs = {"a": Decimal("1.0"), "b": Decimal("0.2"), "c": 0.01}
+    assert choose(est, costs, 0.95) == "b"
+    assert choose(est, costs, 0.80) == "c"
+    assert choose(est, costs, 1.0) == "a"
+    assert choose(est, costs, 1.5) == "a"  # nobody clears it: the best expected
+
+
+def test_prior_without_parameters_still_answers() -> None:
+    out = QualityModel().estimate(EASY, "chat", MODELS, PREMIUM)
+    assert out[PREMIUM.name].expected == 1.0
+    assert out[CHEAP.name].expected < 1.0
+
+
+def test_db_rows_merge_per_request() -> None:
+    rows = rows_to_examples(
+        [("r1", "small", "hi", 1.0), ("r1", "small", "hi", 0.0), ("r1", "big", "hi", 1.0)]
+    )
+    assert rows == [{"messages": [{"role": "user", "content": "hi"}], "scores": {"small": 0.5, "big": 1.0}}]
