@@ -154,4 +154,6 @@ def test_db_rows_merge_per_request() -> None:
     rows = rows_to_examples(
         [("r1", "small", "hi", 1.0), ("r1", "small", "hi", 0.0), ("r1", "big", "hi", 1.0)]
     )
-    assert rows == [{"messages": [{"role": "user", "content": "hi"}], "scores": {"small": 0.5, "big": 1.0}}]
+    assert rows == [
+        {"messages": [{"role": "user", "content": "hi"}], "scores": {"small": 0.5, "big": 1.0}}
+    ]

@@ -28,8 +28,14 @@ routing:
 """
 
 CITIES = ["France", "Spain", "Italy", "Japan", "Peru", "Chile", "Kenya", "Egypt", "Norway"]
-TOPICS = ["a red-black tree", "the Cauchy integral theorem", "a Byzantine consensus protocol",
-          "the Navier-Stokes energy inequality", "a lock-free queue", "Galois groups"]
+TOPICS = [
+    "a red-black tree",
+    "the Cauchy integral theorem",
+    "a Byzantine consensus protocol",
+    "the Navier-Stokes energy inequality",
+    "a lock-free queue",
+    "Galois groups",
+]
 
 
 def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -37,7 +43,11 @@ def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env["OMNI_DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
     return subprocess.run(
         [sys.executable, "-m", "omni_proxy.cli", *args],
-        env=env, capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
     )
 
 
@@ -50,10 +60,14 @@ def labelled(n: int, seed: int) -> list[dict[str, object]]:
             text = f"What is the capital of {rng.choice(CITIES)}? Answer in one word. ({i})"
             scores = {"big": 1.0, "small": 1.0 if rng.random() < 0.97 else 0.0}
         else:
-            text = (f"Prove rigorously the main invariant of {rng.choice(TOPICS)} and derive "
-                    f"its complexity bound step by step, case {i}.")
-            scores = {"big": 1.0 if rng.random() < 0.9 else 0.0,
-                      "small": 1.0 if rng.random() < 0.2 else 0.0}
+            text = (
+                f"Prove rigorously the main invariant of {rng.choice(TOPICS)} and derive "
+                f"its complexity bound step by step, case {i}."
+            )
+            scores = {
+                "big": 1.0 if rng.random() < 0.9 else 0.0,
+                "small": 1.0 if rng.random() < 0.2 else 0.0,
+            }
         rows.append({"messages": [{"role": "user", "content": text}], "scores": scores})
     return rows
 
@@ -69,8 +83,17 @@ def setup(tmp_path: Path) -> Path:
 def test_train_then_decisions_change_and_eval_reports(setup: Path) -> None:
     cfg = str(setup / "config.yaml")
     out = setup / "model.json.gz"
-    proc = cli(setup, "router", "train", "--data", str(setup / "train.jsonl"),
-               "--out", str(out), "--config", cfg)
+    proc = cli(
+        setup,
+        "router",
+        "train",
+        "--data",
+        str(setup / "train.jsonl"),
+        "--out",
+        str(out),
+        "--config",
+        cfg,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "items: 2000" in proc.stdout and "held-out fit" in proc.stdout
     assert "big" in proc.stdout and "small" in proc.stdout
@@ -90,14 +113,33 @@ def test_train_then_decisions_change_and_eval_reports(setup: Path) -> None:
     easy = "What is the capital of Chile? Answer in one word."
     assert choose(trained.estimate(easy, "chat", models, registry.premium), costs, 0.9) == "small"
 
-    proc = cli(setup, "router", "eval", "--data", str(setup / "test.jsonl"), "--config", cfg,
-               "--quality-model", str(out))
+    proc = cli(
+        setup,
+        "router",
+        "eval",
+        "--data",
+        str(setup / "test.jsonl"),
+        "--config",
+        cfg,
+        "--quality-model",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr
     assert "APGR" in proc.stdout and "random (same share)" in proc.stdout
     assert "0.98" in proc.stdout
 
-    proc = cli(setup, "router", "eval", "--data", str(setup / "test.jsonl"), "--config", cfg,
-               "--quality-model", str(out), "--json")
+    proc = cli(
+        setup,
+        "router",
+        "eval",
+        "--data",
+        str(setup / "test.jsonl"),
+        "--config",
+        cfg,
+        "--quality-model",
+        str(out),
+        "--json",
+    )
     result = json.loads(proc.stdout)
     assert result["items"] == 300
     floor = next(p for p in result["floors"] if p["floor"] == 0.9)
@@ -111,20 +153,35 @@ def test_train_then_decisions_change_and_eval_reports(setup: Path) -> None:
     [
         ("not json", "not JSON"),
         ('{"scores": {"big": 1}}', "'messages' must be"),
-        ('{"messages": [{"role": "user", "content": "hi"}], "scores": {"big": "yes"}}',
-         "not a number"),
-        ('{"messages": [{"role": "user", "content": "hi"}], "scores": {"big": 1.5}}',
-         "between 0 and 1"),
-        ('{"messages": [{"role": "user", "content": "hi"}], "scores": {"gpt-9": 1}}',
-         "'gpt-9' is not in the registry"),
+        (
+            '{"messages": [{"role": "user", "content": "hi"}], "scores": {"big": "yes"}}',
+            "not a number",
+        ),
+        (
+            '{"messages": [{"role": "user", "content": "hi"}], "scores": {"big": 1.5}}',
+            "between 0 and 1",
+        ),
+        (
+            '{"messages": [{"role": "user", "content": "hi"}], "scores": {"gpt-9": 1}}',
+            "'gpt-9' is not in the registry",
+        ),
     ],
 )
 def test_bad_training_files_name_the_line(setup: Path, line: str, reason: str) -> None:
     good = json.dumps({"messages": [{"role": "user", "content": "hi"}], "scores": {"big": 1}})
     path = setup / "bad.jsonl"
     path.write_text(f"{good}\n{good}\n{line}\n")
-    proc = cli(setup, "router", "train", "--data", str(path), "--out", str(setup / "m.gz"),
-               "--config", str(setup / "config.yaml"))
+    proc = cli(
+        setup,
+        "router",
+        "train",
+        "--data",
+        str(path),
+        "--out",
+        str(setup / "m.gz"),
+        "--config",
+        str(setup / "config.yaml"),
+    )
     assert proc.returncode == 2
     assert "bad.jsonl:3: " in proc.stderr and reason in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -132,7 +189,15 @@ def test_bad_training_files_name_the_line(setup: Path, line: str, reason: str) -
 
 
 def test_from_db_without_outcomes_is_a_clear_error(setup: Path) -> None:
-    proc = cli(setup, "router", "train", "--from-db", "--out", str(setup / "m.gz"),
-               "--config", str(setup / "config.yaml"))
+    proc = cli(
+        setup,
+        "router",
+        "train",
+        "--from-db",
+        "--out",
+        str(setup / "m.gz"),
+        "--config",
+        str(setup / "config.yaml"),
+    )
     assert proc.returncode == 2
     assert "omni-proxy router:" in proc.stderr and "Traceback" not in proc.stderr

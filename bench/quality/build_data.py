@@ -142,7 +142,9 @@ def build_routerbench(folder: Path, reserved: set[str], out: Path) -> None:
         with open(out / f"routerbench_{split}.jsonl", "w") as f:
             for name in ("arc_challenge", "mbpp", "winograde"):
                 path = folder / f"{name}_{split}.csv"
-                for r in csv.DictReader(open(path, newline="")):
+                with open(path, newline="") as fh:
+                    reader = list(csv.DictReader(fh))
+                for r in reader:
                     prompt = r["prompt"]
                     if prompt.startswith("['") or prompt.startswith('["'):
                         import ast
@@ -180,12 +182,15 @@ def build_llmrouter(path: Path, reserved: set[str], rb_folder: Path | None, out:
         csv.field_size_limit(10**9)
         parts = []
         for f in sorted(rb_folder.glob("*.csv")):
-            parts += [norm(r["prompt"]) for r in csv.DictReader(open(f, newline=""))]
+            with open(f, newline="") as fh:
+                parts += [norm(r["prompt"]) for r in csv.DictReader(fh)]
         rb_text = "\n".join(parts)
     kept = dropped_reserved = dropped_rb = 0
     with gzip.open(out / "llmrouter_rows.jsonl.gz", "wt") as f:
         for split in ("train", "test"):
-            for i, r in enumerate(json.load(open(path / f"{split}.json"))):
+            with open(path / f"{split}.json") as fh:
+                data = json.load(fh)
+            for i, r in enumerate(data):
                 q = r["question"]
                 n = norm(q)
                 if n in reserved:

@@ -28,10 +28,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from omni_proxy.classifier import heuristic_classify  # noqa: E402
-from omni_proxy.quality import FORMAT  # noqa: E402
-from omni_proxy.quality.families import family_accuracy  # noqa: E402
-from omni_proxy.quality.features import features  # noqa: E402
+from omni_proxy.classifier import heuristic_classify
+from omni_proxy.quality import FORMAT
+from omni_proxy.quality.families import family_accuracy
+from omni_proxy.quality.features import features
 
 HELD_OUT = ("psychology", "economics", "biology")
 
@@ -102,7 +102,7 @@ def predict(rows, feats, vocab, bias, w, a, models):
     mi = {m: k for k, m in enumerate(models)}
     loss = base = cnt = 0.0
     mean = {m: np.mean([r["correct"][m] for r in rows if m in r["correct"]]) for m in models}
-    for r, fs in zip(rows, feats):
+    for r, fs in zip(rows, feats, strict=True):
         idx = [col[f] for f in fs if f in col]
         b = bias + (w[idx].sum() / math.sqrt(len(fs)) if idx else 0.0)
         for m, v in r["correct"].items():
@@ -120,7 +120,7 @@ def pair_curve(rows, feats, vocab, bias, w, strong, weak):
     """Quality kept at each cheap share when the easiest-predicted go to the weak model."""
     col = {f: j for j, f in enumerate(vocab)}
     pts = []
-    for r, fs in zip(rows, feats):
+    for r, fs in zip(rows, feats, strict=True):
         if strong in r["correct"] and weak in r["correct"]:
             idx = [col[f] for f in fs if f in col]
             b = bias + (w[idx].sum() / math.sqrt(len(fs)) if idx else 0.0)
@@ -164,28 +164,36 @@ def main() -> None:
     vocab = vocab_of(tr_feats)
     bias, w, ab = fit(tr_rows, tr_feats, models, vocab, l2=a.l2, iters=a.iters)
     loss, base = predict(te_rows, te_feats, vocab, bias, w, ab, models)
-    print(f"held-out subjects {HELD_OUT}: {len(te_rows)} questions; log loss {loss:.4f} "
-          f"(abilities only {base:.4f})")
-    for strong, weak in (("gemini-1.5-pro-002", "gemini-1.5-flash-002"),
-                         ("Meta-Llama-3_1-70B-Instruct", "Meta-Llama-3_1-8B-Instruct")):
+    print(
+        f"held-out subjects {HELD_OUT}: {len(te_rows)} questions; log loss {loss:.4f} "
+        f"(abilities only {base:.4f})"
+    )
+    for strong, weak in (
+        ("gemini-1.5-pro-002", "gemini-1.5-flash-002"),
+        ("Meta-Llama-3_1-70B-Instruct", "Meta-Llama-3_1-8B-Instruct"),
+    ):
         for share, q, rnd in pair_curve(te_rows, te_feats, vocab, bias, w, strong, weak):
-            print(f"  {strong} / {weak}: {share:.0%} cheap -> {q:.3f} of premium (random {rnd:.3f})")
+            print(
+                f"  {strong} / {weak}: {share:.0%} cheap -> {q:.3f} of premium (random {rnd:.3f})"
+            )
 
     vocab = vocab_of(feats)
     bias, w, ab = fit(rows, feats, models, vocab, l2=a.l2, iters=a.iters)
     xs, ys = [], []
-    for m, ability in zip(models, ab):
+    for m, ability in zip(models, ab, strict=True):
         acc = family_accuracy(m)
         if acc is not None:
             xs.append(math.log(acc / (1 - acc)))
             ys.append(ability)
     beta, alpha = np.polyfit(xs, ys, 1)
     resid = np.array(ys) - (alpha + beta * np.array(xs))
-    print(f"ability = {alpha:.3f} + {beta:.3f} * logit(acc) over {len(xs)} models, "
-          f"residual sd {resid.std():.3f}")
-    for m, ability in sorted(zip(models, ab), key=lambda t: -t[1]):
+    print(
+        f"ability = {alpha:.3f} + {beta:.3f} * logit(acc) over {len(xs)} models, "
+        f"residual sd {resid.std():.3f}"
+    )
+    for m, ability in sorted(zip(models, ab, strict=True), key=lambda t: -t[1]):
         print(f"  {m:32s} ability {ability:+.3f}  family acc {family_accuracy(m)}")
-    weights = {f: round(float(v), 4) for f, v in zip(vocab, w) if abs(v) >= 0.002}
+    weights = {f: round(float(v), 4) for f, v in zip(vocab, w, strict=True) if abs(v) >= 0.002}
     params = {
         "format": FORMAT,
         "trained_on": "TIGER-AI-Lab/MMLU-Pro eval_results (Apache-2.0, ori_mmlu dropped) and "
@@ -203,8 +211,10 @@ def main() -> None:
     }
     data = json.dumps(params, separators=(",", ":"), sort_keys=True).encode()
     a.out.write_bytes(gzip.compress(data, mtime=0))
-    print(f"wrote {a.out}: {len(weights)} weights, {a.out.stat().st_size} bytes "
-          f"({time.time() - t0:.0f}s)")
+    print(
+        f"wrote {a.out}: {len(weights)} weights, {a.out.stat().st_size} bytes "
+        f"({time.time() - t0:.0f}s)"
+    )
 
 
 if __name__ == "__main__":

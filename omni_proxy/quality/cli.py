@@ -87,7 +87,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         examples = read_examples(args.data)  # scores of models not in the registry are ignored
         ignored = sorted({n for ex in examples for n in ex.scores if n not in names})
-        examples = [replace(ex, scores={n: s for n, s in ex.scores.items() if n in names}) for ex in examples]
+        examples = [
+            replace(ex, scores={n: s for n, s in ex.scores.items() if n in names})
+            for ex in examples
+        ]
         model = _base_model(config, args.quality_model)
         result = evaluate(examples, registry, config, model)
         result["ignored_models"] = ignored
@@ -127,7 +130,8 @@ def add_commands(sub: Any) -> None:
     ev.add_argument("--data", required=True, help="JSONL of labelled prompts (as for train)")
     ev.add_argument("--config", help="YAML config file (default: $OMNI_CONFIG)")
     ev.add_argument(
-        "--quality-model", help="a file from `router train` (default: routing.quality_model or shipped)"
+        "--quality-model",
+        help="a file from `router train` (default: routing.quality_model or shipped)",
     )
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
     ev.set_defaults(func=cmd_eval)

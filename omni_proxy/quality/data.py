@@ -84,7 +84,9 @@ def read_examples(path: str | Path, known: Container[str] | None = None) -> list
     return out
 
 
-def examples_from_rows(rows: Iterable[dict[str, Any]], known: Container[str] | None) -> list[Example]:
+def examples_from_rows(
+    rows: Iterable[dict[str, Any]], known: Container[str] | None
+) -> list[Example]:
     """Rows from the database (``from_db_rows``) as Examples; unusable rows are skipped."""
     out: list[Example] = []
     for i, row in enumerate(rows, start=1):

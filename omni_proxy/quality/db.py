@@ -11,6 +11,7 @@ scored more than once.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 __all__ = ["from_db_rows"]
@@ -28,11 +29,12 @@ async def _read(config: Any, org: str | None) -> list[tuple[Any, ...]]:
     db = await open_database(config.database_url)
     try:
         await db.migrate()
+        fetch: Callable[..., Awaitable[list[tuple[Any, ...]]]] = db.fetch  # type: ignore[attr-defined]
         mark = "?" if config.database_url.startswith("sqlite:") else "%s"
         if org:
             sql = _SQL.format(join=" JOIN orgs o ON o.id = f.org_id", where=f" AND o.name = {mark}")
-            return await db.fetch(sql, (org,))
-        return await db.fetch(_SQL.format(join="", where=""))
+            return await fetch(sql, (org,))
+        return await fetch(_SQL.format(join="", where=""))
     finally:
         await db.close()
 

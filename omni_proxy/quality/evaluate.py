@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 from ..classifier import heuristic_classify
@@ -26,7 +27,7 @@ from .data import Example
 __all__ = ["FLOORS", "evaluate", "format_report"]
 
 FLOORS = (0.80, 0.85, 0.90, 0.95, 0.97, 0.98, 0.99, 1.00)
-_SWEEP = tuple(i / 200 for i in range(0, 201)) + (1.01, 1.05, 1.2)
+_SWEEP = (*(i / 200 for i in range(201)), 1.01, 1.05, 1.2)
 
 
 @dataclass(slots=True)
@@ -60,16 +61,18 @@ def _prepare(
             continue
         infos = [m for m in (registry.get(n) for n in costs) if m is not None]
         estimates = model.estimate(ex.text, cls.task_type, infos, premium)
-        routed = next(
-            (r.model.name for r in plan.routes if r.model.name in costs), premium.name
-        )
+        routed = next((r.model.name for r in plan.routes if r.model.name in costs), premium.name)
         rows.append(_Row(ex.scores, costs, estimates, routed))
     return rows, skipped
 
 
+def _cheapest(row: _Row) -> str:
+    return min(row.costs, key=lambda m: (row.costs[m], -row.scores[m]))
+
+
 def _point(rows: Sequence[_Row], picks: Sequence[str], premium: str) -> dict[str, float]:
-    quality = sum(r.scores[p] for r, p in zip(rows, picks))
-    cost = sum(r.costs[p] for r, p in zip(rows, picks))
+    quality = sum(r.scores[p] for r, p in zip(rows, picks, strict=True))
+    cost = sum(r.costs[p] for r, p in zip(rows, picks, strict=True))
     top_q = sum(r.scores[premium] for r in rows) or 1e-12
     top_c = sum(r.costs[premium] for r in rows) or 1e-12
     shares: dict[str, float] = {}
@@ -78,8 +81,7 @@ def _point(rows: Sequence[_Row], picks: Sequence[str], premium: str) -> dict[str
     # Random routing with the same share per model: each prompt gets model m with
     # probability share[m] (the premium's score stands in where m was not labelled).
     rnd_q = sum(
-        share * sum(r.scores.get(m, r.scores[premium]) for r in rows)
-        for m, share in shares.items()
+        share * sum(r.scores.get(m, r.scores[premium]) for r in rows) for m, share in shares.items()
     )
     rnd_c = sum(
         share * sum(r.costs.get(m, r.costs[premium]) for r in rows) for m, share in shares.items()
@@ -103,10 +105,7 @@ def _apgr(points: Sequence[tuple[float, float]], weak: tuple[float, float]) -> f
         return 0.0
     curve = sorted(
         [(0.0, 0.0), (1.0, 1.0)]
-        + [
-            (min(max((c - cost_w) / gap_c, 0.0), 1.0), (q - q_w) / gap_q)
-            for c, q in points
-        ]
+        + [(min(max((c - cost_w) / gap_c, 0.0), 1.0), (q - q_w) / gap_q) for c, q in points]
     )
     best: list[tuple[float, float]] = []
     top = float("-inf")
@@ -114,7 +113,7 @@ def _apgr(points: Sequence[tuple[float, float]], weak: tuple[float, float]) -> f
         top = max(top, y)
         best.append((x, top))
     area = 0.0
-    for (x0, y0), (x1, y1) in zip(best, best[1:]):
+    for (x0, y0), (x1, y1) in pairwise(best):
         area += (x1 - x0) * (y0 + y1) / 2
     return area
 
@@ -141,14 +140,15 @@ def evaluate(
     def at(floor: float) -> list[str]:
         return [choose(r.estimates, r.costs, floor) for r in rows]
 
-    cheapest = [min(r.costs, key=lambda m, r=r: (r.costs[m], -r.scores[m])) for r in rows]
+    cheapest = [_cheapest(r) for r in rows]
     weak = _point(rows, cheapest, name)
     table = [{"floor": f, **_point(rows, at(f), name)} for f in floors]
     sweep = [_point(rows, at(f), name) for f in _SWEEP]
     apgr = _apgr([(p["cost"], p["quality"]) for p in sweep], (weak["cost"], weak["quality"]))
     models = sorted({m for r in rows for m in r.costs})
     means = {
-        m: sum(r.scores[m] for r in rows if m in r.scores) / max(1, sum(m in r.scores for r in rows))
+        m: sum(r.scores[m] for r in rows if m in r.scores)
+        / max(1, sum(m in r.scores for r in rows))
         for m in models
     }
     return {
@@ -190,13 +190,15 @@ def format_report(result: Mapping[str, Any]) -> str:
     text = [
         f"{result['items']} labelled prompts ({result['skipped']} skipped), premium "
         f"{result['premium']}, quality model: {result['quality_model']}",
-        "mean score per model: "
-        + ", ".join(f"{m} {v:.3f}" for m, v in result["models"].items()),
+        "mean score per model: " + ", ".join(f"{m} {v:.3f}" for m, v in result["models"].items()),
     ]
     if result.get("ignored_models"):
         text.append("ignored (not in the registry): " + ", ".join(result["ignored_models"]))
     text.append("")
-    text += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *lines]]
+    text += [
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *lines]
+    ]
     text += [
         "",
         f"APGR {result['apgr']:.3f} (random routing 0.500; 1.0 = premium quality at any cost)",

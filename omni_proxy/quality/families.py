@@ -23,7 +23,7 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (rf"(^|[^a-z0-9])o1({_S}preview)?($|[^a-z0-9])", 0.89, "~leaderboard"),
     (rf"(^|[^a-z0-9])o3{_S}mini", 0.79, "~leaderboard"),
     (rf"(^|[^a-z0-9])o4{_S}mini", 0.81, "~leaderboard"),
-    (rf"(^|[^a-z0-9])o3($|[^a-z0-9])", 0.85, "~leaderboard"),
+    (r"(^|[^a-z0-9])o3($|[^a-z0-9])", 0.85, "~leaderboard"),
     # OpenAI GPT
     (rf"gpt{_S}4\.1{_S}nano", 0.62, "~vendor"),
     (rf"gpt{_S}4\.1{_S}mini", 0.77, "~vendor"),
@@ -64,7 +64,7 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (rf"gemma{_S}3", 0.45, "~vendor"),
     (rf"gemma{_S}2{_S}27b", 0.565, "~leaderboard"),
     (rf"gemma{_S}2{_S}9b", 0.52, "~leaderboard"),
-    (rf"gemma", 0.337, "~leaderboard"),
+    (r"gemma", 0.337, "~leaderboard"),
     # Meta
     (rf"llama{_S}3\.?1{_S}405b|llama{_S}3{_S}1{_S}405b", 0.733, "vendor"),
     (rf"llama{_S}3\.?[13]{_S}70b|llama{_S}3{_S}[13]{_S}70b", 0.664, "vendor (3.1; 3.3 is 0.689)"),
@@ -86,7 +86,7 @@ FAMILIES: tuple[tuple[str, float, str], ...] = (
     (rf"mistral{_S}small", 0.66, "~vendor (Small 3)"),
     (rf"mistral{_S}nemo|open{_S}mistral{_S}nemo", 0.44, "~leaderboard"),
     (rf"mistral{_S}7b|open{_S}mistral{_S}7b|mistral{_S}tiny", 0.309, "~leaderboard"),
-    (rf"codestral", 0.50, "~estimate"),
+    (r"codestral", 0.50, "~estimate"),
     # Qwen
     (rf"qwen{_S}2\.5{_S}72b|qwen{_S}max", 0.711, "vendor"),
     (rf"qwen{_S}2\.5{_S}32b", 0.69, "vendor"),

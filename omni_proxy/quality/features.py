@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
 HEAD = 400
@@ -40,9 +41,7 @@ def prompt_text(messages: Sequence[Any]) -> str:
             text = _content_text(message.get("content"))
             if text:
                 return text
-    return "\n".join(
-        _content_text(m.get("content")) for m in messages if isinstance(m, Mapping)
-    )
+    return "\n".join(_content_text(m.get("content")) for m in messages if isinstance(m, Mapping))
 
 
 def features(text: str, task_type: str) -> list[str]:
@@ -52,7 +51,7 @@ def features(text: str, task_type: str) -> list[str]:
         text = text[:HEAD] + "\n" + text[-TAIL:]
     tokens = _TOKEN.findall(_DIGIT.sub("0", text.lower()))
     out = set(tokens)
-    out.update([f"{a} {b}" for a, b in zip(tokens, tokens[1:])])
+    out.update([f"{a} {b}" for a, b in pairwise(tokens)])
     out.add(f"task={task_type}")
     out.add(f"len={min(int(math.log2(size + 1)), 16)}")
     return list(out)

@@ -77,7 +77,9 @@ def _log_loss(p: float, y: float) -> float:
 class _State:
     """The parameters being fitted, starting from ``base``."""
 
-    def __init__(self, base: QualityModel, registry: Mapping[str, ModelInfo], premium: ModelInfo | None):
+    def __init__(
+        self, base: QualityModel, registry: Mapping[str, ModelInfo], premium: ModelInfo | None
+    ):
         self.base = base
         self.bias = base.bias
         self.w0 = base.weights
@@ -190,4 +192,6 @@ def train(
         "trained",
         {"trained_rows": len(prepared), "trained_models": counts},
     )
-    return Fit(model, len(prepared), len(test_rows), counts, before, after, time.monotonic() - start)
+    return Fit(
+        model, len(prepared), len(test_rows), counts, before, after, time.monotonic() - start
+    )
