@@ -11,7 +11,7 @@ by least squares over the models with a family entry, so any registry model with
 family gets an ability. First reports a fit on held-out subjects, then trains on all rows.
 
     python bench/quality/train_shipped.py /tmp/qdata/built/mmlupro_rows.jsonl.gz \
-        --out omni_proxy/quality/shipped.json.gz
+        --out omni_proxy/quality/shipped.json.gz --l2 1e-4 --heldout-out /tmp/qdata/heldout
 """
 
 from __future__ import annotations
@@ -140,9 +140,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("rows", type=Path, nargs="+")
     p.add_argument("--out", type=Path, default=Path("omni_proxy/quality/shipped.json.gz"))
-    p.add_argument("--l2", type=float, default=3e-4)
+    p.add_argument("--l2", type=float, default=1e-4)
     p.add_argument("--iters", type=int, default=300)
     p.add_argument("--min-count", type=int, default=3)
+    p.add_argument("--heldout-out", type=Path, help="also write the held-out variant and rows")
     a = p.parse_args()
     t0 = time.time()
     rows = load_rows(a.rows)
@@ -177,8 +178,49 @@ def main() -> None:
                 f"  {strong} / {weak}: {share:.0%} cheap -> {q:.3f} of premium (random {rnd:.3f})"
             )
 
+    if a.heldout_out:
+        a.heldout_out.mkdir(parents=True, exist_ok=True)
+        held = params_for(tr_rows, models, vocab, bias, w, ab, "MMLU-Pro minus held-out subjects")
+        write(held, a.heldout_out / "heldout-model.json.gz")
+        pairs = (
+            "gemini-1.5-pro-002",
+            "gemini-1.5-flash-002",
+            "Meta-Llama-3_1-70B-Instruct",
+            "Meta-Llama-3_1-8B-Instruct",
+        )
+        with open(a.heldout_out / "mmlupro_heldout.jsonl", "w") as f:
+            for r in te_rows:
+                scores = {m: r["correct"][m] for m in pairs if m in r["correct"]}
+                msg = [{"role": "user", "content": r["text"]}]
+                f.write(json.dumps({"messages": msg, "scores": scores}) + "\n")
+        print(f"wrote the held-out variant and {len(te_rows)} held-out rows to {a.heldout_out}")
+
     vocab = vocab_of(feats)
     bias, w, ab = fit(rows, feats, models, vocab, l2=a.l2, iters=a.iters)
+    params = params_for(
+        rows,
+        models,
+        vocab,
+        bias,
+        w,
+        ab,
+        "TIGER-AI-Lab/MMLU-Pro eval_results (Apache-2.0, ori_mmlu dropped) and "
+        "ulab-uiuc/LLMRouter dcrouter_preprocessed (MIT, GSM8K/MMLU/RouterBench items dropped)",
+    )
+    write(params, a.out)
+    print(
+        f"wrote {a.out}: {len(params['weights'])} weights, {a.out.stat().st_size} bytes "
+        f"({time.time() - t0:.0f}s)"
+    )
+
+
+def write(params: dict, path: Path) -> None:
+    data = json.dumps(params, separators=(",", ":"), sort_keys=True).encode()
+    path.write_bytes(gzip.compress(data, mtime=0))
+
+
+def params_for(rows, models, vocab, bias, w, ab, source: str) -> dict:
+    """The file's parameters; abilities mapped to the public-figure scale."""
     xs, ys = [], []
     for m, ability in zip(models, ab, strict=True):
         acc = family_accuracy(m)
@@ -196,9 +238,7 @@ def main() -> None:
     weights = {f: round(float(v), 4) for f, v in zip(vocab, w, strict=True) if abs(v) >= 0.002}
     params = {
         "format": FORMAT,
-        "trained_on": "TIGER-AI-Lab/MMLU-Pro eval_results (Apache-2.0, ori_mmlu dropped) and "
-        "ulab-uiuc/LLMRouter dcrouter_preprocessed (MIT, GSM8K/MMLU/RouterBench items dropped); "
-        f"{len(rows)} prompts x {len(models)} models",
+        "trained_on": f"{source}; {len(rows)} prompts x {len(models)} models",
         "bias": round(bias, 4),
         "weights": weights,
         "alpha": round(float(alpha), 4),
@@ -209,12 +249,7 @@ def main() -> None:
         "abilities": {},
         "model_weights": {},
     }
-    data = json.dumps(params, separators=(",", ":"), sort_keys=True).encode()
-    a.out.write_bytes(gzip.compress(data, mtime=0))
-    print(
-        f"wrote {a.out}: {len(weights)} weights, {a.out.stat().st_size} bytes "
-        f"({time.time() - t0:.0f}s)"
-    )
+    return params
 
 
 if __name__ == "__main__":

@@ -171,15 +171,18 @@ def format_report(result: Mapping[str, Any]) -> str:
     header = ["floor", "cheap share", "savings", "quality", "random (same share)", "beats random"]
     lines: list[list[str]] = []
 
+    def pct(x: float, sign: str = "") -> str:
+        return f"{0.0 if abs(x) < 5e-4 else x:{sign}.1%}"
+
     def row(label: str, p: Mapping[str, float]) -> list[str]:
         beat = p["quality"] - p["random_quality"]
         return [
             label,
-            f"{p['cheap_share']:.1%}",
-            f"{p['savings']:.1%}",
-            f"{p['quality']:.1%}",
-            f"{p['random_quality']:.1%}",
-            f"{beat:+.1%}",
+            pct(p["cheap_share"]),
+            pct(p["savings"]),
+            pct(p["quality"]),
+            pct(p["random_quality"]),
+            pct(beat, "+"),
         ]
 
     for p in result["floors"]:

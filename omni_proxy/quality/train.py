@@ -114,6 +114,7 @@ class _State:
             for f in feats:
                 u = table.get(f, 0.0)
                 table[f] = u - lr * (g * v + _L2 * u)
+        gb /= len(scores)
         w, w0 = self.w, self.w0
         for f in feats:
             old = w.get(f, 0.0)
@@ -177,7 +178,7 @@ def train(
     done = 0
     order = sorted(range(len(train_rows)), key=lambda i: zlib.crc32(str(i).encode()))
     for epoch in range(epochs):
-        lr = _LR / (1 + 0.3 * epoch)
+        lr = _LR / (1 + epoch)
         for i in order:
             feats, task, scores, _ = train_rows[i]
             state.step(feats, task, scores, lr)
