@@ -201,3 +201,64 @@ def test_from_db_without_outcomes_is_a_clear_error(setup: Path) -> None:
     )
     assert proc.returncode == 2
     assert "omni-proxy router:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+FEEDBACK_TABLE = """
+CREATE TABLE IF NOT EXISTS feedback (
+    request_id TEXT NOT NULL, org_id TEXT, model TEXT, task_type TEXT, prompt_text TEXT,
+    score REAL NOT NULL, source TEXT NOT NULL DEFAULT 'feedback', comment TEXT,
+    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+)
+"""
+
+
+def test_train_from_db_reads_one_orgs_recorded_outcomes(setup: Path) -> None:
+    import sqlite3
+
+    assert cli(setup, "migrate", "--config", str(setup / "config.yaml")).returncode == 0
+    conn = sqlite3.connect(setup / "cli.db")
+    conn.execute(FEEDBACK_TABLE)
+    conn.execute("INSERT INTO orgs (id, name) VALUES ('o1', 'acme'), ('o2', 'other')")
+    rows = []
+    for i, r in enumerate(labelled(400, 3)):
+        text = r["messages"][0]["content"]  # type: ignore[index]
+        for model, score in r["scores"].items():  # type: ignore[attr-defined]
+            source = "feedback" if model == "big" else "cascade"
+            rows.append((f"req-{i}", "o1", model, "chat", text, score, source))
+    rows.append(("req-x", "o2", "gpt-9", "chat", "someone else's", 1.0, "feedback"))
+    conn.executemany(
+        "INSERT INTO feedback (request_id, org_id, model, task_type, prompt_text, score, source)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    conn.commit()
+    conn.close()
+    out = setup / "db-model.json.gz"
+    proc = cli(
+        setup,
+        "router",
+        "train",
+        "--from-db",
+        "--org",
+        "acme",
+        "--out",
+        str(out),
+        "--config",
+        str(setup / "config.yaml"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "items: 400" in proc.stdout
+    assert load(str(out)).heads.keys() == {"big", "small"}
+    proc = cli(
+        setup,
+        "router",
+        "train",
+        "--from-db",
+        "--org",
+        "nobody",
+        "--out",
+        str(out),
+        "--config",
+        str(setup / "config.yaml"),
+    )
+    assert proc.returncode == 2 and "no recorded outcomes" in proc.stderr
