@@ -29,6 +29,8 @@ _EPOCHS = 8
 _LR = 1.0
 _L2 = 1e-4
 _HEAD_L2 = 1e-4
+#: Below this error a model's own n-gram weights are not touched (saves most of the time).
+_SKIP = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,20 +107,25 @@ class _State:
     def step(self, feats: Sequence[str], task: str, scores: Mapping[str, float], lr: float) -> None:
         b = self.difficulty(feats)
         v = 1.0 / math.sqrt(len(feats))
+        decay = 1.0 - lr * _L2
         gb = 0.0
         for name, y in scores.items():
             g = self.chance(name, feats, task, b) - y
             gb -= g
             self.heads[name] -= lr * (g + _HEAD_L2 * (self.heads[name] - self.heads0[name]))
+            if abs(g) < _SKIP:  # already right about this model here: leave its weights
+                continue
             table = self.own[name]
+            get = table.get
+            delta = lr * g * v
             for f in feats:
-                u = table.get(f, 0.0)
-                table[f] = u - lr * (g * v + _L2 * u)
+                table[f] = get(f, 0.0) * decay - delta
         gb /= len(scores)
         w, w0 = self.w, self.w0
+        delta = lr * gb * v
         for f in feats:
             old = w.get(f, 0.0)
-            w[f] = old - lr * (gb * v + _L2 * (old - w0.get(f, 0.0)))
+            w[f] = old - delta - lr * _L2 * (old - w0.get(f, 0.0))
         self.bias -= lr * 0.1 * gb
 
     def model(self, source: str, extra: Mapping[str, Any]) -> QualityModel:
