@@ -21,6 +21,7 @@ QualityEstimate}``; ``QualityModel.source`` names what was loaded.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import math
 from collections.abc import Mapping, Sequence
@@ -125,9 +126,19 @@ class QualityModel:
     def ability(self, m: ModelInfo, premium: ModelInfo | None) -> float:
         """``m``'s ability; unknown models are priced against the premium model."""
         key = (m, premium)
-        cached = self._cache.get(key)
+        try:
+            cached = self._cache.get(key)
+        except TypeError:  # a hand-made ModelInfo with a list inside: just don't cache
+            return self._ability(m, premium)
         if cached is not None:
             return cached
+        a = self._ability(m, premium)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[key] = a
+        return a
+
+    def _ability(self, m: ModelInfo, premium: ModelInfo | None) -> float:
         a = self.known_ability(m)
         if a is None:
             default = self.alpha + self.beta * _logit(_DEFAULT_ACCURACY)
@@ -138,9 +149,6 @@ class QualityModel:
                 ref = default if ref is None else ref
                 delta = self.price_slope * math.log(_price(m) / _price(premium))
                 a = ref + min(max(delta, -4.0), 0.2)
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[key] = a
         return a
 
     def _strength(self, m: ModelInfo, task_type: str) -> float:
@@ -225,7 +233,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def load(path: str | None = None) -> QualityModel:
-    """The quality model at ``path`` (from ``router train``), or the shipped one."""
+    """The quality model at ``path`` (from ``router train``), or the shipped one (read once)."""
     if path:
         target = Path(path)
         if target.is_dir():
@@ -237,6 +245,11 @@ def load(path: str | None = None) -> QualityModel:
         except orjson.JSONDecodeError as exc:
             raise QualityModelError(f"{target}: not a quality model file ({exc})") from exc
         return QualityModel(params, source=f"trained:{target.name}")
+    return _shipped()
+
+
+@functools.cache
+def _shipped() -> QualityModel:
     shipped = resources.files(__name__).joinpath(SHIPPED)
     if not shipped.is_file():
         return QualityModel()
