@@ -63,9 +63,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     bar = Progress(100)
     fit = train(examples, names, registry.premium, base, progress=bar.update)
     out = Path(args.out)
-    if out.suffix == "" and not out.exists():
-        out.mkdir(parents=True)
-    written = fit.model.dump(out)
+    try:
+        if out.suffix == "" and not out.exists():
+            out.mkdir(parents=True)
+        written = fit.model.dump(out)
+    except OSError as exc:
+        return _fail(f"cannot write {out}: {exc.strerror or exc}")
     print(f"items: {fit.items} ({fit.held_out} held out), trained in {fit.seconds:.1f}s")
     print("models: " + ", ".join(f"{n} ({c} scores)" for n, c in fit.models.items()))
     print(
