@@ -26,7 +26,7 @@ from .data import Example
 
 __all__ = ["FLOORS", "evaluate", "format_report"]
 
-FLOORS = (0.80, 0.85, 0.90, 0.95, 0.97, 0.98, 0.99, 1.00)
+FLOORS = (0.80, 0.85, 0.90, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99, 1.00)
 _SWEEP = (*(i / 200 for i in range(201)), 1.01, 1.05, 1.2)
 
 
