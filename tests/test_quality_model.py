@@ -157,3 +157,63 @@ def test_db_rows_merge_per_request() -> None:
     assert rows == [
         {"messages": [{"role": "user", "content": "hi"}], "scores": {"small": 0.5, "big": 1.0}}
     ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "gpt-4-0613",
+        "gpt-4-turbo-2024-04-09",
+        "gpt-4o-2024-08-06",
+        "openai/gpt-4o-mini",
+        "gpt-4.1",
+        "gpt-4.1-mini",
+        "gpt-4.1-nano",
+        "gpt-3.5-turbo-0125",
+        "o1",
+        "o1-mini",
+        "o3",
+        "o3-mini",
+        "o4-mini",
+        "claude-3-opus-20240229",
+        "claude-3-sonnet-20240229",
+        "claude-3-haiku-20240307",
+        "claude-3-5-sonnet-latest",
+        "claude-3.5-haiku",
+        "claude-3-7-sonnet-20250219",
+        "claude-sonnet-4-20250514",
+        "claude-opus-4-1",
+        "gemini-1.5-pro",
+        "gemini-1.5-flash-8b",
+        "gemini-2.0-flash",
+        "gemini-2.5-pro",
+        "gemini-2.5-flash",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "llama-3.3-70b-versatile",
+        "meta-llama/Meta-Llama-3.1-405B-Instruct",
+        "mixtral-8x7b-32768",
+        "mistralai/Mixtral-8x22B-Instruct-v0.1",
+        "open-mistral-7b",
+        "mistral-small-latest",
+        "mistral-large-2411",
+        "Qwen/Qwen2.5-72B-Instruct",
+        "qwen2.5-7b-instruct",
+        "deepseek-chat",
+        "deepseek-reasoner",
+        "deepseek-ai/DeepSeek-V3",
+        "google/gemma-2-9b-it",
+        "microsoft/Phi-3-mini-4k-instruct",
+    ],
+)
+def test_common_families_have_a_figure(name: str) -> None:
+    acc = family_accuracy(name)
+    assert acc is not None and 0.1 < acc < 1.0
+
+
+def test_family_figures_order_sizes_and_tiers() -> None:
+    f = family_accuracy
+    assert f("gpt-4o") > f("gpt-4o-mini") > f("gpt-3.5-turbo")  # type: ignore[operator]
+    assert f("claude-3-opus") > f("claude-3-sonnet") > f("claude-3-haiku")  # type: ignore[operator]
+    assert f("llama-3.1-405b") > f("llama-3.1-70b") > f("llama-3.1-8b")  # type: ignore[operator]
+    assert f("gemini-1.5-pro") > f("gemini-1.5-flash") > f("gemini-1.5-flash-8b")  # type: ignore[operator]
+    assert f("mixtral-8x22b") > f("mixtral-8x7b") > f("mistral-7b")  # type: ignore[operator]
