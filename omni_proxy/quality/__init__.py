@@ -7,12 +7,18 @@ the package ships, or a file made by ``omni-proxy router train``; estimating is 
 on the request path.
 
 The learned model is item-response shaped: a prompt has a difficulty ``b`` (a linear model
-on word n-grams, length and task type, ``features``), a model has an ability ``a``, and the
-chance it answers well is ``sigmoid(a - b)``. Expected quality is that chance over the
-premium model's, so on a prompt predicted easy every model is close to 1.0 and the cheap one
-wins, while on a hard one the gap opens and the premium model keeps it. Abilities come from
+on word n-grams, length, numbers, choices and task type, ``features``), a model has an
+ability ``a``, and the chance it answers well is ``sigmoid(a - b)``. Abilities come from
 heads learned by ``router train``, else from the public figures of known model families
 (``families``), else from price relative to the premium model.
+
+Expected quality has two readings. A file with a ``reference`` (the shipped model: quantiles
+of its training prompts' difficulty) gives the share of premium quality that traffic like the
+reference keeps when every prompt at most this difficult goes to that model; a floor of 0.98
+then keeps about 98% over the traffic, sending the easiest prompts cheap (a per-prompt ratio
+almost never reaches 0.98 between a GPT-4-class and a Mixtral-class model, so a per-prompt
+floor saves nothing). Without one (files from ``router train``, whose heads make a per-prompt
+ratio sharp enough) it is that chance over the premium model's on this prompt.
 
 INTERFACE (fixed): ``load(path)`` -> ``QualityModel``;
 ``QualityModel.estimate(text, task_type, models, premium)`` -> ``{model name:
@@ -21,6 +27,7 @@ QualityEstimate}``; ``QualityModel.source`` names what was loaded.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import gzip
 import math
@@ -108,7 +115,10 @@ class QualityModel:
             k: dict(v) for k, v in p.get("model_weights", {}).items()
         }
         self._squash = 1.0 / math.sqrt(1.0 + math.pi * self.spread**2 / 8.0)
+        #: Difficulty quantiles of the traffic a floor is calibrated on (ascending).
+        self.reference: list[float] = sorted(float(x) for x in p.get("reference", ()))
         self._cache: dict[tuple[ModelInfo, ModelInfo | None], float] = {}
+        self._curves: dict[tuple[float, float], list[float]] = {}
         if source is not None:
             self.source = source
 
@@ -164,6 +174,30 @@ class QualityModel:
         get = self.weights.get
         return self.bias + sum([get(f, 0.0) for f in feats]) / math.sqrt(len(feats))
 
+    def _curve(self, a: float, a_ref: float) -> list[float]:
+        """Quality kept on the reference traffic when its k+1 easiest prompts go to ``a``."""
+        key = (a, a_ref)
+        cum = self._curves.get(key)
+        if cum is None:
+            squash = self._squash
+            ref = [_sigmoid((a_ref - b) * squash) for b in self.reference]
+            total = max(sum(ref), 1e-9)
+            run = 0.0
+            cum = []
+            for b, p_ref in zip(self.reference, ref, strict=True):
+                run += p_ref - _sigmoid((a - b) * squash)
+                cum.append(1.0 - run / total)
+            if len(self._curves) >= _CACHE_LIMIT:
+                self._curves.clear()
+            self._curves[key] = cum
+        return cum
+
+    def traffic_quality(self, a: float, a_ref: float, b: float) -> float:
+        """Share of premium quality kept over the reference traffic if every prompt at most
+        ``b`` difficult went to a model of ability ``a`` (the premium's is ``a_ref``)."""
+        i = bisect.bisect_right(self.reference, b)
+        return 1.0 if i == 0 else self._curve(a, a_ref)[i - 1]
+
     def _own(self, name: str, feats: Sequence[str]) -> float:
         table = self.model_weights.get(name)
         if not table or not feats:
@@ -188,25 +222,29 @@ class QualityModel:
             return a, _sigmoid((a - b) * squash)
 
         if premium is not None:
-            _, p_ref = chance(premium)
+            a_ref, p_ref = chance(premium)
         else:
-            p_ref = max((chance(m)[1] for m in models), default=1.0)
+            a_ref, p_ref = max((chance(m) for m in models), key=lambda t: t[1], default=(0, 1))
         p_ref = max(p_ref, 1e-6)
+        traffic = bool(self.reference)
         shown = round(_sigmoid((b - self.alpha) * squash), 4)
         out: dict[str, QualityEstimate] = {}
         for m in models:
             a, p = chance(m)
-            expected = 1.0 if premium is not None and m.name == premium.name else p / p_ref
-            out[m.name] = QualityEstimate(
-                m.name,
-                round(expected, 4),
-                {
-                    "difficulty": shown,
-                    "ability": round(a, 4),
-                    "p_correct": round(p, 4),
-                    "p_premium": round(p_ref, 4),
-                },
-            )
+            parts = {
+                "difficulty": shown,
+                "ability": round(a, 4),
+                "p_correct": round(p, 4),
+                "p_premium": round(p_ref, 4),
+            }
+            if premium is not None and m.name == premium.name:
+                expected = 1.0
+            elif traffic:
+                parts["ratio"] = round(p / p_ref, 4)
+                expected = self.traffic_quality(a, a_ref, b)
+            else:
+                expected = p / p_ref
+            out[m.name] = QualityEstimate(m.name, round(expected, 4), parts)
         return out
 
     # -- persistence ----------------------------------------------------------------------

@@ -17,6 +17,8 @@ HEAD = 400
 TAIL = 800
 _TOKEN = re.compile(r"\w+")
 _DIGIT = re.compile(r"\d")
+#: A multiple-choice option line ("A. ...", "(b) ..."): how many choices changes how hard.
+_OPTION = re.compile(r"(?m)^[ \t]*\(?[A-Ja-j][.):][ \t]")
 
 __all__ = ["features", "prompt_text"]
 
@@ -54,4 +56,9 @@ def features(text: str, task_type: str) -> list[str]:
     out.update([f"{a} {b}" for a, b in pairwise(tokens)])
     out.add(f"task={task_type}")
     out.add(f"len={min(int(math.log2(size + 1)), 16)}")
+    numbers = sum(1 for t in tokens if "0" in t)
+    out.add(f"nums={min(int(math.log2(numbers + 1)), 6)}")
+    options = len(_OPTION.findall(text))
+    if options >= 2:
+        out.add(f"opts={min(options, 12)}")
     return list(out)

@@ -130,6 +130,9 @@ class _State:
 
     def model(self, source: str, extra: Mapping[str, Any]) -> QualityModel:
         params = dict(self.base.params)
+        # Per-model heads make the per-prompt ratio sharp: serve that, not the shipped
+        # model's reference-traffic reading (see ``QualityModel``).
+        params.pop("reference", None)
         params.update(
             {
                 "format": FORMAT,
