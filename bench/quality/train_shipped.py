@@ -145,9 +145,16 @@ def predict_bd(th, data: Data) -> tuple[np.ndarray, np.ndarray]:
     return b, d
 
 
+def chance(th, a, b):
+    """P(right) for abilities a against difficulties b (broadcast), as the package computes
+    it: the ability slope exp(c0 + c1 * b) lets easy prompts separate models less."""
+    c0, c1 = th.get("disc", (0.0, 0.0))
+    return 1 / (1 + np.exp(-(np.exp(c0 + c1 * b) * a - b)))
+
+
 def log_loss(th, data: Data) -> float:
     b, d = predict_bd(th, data)
-    p = 1 / (1 + np.exp(-d[:, None] * (th["a"][None, :] - b[:, None])))
+    p = chance(th, th["a"][None, :], b[:, None])
     p = np.clip(p, 1e-6, 1 - 1e-6)
     ll = -(data.y * np.log(p) + (1 - data.y) * np.log(1 - p))
     return float(ll[data.mask].mean())
@@ -171,18 +178,61 @@ def family_ability(name: str, alpha: float, beta: float) -> float:
     return alpha + beta * math.log(acc / (1 - acc))
 
 
+def stretch(th, held: Data) -> float:
+    """Widen the difficulty to what unseen prompts support (L2 and unseen n-grams shrink it):
+    the factor on ``w`` with the best log loss on prompts kept out of the fit."""
+    w = th["w"].copy()
+    best = (log_loss(th, held), 1.0)
+    for k in (1.25, 1.5, 1.75, 2.0, 2.5, 3.0):
+        th["w"] = w * k
+        best = min(best, (log_loss(th, held), k))
+    th["w"] = w * best[1]
+    print(f"difficulty stretched x{best[1]} (held-out log loss {best[0]:.4f})")
+    return best[1]
+
+
+def loss_scale(th, held: Data, models) -> float:
+    """How much of the quality loss the model predicts for sending the easiest prompts to a
+    weaker model actually happens, on prompts kept out of the fit: every pair of training
+    models with family figures (abilities from the figures, as at run time), the easiest
+    10/20/30% each."""
+    alpha, beta = scale(th, models)
+    b, _ = predict_bd(th, held)
+    order = np.argsort(b, kind="stable")
+    known = [
+        (k, family_ability(m, alpha, beta)) for k, m in enumerate(models) if family_accuracy(m)
+    ]
+    obs = pred = 0.0
+    for s, a_s in known:
+        for w, a_w in known:
+            if a_s - a_w < 0.3:
+                continue
+            ok = order[held.mask[order, s] & held.mask[order, w]]
+            if len(ok) < 50:
+                continue
+            ys, yw, bb = held.y[ok, s], held.y[ok, w], b[ok]
+            ps, pw = chance(th, a_s, bb), chance(th, a_w, bb)
+            for share in (0.1, 0.2, 0.3):
+                k = int(len(ok) * share)
+                obs += (ys[:k] - yw[:k]).sum() / max(ys.sum(), 1)
+                pred += (ps[:k] - pw[:k]).sum() / ps.sum()
+    kappa = min(max(obs / pred, 0.1), 1.0)
+    print(f"loss scale {kappa:.3f} (observed {obs:.2f} / predicted {pred:.2f} over pairs)")
+    return kappa
+
+
 def reference(th, data: Data, k: int) -> np.ndarray:
     """Quantiles of the training prompts' difficulty: the traffic a floor is calibrated on."""
     b, _ = predict_bd(th, data)
     return np.quantile(b, (np.arange(k) + 0.5) / k)
 
 
-def traffic_quality(ref: np.ndarray, a_w: float, a_s: float, b: np.ndarray) -> np.ndarray:
+def traffic_quality(th, ref: np.ndarray, a_w: float, a_s: float, b: np.ndarray) -> np.ndarray:
     """Premium quality kept on the reference traffic if every prompt at most b's difficulty
     went to the weaker model (as ``QualityModel.estimate`` computes it)."""
-    p_s = 1 / (1 + np.exp(-(a_s - ref)))
-    p_w = 1 / (1 + np.exp(-(a_w - ref)))
-    cum = 1 - np.cumsum(p_s - p_w) / p_s.sum()
+    p_s = chance(th, a_s, ref)
+    p_w = chance(th, a_w, ref)
+    cum = 1 - th["kappa"] * np.cumsum(p_s - p_w) / p_s.sum()
     i = np.searchsorted(ref, b, side="right")
     return np.where(i > 0, cum[np.maximum(i - 1, 0)], 1.0)
 
@@ -198,9 +248,9 @@ def routing_table(th, data: Data, models, alpha, beta, ref=None) -> list[str]:
         ys, yw = data.y[ok, s], data.y[ok, w]
         bb, dd = b[ok], d[ok]
         a_s, a_w = family_ability(strong, alpha, beta), family_ability(weak, alpha, beta)
-        ratio = (1 / (1 + np.exp(-dd * (a_w - bb)))) / (1 / (1 + np.exp(-dd * (a_s - bb))))
+        ratio = chance(th, a_w, bb) / chance(th, a_s, bb)
         if ref is not None:
-            ratio = traffic_quality(ref, a_w, a_s, bb)
+            ratio = traffic_quality(th, ref, a_w, a_s, bb)
         total, gap = ys.sum(), 1 - yw.sum() / ys.sum()
         lines.append(
             f"  {strong} / {weak}: {ok.sum()} prompts, weak keeps {1 - gap:.3f} overall; "
@@ -275,7 +325,10 @@ def main() -> None:
             iters=a.iters,
             rasch=not a.disc,
         )
-        ref = reference(th, Data(ref_rows, ref_feats, models, vocab), a.reference)
+        held = Data(ref_rows, ref_feats, models, vocab)
+        stretch(th, held)
+        th["kappa"] = loss_scale(th, held, models)
+        ref = reference(th, held, a.reference)
         return th, vocab, ref
 
     def tables(th, te, ref) -> None:
@@ -367,6 +420,7 @@ def params_for(th, models, vocab, ref, source: str, keep: float) -> dict:
         "weights": w,
         **({"disc_bias": round(float(th["u0"][0]), 4), "disc_weights": v} if v else {}),
         "reference": [round(float(x), 4) for x in ref],
+        "loss_scale": round(float(th["kappa"]), 4),
         "alpha": round(alpha, 4),
         "beta": round(beta, 4),
         "price_slope": 0.3,

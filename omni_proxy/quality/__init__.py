@@ -117,6 +117,8 @@ class QualityModel:
         self._squash = 1.0 / math.sqrt(1.0 + math.pi * self.spread**2 / 8.0)
         #: Difficulty quantiles of the traffic a floor is calibrated on (ascending).
         self.reference: list[float] = sorted(float(x) for x in p.get("reference", ()))
+        #: Share of the predicted loss that happened on prompts kept out of training.
+        self.loss_scale = float(p.get("loss_scale", 1.0))
         self._cache: dict[tuple[ModelInfo, ModelInfo | None], float] = {}
         self._curves: dict[tuple[float, float], list[float]] = {}
         if source is not None:
@@ -174,19 +176,22 @@ class QualityModel:
         get = self.weights.get
         return self.bias + sum([get(f, 0.0) for f in feats]) / math.sqrt(len(feats))
 
+    def p_right(self, a: float, b: float) -> float:
+        """Chance a model of ability ``a`` answers a prompt of difficulty ``b`` well."""
+        return _sigmoid((a - b) * self._squash)
+
     def _curve(self, a: float, a_ref: float) -> list[float]:
         """Quality kept on the reference traffic when its k+1 easiest prompts go to ``a``."""
         key = (a, a_ref)
         cum = self._curves.get(key)
         if cum is None:
-            squash = self._squash
-            ref = [_sigmoid((a_ref - b) * squash) for b in self.reference]
+            ref = [self.p_right(a_ref, b) for b in self.reference]
             total = max(sum(ref), 1e-9)
             run = 0.0
             cum = []
             for b, p_ref in zip(self.reference, ref, strict=True):
-                run += p_ref - _sigmoid((a - b) * squash)
-                cum.append(1.0 - run / total)
+                run += p_ref - self.p_right(a, b)
+                cum.append(1.0 - self.loss_scale * run / total)
             if len(self._curves) >= _CACHE_LIMIT:
                 self._curves.clear()
             self._curves[key] = cum
@@ -219,7 +224,7 @@ class QualityModel:
 
         def chance(m: ModelInfo) -> tuple[float, float]:
             a = self.ability(m, premium) + self._strength(m, task_type) + self._own(m.name, feats)
-            return a, _sigmoid((a - b) * squash)
+            return a, self.p_right(a, b)
 
         if premium is not None:
             a_ref, p_ref = chance(premium)

@@ -133,6 +133,7 @@ class _State:
         # Per-model heads make the per-prompt ratio sharp: serve that, not the shipped
         # model's reference-traffic reading (see ``QualityModel``).
         params.pop("reference", None)
+        params.pop("loss_scale", None)
         params.update(
             {
                 "format": FORMAT,
