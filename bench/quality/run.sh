@@ -20,11 +20,11 @@ done
 python bench/quality/build_data.py --mmlupro "$Q/mmlupro" --routerbench "$Q/routerbench" \
     --llmrouter "$Q/llmrouter" --gsm8k "$Q/gsm8k_test.jsonl" "$Q/gsm8k_train.jsonl" --out "$Q/built"
 python bench/quality/train_shipped.py "$Q/built/mmlupro_rows.jsonl.gz" "$Q/built/llmrouter_rows.jsonl.gz" \
-    --out omni_proxy/quality/shipped.json.gz --heldout-out "$Q/heldout" | tee bench/quality/results/train_shipped.txt
+    --out omni_proxy/quality/shipped.json.gz --l2 1e-4 --heldout-out "$Q/heldout" | tee bench/quality/results/train_shipped.txt
 R=bench/quality/results
 omni-proxy router eval --data "$Q/built/routerbench_test.jsonl" --config bench/quality/pair.yaml > $R/a_shipped_routerbench_pair.txt
 omni-proxy router eval --data "$Q/built/routerbench_test.jsonl" --config bench/quality/registry.yaml > $R/a_shipped_routerbench_8models.txt
-for c in gemini llama; do
+for c in mixtral gemini llama; do
     omni-proxy router eval --data "$Q/heldout/mmlupro_heldout.jsonl" --config bench/quality/$c.yaml \
         --quality-model "$Q/heldout/heldout-model.json.gz" > $R/a_heldout_subjects_$c.txt
 done

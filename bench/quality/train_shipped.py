@@ -2,17 +2,16 @@
 
 Reads the rows of build_data.py: MMLU-Pro questions (ori_mmlu dropped) with the right/wrong
 of ~30 models, and LLMRouter prompts with 0..1 scores of 9 open models. Fits, by full-batch
-Adam on the log loss over every (prompt, model) pair, a two-parameter item-response model
+Adam on the log loss over every (prompt, model) pair, an item-response model
 
-    P(model m right on x) = sigmoid(d(x) * (a_m - b(x)))
-    b(x) = bias + w . features(x)        difficulty
-    d(x) = exp(u0 + v . features(x))     discrimination: how much ability matters here
+    P(model m right on x) = sigmoid(a_m - b(x)),   b(x) = bias + w . features(x)
 
-so a maths derivation can be hard *and* separate strong from weak models sharply (large
-d), while a psychology definition is easy for every tier (small b, small d). Abilities are
-then mapped to the public-figure scale (a = alpha + beta * logit(MMLU-Pro accuracy)) by
-least squares over the models with a family entry, so any registry model with a known
-family gets an ability.
+Abilities are then mapped to the public-figure scale (a = alpha + beta * logit(MMLU-Pro
+accuracy)) by least squares over the models with a family entry, so any registry model with
+a known family gets an ability. A tenth of the training prompts is kept out of each fit:
+on them the difficulty is stretched to its best log loss, the predicted loss of sending
+easy prompts to weaker models is scaled to the observed one (``loss_scale``), and their
+difficulty quantiles become the ``reference`` traffic expected quality is read against.
 
 Before the shipped fit it reports, with the same recipe, held-out figures for a strong/weak
 pair close to GPT-4 / Mixtral (abilities from the family table, as at run time):
@@ -146,14 +145,12 @@ def predict_bd(th, data: Data) -> tuple[np.ndarray, np.ndarray]:
 
 
 def chance(th, a, b):
-    """P(right) for abilities a against difficulties b (broadcast), as the package computes
-    it: the ability slope exp(c0 + c1 * b) lets easy prompts separate models less."""
-    c0, c1 = th.get("disc", (0.0, 0.0))
-    return 1 / (1 + np.exp(-(np.exp(c0 + c1 * b) * a - b)))
+    """P(right) for abilities a against difficulties b (broadcast)."""
+    return 1 / (1 + np.exp(-(a - b)))
 
 
 def log_loss(th, data: Data) -> float:
-    b, d = predict_bd(th, data)
+    b, _ = predict_bd(th, data)
     p = chance(th, th["a"][None, :], b[:, None])
     p = np.clip(p, 1e-6, 1 - 1e-6)
     ll = -(data.y * np.log(p) + (1 - data.y) * np.log(1 - p))
@@ -239,14 +236,14 @@ def traffic_quality(th, ref: np.ndarray, a_w: float, a_s: float, b: np.ndarray) 
 
 def routing_table(th, data: Data, models, alpha, beta, ref=None) -> list[str]:
     """Per pair: floor policy (family abilities) and the ranking against random."""
-    b, d = predict_bd(th, data)
+    b, _ = predict_bd(th, data)
     mi = {m: k for k, m in enumerate(models)}
     lines = []
     for strong, weak in PAIRS:
         s, w = mi[strong], mi[weak]
         ok = data.mask[:, s] & data.mask[:, w]
         ys, yw = data.y[ok, s], data.y[ok, w]
-        bb, dd = b[ok], d[ok]
+        bb = b[ok]
         a_s, a_w = family_ability(strong, alpha, beta), family_ability(weak, alpha, beta)
         ratio = chance(th, a_w, bb) / chance(th, a_s, bb)
         if ref is not None:
@@ -296,7 +293,6 @@ def main() -> None:
     p.add_argument("--iters", type=int, default=400)
     p.add_argument("--min-count", type=int, default=3)
     p.add_argument("--keep", type=float, default=0.004, help="drop smaller weights when shipping")
-    p.add_argument("--disc", action="store_true", help="also fit a per-prompt discrimination (2PL)")
     p.add_argument("--reference", type=int, default=256, help="difficulty quantiles kept")
     p.add_argument("--heldout-out", type=Path, help="also write the held-out variant and rows")
     a = p.parse_args()
@@ -323,7 +319,7 @@ def main() -> None:
             l2=l2,
             l2d=l2 * 10,
             iters=a.iters,
-            rasch=not a.disc,
+            rasch=True,
         )
         held = Data(ref_rows, ref_feats, models, vocab)
         stretch(th, held)
@@ -412,13 +408,11 @@ def params_for(th, models, vocab, ref, source: str, keep: float) -> dict:
         fam = "" if acc is None else f"  family {alpha + beta * math.log(acc / (1 - acc)):+.3f}"
         print(f"  {m:32s} ability {ability:+.3f}{fam}")
     w = {f: round(float(x), 4) for f, x in zip(vocab, th["w"], strict=True) if abs(x) >= keep}
-    v = {f: round(float(x), 4) for f, x in zip(vocab, th["v"], strict=True) if abs(x) >= keep}
     return {
         "format": FORMAT,
         "trained_on": source,
         "bias": round(float(th["bias"][0]), 4),
         "weights": w,
-        **({"disc_bias": round(float(th["u0"][0]), 4), "disc_weights": v} if v else {}),
         "reference": [round(float(x), 4) for x in ref],
         "loss_scale": round(float(th["kappa"]), 4),
         "alpha": round(alpha, 4),
