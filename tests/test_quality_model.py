@@ -68,6 +68,29 @@ def test_a_hard_prompt_widens_the_gap() -> None:
     assert hard.expected < easy.expected
 
 
+def test_shipped_expected_quality_is_read_against_its_reference_traffic() -> None:
+    model = load()
+    assert len(model.reference) >= 100 and 0.0 < model.loss_scale <= 1.0
+    easy = model.estimate(EASY, "chat", MODELS, PREMIUM)[CHEAP.name]
+    hard = model.estimate(HARD, "reasoning", MODELS, PREMIUM)[CHEAP.name]
+    # the per-prompt ratio stays visible; the traffic reading is higher on the easy prompt
+    assert 0.0 < easy.parts["ratio"] < 1.0
+    assert easy.expected > easy.parts["ratio"]
+    assert hard.expected < easy.expected <= 1.0
+    # easier than every reference prompt: sending it cheap costs the traffic nothing
+    a_cheap = model.ability(CHEAP, PREMIUM)
+    a_premium = model.ability(PREMIUM, PREMIUM)
+    assert model.traffic_quality(a_cheap, a_premium, model.reference[0] - 1) == 1.0
+    assert model.traffic_quality(a_cheap, a_premium, model.reference[-1] + 1) < 0.9
+
+
+def test_a_file_without_reference_reads_the_per_prompt_ratio() -> None:
+    params = {k: v for k, v in load().params.items() if k != "reference"}
+    out = QualityModel(params).estimate(EASY, "chat", MODELS, PREMIUM)[CHEAP.name]
+    assert "ratio" not in out.parts
+    assert out.expected == pytest.approx(out.parts["p_correct"] / out.parts["p_premium"], abs=1e-3)
+
+
 def test_stronger_family_is_expected_better() -> None:
     strong = info("claude-3-5-sonnet-20241022", "3", "15")
     weak = info("claude-3-haiku-20240307", "0.25", "1.25")
