@@ -15,10 +15,12 @@ heads learned by ``router train``, else from the public figures of known model f
 Expected quality has two readings. A file with a ``reference`` (the shipped model: quantiles
 of its training prompts' difficulty) gives the share of premium quality that traffic like the
 reference keeps when every prompt at most this difficult goes to that model; a floor of 0.98
-then keeps about 98% over the traffic, sending the easiest prompts cheap (a per-prompt ratio
-almost never reaches 0.98 between a GPT-4-class and a Mixtral-class model, so a per-prompt
-floor saves nothing). Without one (files from ``router train``, whose heads make a per-prompt
-ratio sharp enough) it is that chance over the premium model's on this prompt.
+then keeps about 98% over the traffic, sending the easiest prompts cheap; with several
+weaker candidates the lost 2% is shared between them, as each takes its own easiest
+prompts. (A per-prompt ratio almost never reaches 0.98 between a GPT-4-class and a
+Mixtral-class model, so a per-prompt floor saved nothing.) Without a reference (files from
+``router train``, whose heads make a per-prompt ratio sharp enough) expected quality is
+that chance over the premium model's on this prompt.
 
 INTERFACE (fixed): ``load(path)`` -> ``QualityModel``;
 ``QualityModel.estimate(text, task_type, models, premium)`` -> ``{model name:
@@ -226,16 +228,23 @@ class QualityModel:
             a = self.ability(m, premium) + self._strength(m, task_type) + self._own(m.name, feats)
             return a, self.p_right(a, b)
 
+        chances = [chance(m) for m in models]
         if premium is not None:
             a_ref, p_ref = chance(premium)
         else:
-            a_ref, p_ref = max((chance(m) for m in models), key=lambda t: t[1], default=(0, 1))
+            a_ref, p_ref = max(chances, key=lambda t: t[1], default=(0.0, 1.0))
         p_ref = max(p_ref, 1e-6)
         traffic = bool(self.reference)
+        # Each weaker candidate takes the easiest prompts up to its own threshold, so their
+        # losses add up: the floor's loss budget is shared between them.
+        top = premium.name if premium is not None else None
+        weaker = sum(
+            1 for m, c in zip(models, chances, strict=True) if c[0] < a_ref and m.name != top
+        )
+        weaker = max(weaker, 1)
         shown = round(_sigmoid((b - self.alpha) * squash), 4)
         out: dict[str, QualityEstimate] = {}
-        for m in models:
-            a, p = chance(m)
+        for m, (a, p) in zip(models, chances, strict=True):
             parts = {
                 "difficulty": shown,
                 "ability": round(a, 4),
@@ -246,7 +255,7 @@ class QualityModel:
                 expected = 1.0
             elif traffic:
                 parts["ratio"] = round(p / p_ref, 4)
-                expected = self.traffic_quality(a, a_ref, b)
+                expected = 1.0 - weaker * (1.0 - self.traffic_quality(a, a_ref, b))
             else:
                 expected = p / p_ref
             out[m.name] = QualityEstimate(m.name, round(expected, 4), parts)
