@@ -367,7 +367,7 @@ def main() -> None:
         a.heldout_out.mkdir(parents=True, exist_ok=True)
         held = params_for(th, models, vocab, ref, "MMLU-Pro minus held-out subjects", a.keep)
         write(held, a.heldout_out / "heldout-model.json.gz")
-        names = sorted({m for pair in PAIRS for m in pair})
+        names = sorted({m for pair in PAIRS for m in pair} | {"Meta-Llama-3_1-8B-Instruct"})
         with open(a.heldout_out / "mmlupro_heldout.jsonl", "w") as f:
             for r in subset(test)[0]:
                 scores = {m: r["correct"][m] for m in names if m in r["correct"]}
