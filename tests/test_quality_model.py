@@ -84,6 +84,15 @@ def test_shipped_expected_quality_is_read_against_its_reference_traffic() -> Non
     assert model.traffic_quality(a_cheap, a_premium, model.reference[-1] + 1) < 0.9
 
 
+def test_weaker_candidates_share_the_floors_loss_budget() -> None:
+    model = load()
+    other = info("mistral-7b-instruct", "0.2", "0.2")
+    alone = model.estimate(EASY, "chat", MODELS, PREMIUM)[CHEAP.name].expected
+    shared = model.estimate(EASY, "chat", [*MODELS, other], PREMIUM)[CHEAP.name].expected
+    assert alone < 1.0
+    assert 1.0 - shared == pytest.approx(2 * (1.0 - alone), abs=2e-4)
+
+
 def test_a_file_without_reference_reads_the_per_prompt_ratio() -> None:
     params = {k: v for k, v in load().params.items() if k != "reference"}
     out = QualityModel(params).estimate(EASY, "chat", MODELS, PREMIUM)[CHEAP.name]
