@@ -1,4 +1,4 @@
-"""The ``omni-proxy`` command (CONTRACT.md): serve, migrate, keys, models, plugins."""
+"""The ``omni-proxy`` command (CONTRACT.md): serve, migrate, keys, models, plugins, router."""
 
 from __future__ import annotations
 
@@ -254,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_commands(sub)
+
+    from .quality.cli import add_commands as add_router_commands
+
+    add_router_commands(sub)
     return parser
 
 
