@@ -203,32 +203,36 @@ def test_from_db_without_outcomes_is_a_clear_error(setup: Path) -> None:
     assert "omni-proxy router:" in proc.stderr and "Traceback" not in proc.stderr
 
 
-FEEDBACK_TABLE = """
-CREATE TABLE IF NOT EXISTS feedback (
-    request_id TEXT NOT NULL, org_id TEXT, model TEXT, task_type TEXT, prompt_text TEXT,
-    score REAL NOT NULL, source TEXT NOT NULL DEFAULT 'feedback', comment TEXT,
-    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
-)
-"""
-
-
 def test_train_from_db_reads_one_orgs_recorded_outcomes(setup: Path) -> None:
     import sqlite3
 
     assert cli(setup, "migrate", "--config", str(setup / "config.yaml")).returncode == 0
     conn = sqlite3.connect(setup / "cli.db")
-    conn.execute(FEEDBACK_TABLE)
     conn.execute("INSERT INTO orgs (id, name) VALUES ('o1', 'acme'), ('o2', 'other')")
     rows = []
     for i, r in enumerate(labelled(400, 3)):
         text = r["messages"][0]["content"]  # type: ignore[index]
         for model, score in r["scores"].items():  # type: ignore[attr-defined]
             source = "feedback" if model == "big" else "cascade"
-            rows.append((f"req-{i}", "o1", model, "chat", text, score, source))
-    rows.append(("req-x", "o2", "gpt-9", "chat", "someone else's", 1.0, "feedback"))
+            rows.append(
+                (
+                    f"req-{i}",
+                    "o1",
+                    model,
+                    "chat",
+                    text,
+                    score,
+                    source,
+                    f"2026-12-01T00:{i % 60:02d}:00",
+                )
+            )
+    rows.append(
+        ("req-x", "o2", "gpt-9", "chat", "someone else's", 1.0, "feedback", "2026-12-01T00:00:00")
+    )
+    # The table is the one the migrations made (sql/*/0006_quality.sql), as /v1/feedback fills it.
     conn.executemany(
-        "INSERT INTO feedback (request_id, org_id, model, task_type, prompt_text, score, source)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO feedback (request_id, org_id, model, task_type, prompt_text, score, source,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     conn.commit()
