@@ -62,11 +62,12 @@ IMAGE_TOKENS = 85
 MESSAGE_OVERHEAD_TOKENS = 4
 #: Task match of a chat model that lists no strengths, for the ``chat`` task.
 GENERALIST_CHAT_MATCH = 0.25
-#: Hybrid score lost per unit of expected quality below the best candidate's: 0.1 (ten
-#: points of the premium model's quality) costs 0.3, most of the default cost weight, so a
-#: much cheaper model wins only when expected to be nearly as good (a stricter promise is
-#: what ``quality_floor`` is for). ``priority`` scales it like the task weight.
-QUALITY_WEIGHT = 3.0
+#: Hybrid score lost per unit of expected quality below the best candidate's: 0.07 (seven
+#: points of the premium model's quality) costs 0.7, all that cost and latency together can
+#: win by default, so a much cheaper model wins only when expected to keep ~95% or more of
+#: the best one's quality (a stricter promise is what ``quality_floor`` is for).
+#: ``priority`` scales it like the task weight (``cheap`` 0.6, ``best`` 2.5).
+QUALITY_WEIGHT = 10.0
 _QUALITY_FACTORS = {"cheap": 0.6, "best": 2.5}
 #: Characters of the last user message the quality model reads (and the recorder keeps).
 PROMPT_TEXT_CHARS = 2000

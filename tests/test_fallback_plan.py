@@ -94,7 +94,9 @@ def test_the_fallback_model_answers_when_one_provider_fails(
     assert completion.choices[0].message.content == "Echo: hello there"
     # The first failure already sends it to the other provider (then nothing of the
     # failing one is tried again).
-    assert [(f["model"], f["status"]) for f in omni["fallbacks"]] == [("cheap-1", 503)]
+    # (Which cheap model is tried first is the router's choice; there is only one of them.)
+    failed = [(f["model"], f["status"]) for f in omni["fallbacks"]]
+    assert len(failed) == 1 and failed[0][0].startswith("cheap-") and failed[0][1] == 503
     assert [r["json"]["model"] for r in steady.requests] == ["m-steady"]
 
 
@@ -115,7 +117,9 @@ def test_the_last_attempt_goes_to_the_fallback_model_when_two_providers_fail(
         flaky.clear_behaviour()
     omni = completion.model_extra["omni"]  # type: ignore[index]
     assert omni["model_used"] == "steady"
-    assert [f["model"] for f in omni["fallbacks"]] == ["cheap-1", "cheap-2"]
+    failed = [f["model"] for f in omni["fallbacks"]]
+    assert len(failed) == 2 and all(m.startswith("cheap-") for m in failed), failed
+    assert "cheap-2" in failed  # the second attempt went to the other failing provider
 
 
 # --- the default fallback_route, model by model --------------------------------------------

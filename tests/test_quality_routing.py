@@ -18,7 +18,7 @@ import pytest
 
 from omni_proxy.errors import ProxyError
 from omni_proxy.quality import QualityEstimate, QualityModel
-from omni_proxy.routing import PROMPT_TEXT_CHARS, plan_route, prompt_text
+from omni_proxy.routing import PROMPT_TEXT_CHARS, QUALITY_WEIGHT, plan_route, prompt_text
 from omni_proxy.types import Classification, ModelInfo, RoutePlan
 from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.test_routing import build, candidate, everyone, names
@@ -193,23 +193,26 @@ def test_hybrid_never_picks_a_model_without_the_strength_on_cost_alone(
 def test_hybrid_still_saves_when_a_cheap_model_keeps_quality() -> None:
     """A cheap model with the strength and nearly the premium model's quality wins."""
     table = {"bargain": 0.8, "coder": 0.97, "premium": 1.0}
-    models = [{**m, "cost_input": "0.2"} if m["name"] == "coder" else m for m in STRENGTH_MODELS]
+    cheap = {"cost_input": "0.2", "cost_output": "0.4"}
+    models = [{**m, **cheap} if m["name"] == "coder" else m for m in STRENGTH_MODELS]
     p = qplan({}, "coding", table=table, models=models)
     assert names(p)[0] == "coder"
     parts = candidate(p, "coder")["score_parts"]
-    assert parts["quality"] == pytest.approx(-3 * 0.03, abs=1e-3)
+    assert parts["quality"] == pytest.approx(-QUALITY_WEIGHT * 0.03, abs=1e-3)
 
 
 def test_priority_best_weighs_quality_more() -> None:
-    """Ten points below the premium model: a cheaper coder wins by default, not with
+    """Four points below the premium model: a cheaper coder wins by default, not with
     priority best (the quality weight is scaled like the task weight)."""
-    table = {"bargain": 0.5, "coder": 0.9, "premium": 1.0}
+    table = {"bargain": 0.5, "coder": 0.96, "premium": 1.0}
     cheaper = {"cost_input": "0.2", "cost_output": "0.4", "avg_latency_ms": 1500}
     models = [{**m, **cheaper} if m["name"] == "coder" else m for m in STRENGTH_MODELS]
     assert names(qplan({}, "coding", table=table, models=models))[0] == "coder"
     best = qplan({"priority": "best"}, "coding", table=table, models=models)
     assert names(best)[0] == "premium"
-    assert candidate(best, "coder")["score_parts"]["quality"] == pytest.approx(-0.75, abs=1e-3)
+    assert candidate(best, "coder")["score_parts"]["quality"] == pytest.approx(
+        -QUALITY_WEIGHT * 2.5 * 0.04, abs=1e-3
+    )
 
 
 def test_a_model_without_the_strength_may_win_on_expected_quality() -> None:
