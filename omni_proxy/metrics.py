@@ -77,6 +77,11 @@ RECORDER_BATCH = Histogram(
     "omni_recorder_batch_seconds", "Time to write one batch of records.", buckets=_LATENCY
 )
 RECORDER_SPILLED = Counter("omni_recorder_spilled_total", "Records spilled to the local file.")
+RECORDER_QUARANTINED = Counter(
+    "omni_recorder_quarantined_total",
+    "Records a database refused as they were: written sanitised, or dead-lettered.",
+    ["outcome"],
+)
 COOLDOWNS = Gauge(
     "omni_cooldowns_active", "Models cooling down after failures.", multiprocess_mode="max"
 )

@@ -23,7 +23,7 @@ import orjson
 from .errors import ProxyError, bad_request
 from .pipeline import Pipeline, _aclose, _next_chunk, final_error
 from .plugins import await_me_maybe
-from .types import Attempt, CallContext, Route, Usage
+from .types import Attempt, CallContext, Route, Usage, clamp_tokens
 from .validation import type_name
 
 #: Events whose data carries the whole ``Response`` (re-written: public model name, omni).
@@ -388,7 +388,7 @@ def usage_of(response: dict[str, Any]) -> Usage | None:
     usage = response.get("usage")
     if not isinstance(usage, dict):
         return None
-    return Usage(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0))
+    return Usage(clamp_tokens(usage.get("input_tokens")), clamp_tokens(usage.get("output_tokens")))
 
 
 def _dress(

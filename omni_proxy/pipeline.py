@@ -24,6 +24,7 @@ from .registry import Providers, Registry
 from .relay import ChunkRelay, error_event
 from .routing import inadequate
 from .types import (
+    MAX_TOKENS,
     Attempt,
     CallContext,
     Classification,
@@ -33,6 +34,7 @@ from .types import (
     Route,
     RoutePlan,
     Usage,
+    clamp_tokens,
 )
 
 log = logging.getLogger("omni_proxy")
@@ -305,6 +307,13 @@ class Pipeline:
     def record(self, ctx: CallContext) -> None:
         """Hand the finished request to every ``record`` implementation; never raises."""
         usage = ctx.usage or Usage()
+        if (
+            not 0 <= usage.prompt_tokens <= MAX_TOKENS
+            or not 0 <= usage.completion_tokens <= MAX_TOKENS
+        ):
+            usage = ctx.usage = Usage(
+                clamp_tokens(usage.prompt_tokens), clamp_tokens(usage.completion_tokens)
+            )
         model = ctx.route.model if ctx.route else None
         cost, premium = self.costs(model, usage) if ctx.status < 400 else (Decimal(0), Decimal(0))
         plan = ctx.plan

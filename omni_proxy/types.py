@@ -114,8 +114,25 @@ class Attempt:
         }
 
 
+#: What a PostgreSQL INTEGER column holds: usage beyond it is an upstream's nonsense.
+MAX_TOKENS = 2**31 - 1
+
+
+def clamp_tokens(value: Any) -> int:
+    """A token count an upstream reported, made sane: never negative (negative usage would
+    subtract spend), never beyond ``MAX_TOKENS``, 0 for anything not a number."""
+    if type(value) is not int:
+        try:
+            value = int(value or 0)
+        except (TypeError, ValueError, OverflowError):
+            return 0
+    return 0 if value < 0 else min(value, MAX_TOKENS)
+
+
 @dataclass(slots=True)
 class Usage:
+    """Token counts as billed; built with ``clamp_tokens`` from what an upstream reports."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -127,7 +144,9 @@ class Usage:
     def from_openai(cls, usage: dict[str, Any] | None) -> Usage | None:
         if not isinstance(usage, dict):
             return None
-        return cls(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+        return cls(
+            clamp_tokens(usage.get("prompt_tokens")), clamp_tokens(usage.get("completion_tokens"))
+        )
 
 
 @dataclass(slots=True)
