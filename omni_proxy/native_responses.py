@@ -38,6 +38,8 @@ ENVELOPES = frozenset(
     }
 )
 TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+#: Events that carry an upstream's error text.
+FAILURES = frozenset({"error", "response.failed", "response.incomplete"})
 #: Fields no upstream can honour through the proxy: their follow-up calls (polling, cancel,
 #: the Conversations API) are not proxied.
 NEVER = {
@@ -455,6 +457,10 @@ class _Relay:
         self.seq = self.seq if seq is None else seq
         if name is None:
             return raw
+        if name in FAILURES:
+            # Failures may echo the provider key: blanked for the client, log and record.
+            raw = self.pipeline.scrub_bytes(raw)
+            data = self.pipeline.scrub_bytes(data)
         if name.endswith(".delta"):
             self.deltas += 1
         elif name == "error":
@@ -486,6 +492,7 @@ class _Relay:
 
     def _failed(self, err: ProxyError | None) -> None:
         assert err is not None
+        self.pipeline.scrub(err)
         self.ended = True
         ctx = self.ctx
         ctx.status, ctx.error, ctx.error_code = err.status, err.message, err.code

@@ -262,6 +262,15 @@ class Pipeline:
                 err.args = (err.message,)
         return err
 
+    def scrub_bytes(self, data: bytes) -> bytes:
+        """Blank any provider key out of bytes relayed as they came (a stream's error
+        event echoes what the upstream wrote, which may be the key it was sent)."""
+        for secret in self._secrets:
+            raw = secret.encode()
+            if raw in data:
+                data = data.replace(raw, b"***")
+        return data
+
     async def _with_deadline(self, awaitable: Any, ctx: CallContext) -> Any:
         if ctx.deadline is None:
             return await awaitable
