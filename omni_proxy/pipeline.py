@@ -290,7 +290,7 @@ class Pipeline:
     # -- the response's omni object and the record ---------------------------------------
     def omni(self, ctx: CallContext, usage: Usage) -> dict[str, Any]:
         model = ctx.route.model if ctx.route else None
-        cost, premium = self.costs(model, usage)
+        cost, premium = ctx.costs or self.costs(model, usage)
         return {
             "request_id": ctx.request_id,
             "task_type": ctx.classification.task_type if ctx.classification else None,
@@ -324,7 +324,12 @@ class Pipeline:
                 clamp_tokens(usage.prompt_tokens), clamp_tokens(usage.completion_tokens)
             )
         model = ctx.route.model if ctx.route else None
-        cost, premium = self.costs(model, usage) if ctx.status < 400 else (Decimal(0), Decimal(0))
+        if ctx.costs is not None:
+            cost, premium = ctx.costs  # calls that were answered cost money however it ended
+        elif ctx.status < 400:
+            cost, premium = self.costs(model, usage)
+        else:
+            cost, premium = Decimal(0), Decimal(0)
         plan = ctx.plan
         event = RequestRecord(
             request_id=ctx.request_id,

@@ -175,6 +175,9 @@ class CallContext:
     config: Any = None
     deadline: float | None = None
     prompt_estimate: int = 0
+    #: (cost, premium) when a request made several upstream calls (``/v1/completions`` with
+    #: a list of prompts): what they cost, recorded even if a later call failed.
+    costs: tuple[Decimal, Decimal] | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000

@@ -1,0 +1,100 @@
+"""Admission covers all the work a request causes (issue 15): ``/v1/completions`` with a list
+of prompts is admitted per prompt, capped, and recorded at what its calls really cost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import MASTER_KEY, ProxyProcess
+from tests.fakes.openai_upstream import FakeOpenAI
+from tests.reliability_support import eventually, sqlite_rows
+
+AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def proxy(fake: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+    config: dict[str, Any] = {
+        "providers": {
+            "up": {"plugin": "openai", "base_url": fake.base_url, "api_key": "sk-upstream-test"}
+        },
+        "models": [
+            {
+                "name": "cheap",
+                "provider": "up",
+                "model": "gpt-4o-mini",
+                "cost_input": 1000,
+                "cost_output": 1000,
+            }
+        ],
+        "routing": {"max_attempts": 1},
+    }
+    with ProxyProcess(tmp_path_factory.mktemp("fanout"), config) as running:
+        yield running
+
+
+def org_key(proxy: ProxyProcess, name: str, **fields: Any) -> str:
+    r = httpx.post(proxy.base_url + "/organizations", json={"name": name, **fields}, headers=AUTH)
+    assert r.status_code == 201, r.text
+    r = httpx.post(proxy.base_url + "/api-keys", json={"org": name}, headers=AUTH)
+    assert r.status_code == 201, r.text
+    return str(r.json()["key"])
+
+
+def completions(proxy: ProxyProcess, key: str, prompt: Any, **extra: Any) -> httpx.Response:
+    return httpx.post(
+        proxy.base_url + "/completions",
+        json={"model": "cheap", "prompt": prompt, **extra},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+
+
+def test_each_prompt_is_admitted_against_the_rate_limit(
+    proxy: ProxyProcess, fake: FakeOpenAI
+) -> None:
+    key = org_key(proxy, "fanout-rpm", rpm_limit=3)
+    fake.reset()
+    r = completions(proxy, key, ["a", "b", "c", "d", "e"])
+    assert r.status_code == 429, r.text
+    assert r.json()["error"]["code"] == "rate_limit_exceeded"
+    assert fake.requests_to("/chat/completions") == []  # refused before any upstream call
+
+
+def test_prompt_lists_are_capped(proxy: ProxyProcess, fake: FakeOpenAI) -> None:
+    fake.reset()
+    r = completions(proxy, MASTER_KEY, ["x"] * 1000)
+    assert r.status_code == 400
+    assert r.json()["error"]["param"] == "prompt"
+    assert fake.requests_to("/chat/completions") == []
+
+
+def test_a_failure_mid_list_still_records_what_the_calls_cost(
+    proxy: ProxyProcess, fake: FakeOpenAI
+) -> None:
+    fake.reset()
+    r = completions(proxy, MASTER_KEY, ["one two three", "four five six", "seven"])
+    assert r.status_code == 200
+    rid_ok = r.headers["x-request-id"]
+    fake.reset()
+    fake.fail_next("ok", path="/chat/completions")  # the first call answers,
+    fake.fail_next("status", status=400, path="/chat/completions")  # the second fails
+    r = completions(proxy, MASTER_KEY, ["hello there", "again", "never sent"])
+    assert r.status_code == 400, r.text
+    rid_fail = r.headers["x-request-id"]
+    assert len(fake.requests_to("/chat/completions")) == 2
+    assert eventually(lambda: len(sqlite_rows(proxy, [rid_ok, rid_fail])) == 2, timeout=10)
+    rows = sqlite_rows(proxy, [rid_ok, rid_fail])
+    assert float(rows[rid_ok]["cost"]) > 0 and rows[rid_ok]["prompt_tokens"] > 0
+    assert rows[rid_fail]["status"] == 400
+    assert float(rows[rid_fail]["cost"]) > 0  # the answered call is paid for
