@@ -31,7 +31,13 @@ from .config import Config, ConfigError, load_config
 from .defaults.record import RecordPlugin
 from .errors import ProxyError
 from .health import Health
-from .http import RequestIdMiddleware, assign_request_id, error_response, fast_request
+from .http import (
+    RequestIdMiddleware,
+    assign_request_id,
+    error_response,
+    fast_request,
+    id_headers,
+)
 from .logs import RequestLogPlugin, configure
 from .metrics import MetricsPlugin, metrics_endpoint
 from .pipeline import Pipeline
@@ -88,7 +94,7 @@ def _server_error(request: Request, exc: Exception) -> Response:
     rid = request.scope.get("state", {}).get("request_id")
     response = error_response(err, rid)
     if rid:  # this response bypasses RequestIdMiddleware (it sits outside it)
-        response.headers["x-request-id"] = rid
+        response.raw_headers.extend(id_headers(request.scope))
     return response
 
 
@@ -132,7 +138,7 @@ class OmniApp(Starlette):
             except Exception as exc:
                 response = _server_error(request, exc)
         if not any(k == b"x-request-id" for k, _ in response.raw_headers):
-            response.raw_headers.append((b"x-request-id", rid.encode()))
+            response.raw_headers.extend(id_headers(scope))
         await response(scope, receive, send)
 
 

@@ -364,6 +364,7 @@ class Pipeline:
             client_disconnected=ctx.client_disconnected,
             error_code=ctx.error_code,
             upstream_ms=ctx.upstream_ms,
+            client_request_id=ctx.client_request_id,
         )
         if self.settle is not None:
             try:

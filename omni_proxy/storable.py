@@ -119,6 +119,7 @@ def sanitize(record: RequestRecord) -> RequestRecord:
         "provider",
         "error",
         "error_code",
+        "client_request_id",
     ):
         value = getattr(record, name)
         if value is not None:

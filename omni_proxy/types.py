@@ -178,6 +178,8 @@ class CallContext:
     #: (cost, premium) when a request made several upstream calls (``/v1/completions`` with
     #: a list of prompts): what they cost, recorded even if a later call failed.
     costs: tuple[Decimal, Decimal] | None = None
+    #: The client's own ``x-request-id``, if it sent one (ours is ``request_id``).
+    client_request_id: str | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -217,6 +219,7 @@ class RequestRecord:
     client_disconnected: bool = False
     error_code: str | None = None
     upstream_ms: float | None = None
+    client_request_id: str | None = None
 
 
 # A provider's stream: the JSON text of each OpenAI chat.completion.chunk, no SSE framing.

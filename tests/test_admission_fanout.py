@@ -98,3 +98,30 @@ def test_a_failure_mid_list_still_records_what_the_calls_cost(
     assert float(rows[rid_ok]["cost"]) > 0 and rows[rid_ok]["prompt_tokens"] > 0
     assert rows[rid_fail]["status"] == 400
     assert float(rows[rid_fail]["cost"]) > 0  # the answered call is paid for
+
+
+def test_a_reused_client_request_id_never_drops_or_suppresses_records(
+    proxy: ProxyProcess, fake: FakeOpenAI
+) -> None:
+    """Two orgs send the same ``x-request-id`` three times each: six records, each with the
+    proxy's own id as the key and the client's kept as ``client_request_id`` (issue 15)."""
+    fake.reset()
+    keys = [org_key(proxy, "reuse-a"), org_key(proxy, "reuse-b")]
+    ids = []
+    for key in keys * 3:
+        r = httpx.post(
+            proxy.base_url + "/chat/completions",
+            json={"model": "cheap", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"Authorization": f"Bearer {key}", "x-request-id": "same-id-1"},
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+        assert r.headers["x-client-request-id"] == "same-id-1"
+        assert r.headers["x-request-id"] != "same-id-1"
+        assert r.json()["omni"]["request_id"] == r.headers["x-request-id"]
+        ids.append(r.headers["x-request-id"])
+    assert len(set(ids)) == 6
+    assert eventually(lambda: len(sqlite_rows(proxy, ids)) == 6, timeout=10)
+    rows = sqlite_rows(proxy, ids)
+    assert {row["client_request_id"] for row in rows.values()} == {"same-id-1"}
+    assert len({row["org_id"] for row in rows.values()}) == 2

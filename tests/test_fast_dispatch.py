@@ -29,11 +29,13 @@ def test_chat_completions_skip_the_stack_and_keep_its_behaviour(tmp_path: Path) 
         )
         assert r.status_code == 401
         assert_contract_error(401, r.json())
-        assert r.headers["x-request-id"] == "mine-1"
+        assert r.headers["x-request-id"].startswith("req_")  # ours, never the client's
+        assert r.headers["x-client-request-id"] == "mine-1"
         # A fresh id when the client's is missing or unsafe.
         r = client.post("/chat/completions", json={}, headers={**AUTH, "x-request-id": "bad id\t"})
         assert r.status_code == 400
         assert r.headers["x-request-id"].startswith("req_")
+        assert "x-client-request-id" not in r.headers
         # The header limit holds on the direct path too.
         r = client.post("/v1/chat/completions", json={}, headers={"x-big": "a" * 100_000})
         assert r.status_code == 431
@@ -57,7 +59,8 @@ def test_an_unhandled_error_on_the_direct_path_is_a_contract_500(
     assert r.status_code == 500
     assert_contract_error(500, r.json())
     assert "boom" not in r.text  # no internals leak
-    assert r.headers["x-request-id"] == "rid-500"
+    assert r.headers["x-request-id"] == r.json()["request_id"]
+    assert r.headers["x-client-request-id"] == "rid-500"
 
 
 def test_cors_turns_the_direct_path_off(tmp_path: Path) -> None:

@@ -31,7 +31,12 @@ def routed_headers(ctx: CallContext) -> dict[str, str]:
 
 def new_context(request: Request, endpoint: str) -> CallContext:
     pipeline: Pipeline = request.app.state.pipeline
-    return CallContext(request_id=request_id(request), endpoint=endpoint, config=pipeline.config)
+    return CallContext(
+        request_id=request_id(request),
+        endpoint=endpoint,
+        config=pipeline.config,
+        client_request_id=request.scope["state"].get("client_request_id"),
+    )
 
 
 async def _prepare(

@@ -25,11 +25,12 @@ MIGRATION_LOCK = 0x6F6D6E69  # "omni"
 INSERT_REQUEST = (
     "INSERT INTO requests (id, org_id, key_id, endpoint, task_type, model_requested, model_used,"
     " provider, prompt_tokens, completion_tokens, cost, premium_cost, savings, latency_ms,"
-    " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at)"
+    " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at,"
+    " client_request_id)"
     " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
     " %s::text[], %s::text[], %s::text[], %s::integer[], %s::integer[], %s::numeric[],"
     " %s::numeric[], %s::numeric[], %s::float8[], %s::float8[], %s::boolean[], %s::integer[],"
-    " %s::text[], %s::integer[], %s::boolean[], %s::timestamptz[])"
+    " %s::text[], %s::integer[], %s::boolean[], %s::timestamptz[], %s::text[])"
     " ON CONFLICT (id) DO NOTHING"
 )
 INSERT_ROUTING = (
@@ -69,6 +70,7 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
         int(r.fallback_count),
         bool(r.client_disconnected),
         created,
+        r.client_request_id,
     )
     routing = None
     if r.routing is not None:

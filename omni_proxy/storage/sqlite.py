@@ -52,6 +52,7 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
         r.fallback_count,
         int(r.client_disconnected),
         created,
+        r.client_request_id,
     )
     routing = None
     if r.routing is not None:
@@ -73,8 +74,8 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
 INSERT_REQUEST = (
     "INSERT INTO requests (id, org_id, key_id, endpoint, task_type, model_requested, model_used,"
     " provider, prompt_tokens, completion_tokens, cost, premium_cost, savings, latency_ms,"
-    " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at)"
-    " VALUES ({}) ON CONFLICT (id) DO NOTHING"
+    " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at,"
+    " client_request_id) VALUES ({}) ON CONFLICT (id) DO NOTHING"
 )
 INSERT_ROUTING = (
     "INSERT INTO routing_logs (request_id, org_id, strategy, task_type, candidates, plan,"
@@ -262,7 +263,7 @@ class SQLiteDatabase(SQLStore):
             try:
                 if batch:
                     _mark_new(conn, [r[0][0] for r in rows])
-                conn.executemany(INSERT_REQUEST.format(", ".join("?" * 21)), [r[0] for r in rows])
+                conn.executemany(INSERT_REQUEST.format(", ".join("?" * 22)), [r[0] for r in rows])
                 if batch:
                     conn.execute(ROLLUP_BATCH)
                     conn.execute(LATENCY_BATCH)
