@@ -178,6 +178,8 @@ class CallContext:
     #: (cost, premium) when a request made several upstream calls (``/v1/completions`` with
     #: a list of prompts): what they cost, recorded even if a later call failed.
     costs: tuple[Decimal, Decimal] | None = None
+    #: Output tokens the request may cause (``max_tokens`` times ``n``), for budget reservations.
+    output_estimate: int | None = None
     #: The client's own ``x-request-id``, if it sent one (ours is ``request_id``).
     client_request_id: str | None = None
 

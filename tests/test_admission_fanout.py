@@ -125,3 +125,45 @@ def test_a_reused_client_request_id_never_drops_or_suppresses_records(
     rows = sqlite_rows(proxy, ids)
     assert {row["client_request_id"] for row in rows.values()} == {"same-id-1"}
     assert len({row["org_id"] for row in rows.values()}) == 2
+
+
+def test_concurrent_requests_cannot_overshoot_the_budget(
+    proxy: ProxyProcess, fake: FakeOpenAI
+) -> None:
+    """40 requests at once on a budget worth 5: admission reserves each one's estimated
+    cost, so at most about 5 are served and spend passes the budget by at most one
+    request (issue 15: 26 were served)."""
+    import asyncio
+
+    fake.reset()
+    body = {"model": "cheap", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}
+    probe = httpx.post(proxy.base_url + "/chat/completions", json=body, headers=AUTH, timeout=30)
+    assert probe.status_code == 200
+    one = float(probe.json()["omni"]["cost"])
+    assert one > 0
+    budget = round(one * 5, 8)
+    key = org_key(proxy, "budget-race", monthly_budget_usd=budget)
+    fake.set_behaviour("gpt-4o-mini", "timeout", delay_s=0.5)  # all 40 overlap
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(
+            base_url=proxy.base_url,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+            limits=httpx.Limits(max_connections=40),
+        ) as client:
+            return await asyncio.gather(
+                *(client.post("/chat/completions", json=body) for _ in range(40))
+            )
+
+    try:
+        answers = asyncio.run(burst())
+    finally:
+        fake.clear_behaviour()
+    served = [r for r in answers if r.status_code == 200]
+    refused = [r for r in answers if r.status_code == 429]
+    assert len(served) + len(refused) == 40
+    assert {r.json()["error"]["code"] for r in refused} == {"insufficient_quota"}
+    assert 1 <= len(served) <= 6, len(served)
+    spent = sum(float(r.json()["omni"]["cost"]) for r in served)
+    assert spent <= budget + one * 1.5, (spent, budget)

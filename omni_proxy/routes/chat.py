@@ -64,12 +64,22 @@ async def _prepare(
     ctx.stream = bool(body.get("stream"))
     ctx.deadline = time.monotonic() + config.routing.deadline_s
     ctx.prompt_estimate = max(1, estimate_prompt_tokens(body))
+    ctx.output_estimate = output_estimate(body)
     if admit:
         await pipeline.admit(ctx)
     if task is not None:
         ctx.classification = Classification(task, 1.0, (f"endpoint:{ctx.endpoint}",), "endpoint")
     await pipeline.route(body, routing, ctx)
     return pipeline, body
+
+
+def output_estimate(body: dict[str, Any]) -> int | None:
+    """``max_tokens`` times ``n`` when the client bounded its answer (validated already)."""
+    most = body.get("max_completion_tokens") or body.get("max_tokens")
+    if not isinstance(most, int):
+        return None
+    n = body.get("n")
+    return most * (n if isinstance(n, int) and n > 0 else 1)
 
 
 async def chat_completions(request: Request) -> Response:

@@ -23,7 +23,7 @@ from ..relay import DONE, frame
 from ..streaming import SSEResponse
 from ..types import CallContext, Usage
 from ..validation import take_routing_options, validate_chat
-from .chat import fail, new_context, routed_headers
+from .chat import fail, new_context, output_estimate, routed_headers
 
 #: Prompts in one request: each becomes its own upstream call, admitted and charged on its
 #: own, so a list must stay small enough to answer within the deadline.
@@ -162,6 +162,7 @@ async def completions(request: Request) -> Response:
         ctx.stream = bool(body.get("stream"))
         ctx.deadline = time.monotonic() + pipeline.config.routing.deadline_s
         # Each prompt is an upstream call: each is admitted (rate limits, budget) on its own.
+        ctx.output_estimate = output_estimate(body)
         for prompt in prompts:
             ctx.prompt_estimate = max(1, len(prompt) // 4)
             await pipeline.admit(ctx)
