@@ -105,6 +105,12 @@ class RoutingSettings(_Strict):
     stream_idle_s: float = Field(default=60.0, gt=0)
 
 
+class MetricsSettings(_Strict):
+    #: Label the token, cost and savings series by org id: every org's spend in one scrape,
+    #: and one series per org, so off unless asked for.
+    org_labels: bool = False
+
+
 class Config(_Strict):
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
@@ -115,8 +121,9 @@ class Config(_Strict):
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     demo: bool = False
-    #: /metrics carries per-org spend, so it needs an admin key unless this is set.
+    #: /metrics needs a global admin key (the master key) unless this is set.
     metrics_public: bool = False
+    metrics: MetricsSettings = MetricsSettings()
     #: Browser origins allowed by CORS; empty (the default) means CORS stays closed.
     cors_origins: list[str] = Field(default_factory=list)
     source: str | None = None

@@ -22,7 +22,7 @@ from prometheus_client import multiprocess as prom_multiprocess
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .errors import ProxyError
+from .errors import ProxyError, permission_denied
 from .http import api_key_of, error_response, request_id
 from .plugins import hookimpl
 from .types import RequestRecord
@@ -114,6 +114,15 @@ class MetricsPlugin:
     def __init__(self, state: Any = None) -> None:
         self.state = state
         self._gauges_at = 0.0
+        self._org_labels: bool | None = None
+
+    def _org(self, event: RequestRecord) -> str:
+        """The org label: the org id only with ``metrics.org_labels`` (else one series)."""
+        if self._org_labels is None:
+            config = getattr(self.state, "config", None) if self.state is not None else None
+            settings = getattr(config, "metrics", None)
+            self._org_labels = bool(getattr(settings, "org_labels", False))
+        return (event.org_id or "") if self._org_labels else ""
 
     def _model_label(self, name: str | None) -> str:
         """A model name clients chose becomes a label only if the registry knows it: label
@@ -127,7 +136,7 @@ class MetricsPlugin:
     def record(self, event: RequestRecord) -> None:
         model = event.model_used or self._model_label(event.model_requested)
         provider = event.provider or ""
-        org = event.org_id or ""
+        org = self._org(event)
         child(
             REQUESTS, event.endpoint, str(event.status), provider, model, event.task_type or ""
         ).inc()
@@ -186,7 +195,11 @@ async def metrics_endpoint(request: Request) -> Response:
     pipeline = request.app.state.pipeline
     if not pipeline.config.metrics_public:
         try:
-            await pipeline.authenticate(request, api_key_of(request), "admin")
+            principal = await pipeline.authenticate(request, api_key_of(request), "admin")
+            if principal.key_id is not None:  # an org's admin key: not every org's spend
+                raise permission_denied(
+                    "Only a global admin key (the master key) may read /metrics."
+                )
         except ProxyError as err:
             return error_response(err, request_id(request))
     request.app.state.metrics_plugin._gauges()
