@@ -54,6 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"demo mode: SIMULATED models, no provider is called.\nAPI key for this run: {key}",
             flush=True,
         )
+    from . import security
     from .logs import configure
 
     configure(config.log_level)
@@ -75,6 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         proxy_headers=False,  # nothing here reads X-Forwarded-*; skip the per-request work
         timeout_graceful_shutdown=30,
+        timeout_keep_alive=security.KEEP_ALIVE_S,  # idle keep-alive connections close
     )
     tune_gc()
     # uvicorn re-raises the signal it shut down on; after a graceful shutdown that is a clean exit.
