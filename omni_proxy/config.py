@@ -119,6 +119,8 @@ class Config(_Strict):
     models: list[ModelSettings] = Field(default_factory=list)
     routing: RoutingSettings = RoutingSettings()
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
+    #: Messages per request at most (400 beyond): bounds the work one body makes.
+    max_messages: int = Field(default=10_000, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     demo: bool = False
     #: /metrics needs a global admin key (the master key) unless this is set.

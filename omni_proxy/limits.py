@@ -43,6 +43,8 @@ from .types import CallContext, ModelInfo, Principal, RequestRecord
 log = logging.getLogger("omni_proxy.limits")
 
 WINDOW_S = 60
+#: Endpoints that are rate limited but call no provider: nothing to reserve or settle.
+NO_UPSTREAM = frozenset({"/v1/router/debug"})
 #: Output tokens assumed for a request that did not bound its answer with ``max_tokens``.
 DEFAULT_OUTPUT_ESTIMATE = 256
 #: A reservation that is never settled (a request lost to a crash) is dropped after this.
@@ -375,7 +377,7 @@ class Limiter:
         checks = self.checks_for(principal, ctx.prompt_estimate)
         if checks:
             await self._admit_rates(principal, checks)
-        if budget is not None:
+        if budget is not None and ctx.endpoint not in NO_UPSTREAM:
             self._reserve(principal.org_id, ctx)
 
     async def _admit_rates(self, principal: Principal, checks: list[Check]) -> None:

@@ -118,7 +118,12 @@ def _tool_call_ids(where: str, calls: Any) -> set[str]:
     return ids
 
 
-def validate_messages(messages: Any) -> None:
+#: Messages in one conversation at most (``max_messages`` in the config): each is checked,
+#: classified and estimated on the event loop; 250k of them held every other tenant ~1 s.
+MAX_MESSAGES = 10_000
+
+
+def validate_messages(messages: Any, max_messages: int = MAX_MESSAGES) -> None:
     if messages is None:
         raise bad_request("Missing required parameter: 'messages'.", param="messages")
     if not isinstance(messages, list):
@@ -132,6 +137,13 @@ def validate_messages(messages: Any) -> None:
             "Invalid 'messages': empty array. Expected an array with minimum length 1.",
             param="messages",
             code="empty_array",
+        )
+    if len(messages) > max_messages:
+        raise bad_request(
+            f"Invalid 'messages': array too long. Expected an array with maximum length "
+            f"{max_messages}, but got an array with length {len(messages)} instead.",
+            param="messages",
+            code="array_above_max_length",
         )
     open_calls: set[str] | None = None  # ids a tool message may answer here
     for i, msg in enumerate(messages):
@@ -192,7 +204,7 @@ def validate_messages(messages: Any) -> None:
             )
 
 
-def validate_chat(body: Any) -> dict[str, Any]:
+def validate_chat(body: Any, max_messages: int = MAX_MESSAGES) -> dict[str, Any]:
     """Check a chat-completions body in place; return it for convenience."""
     if not isinstance(body, dict):
         raise bad_request(
@@ -208,7 +220,7 @@ def validate_chat(body: Any) -> dict[str, Any]:
             param="model",
             code="invalid_type",
         )
-    validate_messages(body.get("messages"))
+    validate_messages(body.get("messages"), max_messages)
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise bad_request(

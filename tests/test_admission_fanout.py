@@ -167,3 +167,31 @@ def test_concurrent_requests_cannot_overshoot_the_budget(
     assert 1 <= len(served) <= 6, len(served)
     spent = sum(float(r.json()["omni"]["cost"]) for r in served)
     assert spent <= budget + one * 1.5, (spent, budget)
+
+
+def test_router_debug_is_rate_limited(proxy: ProxyProcess) -> None:
+    key = org_key(proxy, "debug-rpm", rpm_limit=2)
+    body = {"messages": [{"role": "user", "content": "write a poem"}]}
+    statuses = [
+        httpx.post(
+            proxy.base_url + "/router/debug",
+            json=body,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        ).status_code
+        for _ in range(4)
+    ]
+    assert statuses[:2] == [200, 200] and statuses[2:] == [429, 429], statuses
+
+
+def test_message_count_is_capped(proxy: ProxyProcess, fake: FakeOpenAI) -> None:
+    fake.reset()
+    many = [{"role": "user", "content": "x"}] * 10_001
+    for path in ("/chat/completions", "/router/debug"):
+        r = httpx.post(
+            proxy.base_url + path, json={"model": "cheap", "messages": many}, headers=AUTH
+        )
+        assert r.status_code == 400, r.text
+        err = r.json()["error"]
+        assert err["param"] == "messages" and err["code"] == "array_above_max_length"
+    assert fake.requests_to("/chat/completions") == []

@@ -58,7 +58,7 @@ async def _prepare(
     body = await read_json(request, config.max_body_bytes)
     if default_model is not None and isinstance(body, dict):
         body.setdefault("model", default_model)
-    validate_chat(body)
+    validate_chat(body, config.max_messages)
     routing = take_routing_options(body, request.headers)
     ctx.requested_model = body["model"]
     ctx.stream = bool(body.get("stream"))
@@ -163,7 +163,8 @@ async def router_debug(request: Request) -> Response:
     """The routing decision, explained, without calling a provider (or recording anything)."""
     ctx = new_context(request, "/v1/router/debug")
     try:
-        await _prepare(request, ctx, permission="read", default_model="auto", admit=False)
+        # Rate limited like any route (it classifies and plans: real work), never charged.
+        await _prepare(request, ctx, permission="read", default_model="auto")
         assert ctx.plan is not None and ctx.classification is not None
         plan, cls = ctx.plan, ctx.classification
         return JSON(

@@ -175,7 +175,7 @@ async def create_response(request: Request) -> Response:
         try:
             req = fmt.parse_request(raw)
             chat = fmt.to_chat(req, turn.history)
-            validate_chat(chat)
+            validate_chat(chat, pipeline.config.max_messages)
         except ProxyError as err:
             if err.status != 400:
                 raise
