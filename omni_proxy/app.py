@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import psycopg
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -46,6 +48,7 @@ from .provider import Provider
 from .recorder import Recorder
 from .registry import Providers, build_registry
 from .routes import admin, chat, completions, embeddings, messages, meta, responses, usage
+from .storable import error_kind
 from .storage import open_database
 
 log = logging.getLogger("omni_proxy")
@@ -89,8 +92,19 @@ def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def _server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s", request.url.path, exc_info=exc)
-    err = ProxyError(500, "The proxy hit an internal error.", type="server_error")
+    if error_kind(exc) == "outage":
+        # The database (usage, keys, the dashboard) is away: a 503 to retry, not a bug.
+        log.warning("database unavailable on %s: %s", request.url.path, exc)
+        err = ProxyError(
+            503,
+            "The proxy's database is unavailable; retry shortly.",
+            type="server_error",
+            code="database_unavailable",
+            headers={"retry-after": "5"},
+        )
+    else:
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        err = ProxyError(500, "The proxy hit an internal error.", type="server_error")
     rid = request.scope.get("state", {}).get("request_id")
     response = error_response(err, rid)
     if rid:  # this response bypasses RequestIdMiddleware (it sits outside it)
@@ -242,7 +256,14 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
     app = OmniApp(
         routes=routes(),
         middleware=[Middleware(RequestIdMiddleware), *security.middleware(config)],
-        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        exception_handlers={
+            HTTPException: _http_error,
+            # Database outages answered here, below ServerErrorMiddleware: it would log each
+            # a second time, re-raise it to the server and close the client's connection.
+            psycopg.OperationalError: _server_error,
+            sqlite3.OperationalError: _server_error,
+            Exception: _server_error,
+        },
         lifespan=lifespan,
     )
     if not getattr(config, "cors_origins", None):

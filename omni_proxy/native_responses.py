@@ -115,7 +115,29 @@ def check_basics(body: dict[str, Any]) -> Basics:
         )
     stream = _typed(body, "stream", bool, "a boolean")
     store = _typed(body, "store", bool, "a boolean")
+    _check_tools(body.get("tools"))
     return Basics(model, bool(stream), store is not False, previous)
+
+
+def _check_tools(tools: Any) -> None:
+    """``tools`` is an array of objects each with a string ``type``, as OpenAI checks,
+    whichever upstream answers (built-in tools pass through to native providers)."""
+    if tools is None:
+        return
+    if not isinstance(tools, list):
+        raise bad_request(
+            f"Invalid type for 'tools': expected an array of tools, but got {type_name(tools)} "
+            "instead.",
+            param="tools",
+            code="invalid_type",
+        )
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
+            raise bad_request(
+                f"Invalid 'tools[{i}]': expected an object with a string 'type'.",
+                param=f"tools[{i}]",
+                code="invalid_type",
+            )
 
 
 def input_items(value: Any) -> list[dict[str, Any]]:

@@ -531,7 +531,12 @@ async def _form(request: Request) -> dict[str, str]:
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             return {}
-    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20)
+    try:
+        fields = parse_qs(
+            body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20
+        )
+    except ValueError:  # more fields than any of our forms has: treated as no form at all
+        return {}
     return {k: v[-1] for k, v in fields.items()}
 
 

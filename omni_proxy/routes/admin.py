@@ -19,6 +19,7 @@ from starlette.routing import Route
 from ..errors import ProxyError, bad_request, permission_denied
 from ..http import JSON, api_key_of, error_response, read_json, request_id
 from ..keys import KeyRequestError, create_key, ensure_org, parse_permissions
+from ..storable import error_kind
 from ..types import Principal
 
 _MAX_BODY = 64 * 1024
@@ -149,12 +150,23 @@ async def create_org(request: Request) -> Response:
                 code="conflict",
                 param="name",
             )
-        org = await db.create_org(
-            name,
-            monthly_budget_usd=_budget(body),
-            rpm_limit=_limit(body, "rpm_limit"),
-            tpm_limit=_limit(body, "tpm_limit"),
-        )
+        try:
+            org = await db.create_org(
+                name,
+                monthly_budget_usd=_budget(body),
+                rpm_limit=_limit(body, "rpm_limit"),
+                tpm_limit=_limit(body, "tpm_limit"),
+            )
+        except Exception as exc:
+            # The name is unique (deleted orgs' too): taken meanwhile by a concurrent create.
+            if error_kind(exc) != "data":
+                raise
+            raise ProxyError(
+                409,
+                f"An organization named '{name}' already exists (or existed).",
+                code="conflict",
+                param="name",
+            ) from None
     except ProxyError as err:
         return _error(request, err)
     return JSON(_org_object(org), status_code=201)

@@ -89,6 +89,10 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
     return request, routing
 
 
+def _has_nul(params: tuple[Any, ...]) -> bool:
+    return any(isinstance(p, str) and "\x00" in p for p in params)
+
+
 class PostgresDatabase(SQLStore):
     dialect = "postgres"
 
@@ -101,7 +105,9 @@ class PostgresDatabase(SQLStore):
             min_size=min_size,
             max_size=max_size,
             open=False,
-            timeout=10.0,
+            # How long a query waits for a connection: while the database is down, admin
+            # and usage calls get their 503 after this, not after a long hang.
+            timeout=5.0,
             kwargs={"autocommit": True, "connect_timeout": 5},
             check=AsyncConnectionPool.check_connection,
             name="omni-proxy",
@@ -158,12 +164,16 @@ class PostgresDatabase(SQLStore):
 
     # -- SQLStore primitives ----------------------------------------------------------------
     async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        if _has_nul(params):
+            return []  # PostgreSQL text holds no NUL, so nothing matches (and it would raise)
         async with self._pool.connection() as conn:
             cur = await conn.execute(sql, params)
             names = [d.name for d in cur.description or ()]
             return [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]
 
     async def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        if _has_nul(params) and sql.lstrip().upper().startswith(("UPDATE", "DELETE")):
+            return 0  # a NUL in a key matches no row (ids come from clients' URLs)
         async with self._pool.connection() as conn:
             cur = await conn.execute(sql, params)
             return cur.rowcount
