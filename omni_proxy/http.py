@@ -227,11 +227,15 @@ def assign_request_id(scope: Scope) -> str:
                 client = text
             if name == b"x-request-id":
                 break
-    # Unique, not secret: random's generator (reseeded in forked children) costs a
-    # fraction of a getrandom() system call per request. Time first (ms, then 80 random
-    # bits): the ids are primary keys, and appending at the index's edge keeps a growing
-    # table's insert cost flat (random ids doubled SQLite's by 500k rows).
-    rid = f"req_{time.time_ns() // 1_000_000:012x}{random.getrandbits(80):020x}"
+    rid = new_request_id()
     state["request_id"] = rid
     state["client_request_id"] = client
     return rid
+
+
+def new_request_id() -> str:
+    """Unique, not secret: random's generator (reseeded in forked children) costs a fraction
+    of a getrandom() system call per request. Time first (ms, then 80 random bits): the ids
+    are primary keys, and appending at the index's edge keeps a growing table's insert cost
+    flat (random ids doubled SQLite's by 500k rows)."""
+    return f"req_{time.time_ns() // 1_000_000:012x}{random.getrandbits(80):020x}"

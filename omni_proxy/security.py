@@ -32,7 +32,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .coalesce import CoalescingTransport
 from .errors import ProxyError
-from .http import error_response
+from .http import error_response, new_request_id
 
 #: Request line + headers, in bytes (``OMNI_MAX_HEADER_BYTES``); nginx allows 32 KB by default.
 MAX_HEADER_BYTES = int(os.environ.get("OMNI_MAX_HEADER_BYTES") or 64 * 1024)
@@ -126,10 +126,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _refuse(self, err: ProxyError, status: bytes) -> None:
-        body = err.to_bytes(None)
+        """Answer before any request reached the app: CONTRACT.md's JSON with a request id."""
+        rid = new_request_id()
+        body = err.to_bytes(rid)
         self.transport.write(
             b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n"
             b"content-length: " + str(len(body)).encode() + b"\r\n"
+            b"x-request-id: " + rid.encode() + b"\r\n"
             b"connection: close\r\n\r\n" + body
         )
         self.transport.close()
@@ -178,19 +181,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
-        if not self._too_large:
-            super().send_400_response(msg)
-            return
+        """uvicorn's protocol-level 400 (and our 431) as JSON in CONTRACT.md's shape."""
         if self.transport.is_closing():
             return
-        body = headers_too_large(self.max_header_bytes).to_bytes(None)
-        self.transport.write(
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-            b"content-type: application/json\r\n"
-            b"content-length: " + str(len(body)).encode() + b"\r\n"
-            b"connection: close\r\n\r\n" + body
-        )
-        self.transport.close()
+        if self._too_large:
+            err = headers_too_large(self.max_header_bytes)
+            self._refuse(err, b"431 Request Header Fields Too Large")
+            return
+        err = ProxyError(400, "Invalid HTTP request received.", code="invalid_http_request")
+        self._refuse(err, b"400 Bad Request")
 
 
 class HeaderLimitMiddleware:

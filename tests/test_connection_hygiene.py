@@ -3,6 +3,7 @@ exhausted the fd limit), and a connection beyond the cap gets a clear 503."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from pathlib import Path
@@ -85,3 +86,30 @@ def test_connections_beyond_the_cap_get_a_503(tmp_path: Path) -> None:
             for sock in held:
                 sock.close()
         assert eventually(lambda: httpx.get(proxy.root + "/health").status_code == 200, timeout=5)
+
+
+def test_protocol_level_errors_are_contract_json_with_a_request_id(tmp_path: Path) -> None:
+    import orjson
+
+    from tests.reliability_support import assert_contract_error
+
+    with ProxyProcess(tmp_path, {"demo": True}) as proxy:
+        for raw, status in (
+            (b"GARBAGE\x01 / HTTP/1.1\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n", 431),
+        ):
+            sock = socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
+            # Closed while the head arrived: the answer is already sent.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(raw)
+            closed, got = closed_by_server(sock, 5)
+            sock.close()
+            assert closed and got.startswith(b"HTTP/1.1 %d" % status), got[:80]
+            head, _, body = got.partition(b"\r\n\r\n")
+            assert b"content-type: application/json" in head
+            rid = next(
+                line.split(b": ", 1)[1].decode()
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"x-request-id: ")
+            )
+            assert_contract_error(status, orjson.loads(body), rid)
