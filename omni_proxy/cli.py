@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import signal
 import sys
 import tempfile
@@ -83,10 +84,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     if args.workers > 1:
+        made = None
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # Each worker writes its metrics here; /metrics merges them.
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="omni-metrics-")
-        uvicorn.run("omni_proxy.app:app_from_env", factory=True, workers=args.workers, **options)
+            made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="omni-metrics-")
+        try:
+            uvicorn.run(
+                "omni_proxy.app:app_from_env", factory=True, workers=args.workers, **options
+            )
+        finally:
+            if made is not None:  # ours, so ours to remove (one was left per run)
+                shutil.rmtree(made, ignore_errors=True)
     else:
         uvicorn.run(app, **options)
     return 0
