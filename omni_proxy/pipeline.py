@@ -193,6 +193,8 @@ class Pipeline:
                     operation=operation,
                 )
                 response = await self._with_deadline(await_me_maybe(pending), ctx)
+                if operation == "chat":
+                    check_chat_answer(response, route)
             except ProxyError as err:
                 last = self.scrub(err)
                 route = await self._next_route(route, err, ctx)
@@ -473,6 +475,26 @@ async def _aclose(iterator: Any) -> None:
         # Closing a broken upstream must not mask the error that broke it.
         with contextlib.suppress(Exception):
             await asyncio.shield(close())
+
+
+def check_chat_answer(response: Any, route: Route) -> None:
+    """A 200 that is not a chat completion (no list of choices each with a message object)
+    is an upstream failure like any other: fallen back from and recorded, never a 500."""
+    choices = response.get("choices") if isinstance(response, dict) else None
+    if (
+        isinstance(choices, list)
+        and choices
+        and all(isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices)
+        and isinstance(response.get("usage"), dict | None)
+    ):
+        return
+    raise ProxyError(
+        502,
+        f"{route.model.provider}: the upstream answered 200 with a malformed chat completion",
+        type="server_error",
+        code="upstream_malformed",
+        retryable=True,
+    )
 
 
 def _next_untried(plan: RoutePlan, ctx: CallContext, current: Route) -> Route | None:
