@@ -176,16 +176,34 @@ def error_message(payload: Any) -> tuple[str, str | None, str | None, str | None
     return "", None, None, None
 
 
+#: One server-sent event (or line) at most: a stream that never ends its line would
+#: otherwise be buffered without bound.
+MAX_SSE_EVENT_BYTES = 8 << 20
+
+
+def _sse_too_long() -> ProxyError:
+    return ProxyError(
+        502,
+        f"the upstream sent a stream event longer than {MAX_SSE_EVENT_BYTES} bytes",
+        type="server_error",
+        code="upstream_malformed",
+        retryable=True,
+    )
+
+
 async def sse_events(response: UpstreamResponse) -> AsyncIterator[tuple[str | None, bytes]]:
     """(event name, data) for each server-sent event, per the WHATWG framing rules."""
     buffer = b""
     event: str | None = None
     data: list[bytes] = []
+    size = 0  # bytes of the event so far
     async for chunk in response.aiter_bytes():
         buffer += chunk
         while True:
             cut = buffer.find(b"\n")
             if cut < 0:
+                if len(buffer) > MAX_SSE_EVENT_BYTES:
+                    raise _sse_too_long()
                 break
             line, buffer = buffer[:cut], buffer[cut + 1 :]
             if line.endswith(b"\r"):
@@ -193,7 +211,7 @@ async def sse_events(response: UpstreamResponse) -> AsyncIterator[tuple[str | No
             if not line:
                 if data:
                     yield event, b"\n".join(data)
-                event, data = None, []
+                event, data, size = None, [], 0
                 continue
             if line.startswith(b":"):
                 continue
@@ -201,6 +219,9 @@ async def sse_events(response: UpstreamResponse) -> AsyncIterator[tuple[str | No
             if value.startswith(b" "):
                 value = value[1:]
             if field == b"data":
+                size += len(value)
+                if size > MAX_SSE_EVENT_BYTES:
+                    raise _sse_too_long()
                 data.append(value)
             elif field == b"event":
                 event = value.decode("utf-8", "replace")

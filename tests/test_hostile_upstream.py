@@ -3,6 +3,11 @@ a retryable upstream failure (fallen back from and recorded), never a bare 500."
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import http.server
+import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +15,7 @@ import httpx
 
 from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.reliability_support import assert_contract_error, eventually, sqlite_rows
+from tests.reliability_support import assert_contract_error, eventually, rss_kb, sqlite_rows
 
 AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
 
@@ -51,3 +56,71 @@ def test_malformed_200_falls_back_and_is_recorded(tmp_path: Path) -> None:
             assert rows[rid_ok]["status"] == 200 and rows[rid_ok]["fallback_count"] == 1
             assert rows[rid_bad]["status"] == 502
             assert "Traceback" not in proxy.read_log()
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """An upstream that answers a chat request with a gzip bomb, or a stream with one
+    endless line."""
+
+    bomb = gzip.compress(b"\0" * (100 << 20), 9)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        if body.get("stream"):
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.end_headers()
+            try:
+                self.wfile.write(b"data: ")
+                for _ in range(20):
+                    self.wfile.write(b"a" * (1 << 20))
+            except OSError:
+                pass  # the proxy hung up: as it should
+            return
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-encoding", "gzip")
+        self.send_header("content-length", str(len(self.bomb)))
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            self.wfile.write(self.bomb)
+
+
+def test_gzip_bomb_and_endless_event_are_refused(tmp_path: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        config: dict[str, Any] = {
+            "providers": {"evil": {"plugin": "openai", "base_url": base, "api_key": "sk-x-1234"}},
+            "models": [{"name": "evil", "provider": "evil", "model": "gpt-4o-mini"}],
+            "routing": {"max_attempts": 1},
+        }
+        env = {"OMNI_MAX_UPSTREAM_BODY_BYTES": str(8 << 20)}
+        with ProxyProcess(tmp_path, config, env=env) as proxy:
+            assert proxy.proc is not None
+            before = rss_kb(proxy.proc.pid)
+            body = {"model": "evil", "messages": [{"role": "user", "content": "hi"}]}
+            r = httpx.post(proxy.base_url + "/chat/completions", json=body, headers=AUTH)
+            assert r.status_code == 502, r.text[:300]
+            assert_contract_error(502, r.json(), r.headers["x-request-id"])
+            assert "DecodingError" in r.json()["error"]["message"]  # refused while inflating
+            grown_mb = (rss_kb(proxy.proc.pid) - before) / 1024
+            assert grown_mb < 100, grown_mb  # decoded at most 8 MB of the 100 MB (was 2 GB)
+            r = httpx.post(
+                proxy.base_url + "/chat/completions",
+                json={**body, "stream": True},
+                headers=AUTH,
+                timeout=30,
+            )
+            assert r.status_code == 502, r.text[:300]
+            assert r.json()["error"]["code"] == "upstream_malformed"
+            assert httpx.get(proxy.root + "/health").status_code == 200
+            assert "Traceback" not in proxy.read_log()
+    finally:
+        server.shutdown()
+        server.server_close()
