@@ -119,6 +119,8 @@ def error_from_exception(provider: str, exc: Exception) -> ProxyError:
         return upstream_error(
             502, f"{provider}: the upstream closed the connection", code="upstream_disconnected"
         )
+    if isinstance(exc, httpx.DecodingError):  # undecodable, or larger than the cap
+        return upstream_error(502, f"{provider}: {exc}", code="upstream_malformed")
     return upstream_error(
         502, f"{provider}: upstream request failed ({type(exc).__name__})", code="upstream_error"
     )

@@ -75,7 +75,7 @@ class _Hostile(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             try:
                 self.wfile.write(b"data: ")
-                for _ in range(20):
+                for _ in range(200):  # until the proxy hangs up
                     self.wfile.write(b"a" * (1 << 20))
             except OSError:
                 pass  # the proxy hung up: as it should
@@ -108,7 +108,7 @@ def test_gzip_bomb_and_endless_event_are_refused(tmp_path: Path) -> None:
             r = httpx.post(proxy.base_url + "/chat/completions", json=body, headers=AUTH)
             assert r.status_code == 502, r.text[:300]
             assert_contract_error(502, r.json(), r.headers["x-request-id"])
-            assert "DecodingError" in r.json()["error"]["message"]  # refused while inflating
+            assert "larger than 8388608 bytes" in r.json()["error"]["message"]
             grown_mb = (rss_kb(proxy.proc.pid) - before) / 1024
             assert grown_mb < 100, grown_mb  # decoded at most 8 MB of the 100 MB (was 2 GB)
             r = httpx.post(
@@ -118,7 +118,7 @@ def test_gzip_bomb_and_endless_event_are_refused(tmp_path: Path) -> None:
                 timeout=30,
             )
             assert r.status_code == 502, r.text[:300]
-            assert r.json()["error"]["code"] == "upstream_malformed"
+            assert r.json()["error"]["code"] == "upstream_malformed", r.json()
             assert httpx.get(proxy.root + "/health").status_code == 200
             assert "Traceback" not in proxy.read_log()
     finally:

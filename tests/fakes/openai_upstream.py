@@ -106,8 +106,8 @@ class Behaviour:
     ``half_json`` (200 with a truncated JSON body), ``stream_cut`` (``after`` SSE events then
     end the body without ``[DONE]``; with ``abort=True`` drop the connection instead),
     ``stream_error`` (``after`` events then ``data: {"error": ...}``), ``stall`` (``after``
-    events, sleep ``delay_s``, then carry on), ``error_200`` (200 whose body is an error), ``malformed`` (a 200 completion whose
-    ``choices`` and ``usage`` are not what the schema says).
+    events, sleep ``delay_s``, then carry on), ``error_200`` (200 whose body is an error),
+    ``malformed`` (a 200 completion whose ``choices`` and ``usage`` break the schema).
     On non-streaming requests ``stream_cut`` acts as ``half_json``, ``stream_error`` as
     ``error_200`` and ``stall`` as ``timeout``.
     """
