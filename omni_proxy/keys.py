@@ -191,14 +191,30 @@ def _cached(row: dict[str, Any]) -> CachedKey:
     )
 
 
+#: A prefix the database did not know is not asked about again for this long.
+MISS_TTL_S = 5.0
+#: Database look-ups for unknown prefixes per second at most (a burst of as many): a flood
+#: of made-up keys cannot hammer the database.
+MISS_LOOKUPS_PER_S = 20.0
+
+
 class KeyCache:
-    """Every usable key in memory, by prefix; reloaded from the database in the background."""
+    """Every usable key in memory, by prefix; reloaded from the database in the background.
+
+    A well-formed key whose prefix the cache does not know (created from the CLI or on
+    another instance since the last reload) is looked up in the database once: one query
+    per prefix at a time, misses remembered for ``MISS_TTL_S``, at most
+    ``MISS_LOOKUPS_PER_S`` queries a second."""
 
     def __init__(self, db: Database, *, refresh_s: float = 2.0) -> None:
         self.db = db
         self.refresh_s = refresh_s
         self.secret = server_secret()
         self._by_prefix: dict[str, CachedKey] = {}
+        self._misses: dict[str, float] = {}
+        self._pending: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
+        self._tokens = MISS_LOOKUPS_PER_S
+        self._tokens_at = time.monotonic()
         self._used: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self.loaded_at: float | None = None
@@ -243,6 +259,54 @@ class KeyCache:
             return None
         self._used.add(entry.id)
         return entry.principal()
+
+    def knows(self, api_key: str) -> bool:
+        """Whether the key's prefix is in memory (then ``lookup`` has the final word)."""
+        prefix = parse_prefix(api_key)
+        return prefix is None or prefix in self._by_prefix
+
+    async def lookup_missing(self, api_key: str) -> Principal | None:
+        """``lookup`` for a key whose prefix is not in memory: asked of the database."""
+        prefix = parse_prefix(api_key)
+        if prefix is None:
+            return None
+        now = time.monotonic()
+        if self._misses.get(prefix, 0.0) > now:
+            return None
+        pending = self._pending.get(prefix)
+        if pending is None:
+            if not self._take_token(now):
+                return None
+            pending = asyncio.ensure_future(self._fetch(prefix))
+            self._pending[prefix] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(prefix, None))
+        try:
+            row = await asyncio.shield(pending)
+        except Exception as exc:
+            log.debug("key look-up failed: %s", exc)
+            return None
+        if row is None:
+            if len(self._misses) > 10_000:
+                self._misses = {p: t for p, t in self._misses.items() if t > now}
+            self._misses[prefix] = now + MISS_TTL_S
+            return None
+        if prefix not in self._by_prefix:
+            self._by_prefix[prefix] = _cached(row)
+        return self.lookup(api_key)
+
+    async def _fetch(self, prefix: str) -> dict[str, Any] | None:
+        rows = await self.db.active_keys(prefix)
+        return rows[0] if rows else None
+
+    def _take_token(self, now: float) -> bool:
+        self._tokens = min(
+            MISS_LOOKUPS_PER_S, self._tokens + (now - self._tokens_at) * MISS_LOOKUPS_PER_S
+        )
+        self._tokens_at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
     async def start(self) -> None:
         await self.refresh()

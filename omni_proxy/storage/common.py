@@ -242,15 +242,20 @@ class SQLStore(UsageQueries):
             params += (org_id,)
         return bool(await self._execute(sql, params))
 
-    async def active_keys(self) -> list[dict[str, Any]]:
-        """Every usable key with its hash and its org's limits: what the key cache holds."""
-        rows = await self._fetch(
+    async def active_keys(self, prefix: str | None = None) -> list[dict[str, Any]]:
+        """Every usable key (or the one with ``prefix``) with its hash and its org's limits:
+        what the key cache holds."""
+        sql = (
             "SELECT k.id, k.org_id, k.prefix, k.secret_hash, k.permissions, k.rpm_limit,"
             " k.tpm_limit, k.expires_at, o.name AS org_name, o.rpm_limit AS org_rpm_limit,"
             " o.tpm_limit AS org_tpm_limit, o.monthly_budget_usd"
             " FROM api_keys k JOIN orgs o ON o.id = k.org_id"
             " WHERE k.revoked_at IS NULL AND o.deleted_at IS NULL"
         )
+        if prefix is not None:
+            rows = await self._fetch(sql + " AND k.prefix = %s", (prefix,))
+        else:
+            rows = await self._fetch(sql)
         for row in rows:
             row["expires_at"] = to_datetime(row["expires_at"])
             row["monthly_budget_usd"] = money_out(row["monthly_budget_usd"])
