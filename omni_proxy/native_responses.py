@@ -24,7 +24,7 @@ from .errors import ProxyError, bad_request
 from .pipeline import Pipeline, _aclose, _next_chunk, final_error
 from .plugins import await_me_maybe
 from .types import Attempt, CallContext, Route, Usage, clamp_tokens
-from .validation import type_name
+from .validation import check_model_length, type_name
 
 #: Events whose data carries the whole ``Response`` (re-written: public model name, omni).
 ENVELOPES = frozenset(
@@ -108,6 +108,7 @@ def check_basics(body: dict[str, Any]) -> Basics:
             param="model",
             code="invalid_type",
         )
+    check_model_length(model)
     previous = _typed(body, "previous_response_id", str, "a string")
     if body.get("input") is None and previous is None and body.get("prompt") is None:
         raise bad_request(

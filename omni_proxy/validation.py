@@ -204,6 +204,21 @@ def validate_messages(messages: Any, max_messages: int = MAX_MESSAGES) -> None:
             )
 
 
+#: Longest model name accepted: no registry name is longer, and a 1 MB one was echoed
+#: into a 2 MB log line and row.
+MAX_MODEL_CHARS = 256
+
+
+def check_model_length(model: str) -> None:
+    if len(model) > MAX_MODEL_CHARS:
+        raise bad_request(
+            f"Invalid 'model': string too long. Expected a string with maximum length "
+            f"{MAX_MODEL_CHARS}, but got a string with length {len(model)} instead.",
+            param="model",
+            code="string_above_max_length",
+        )
+
+
 def validate_chat(body: Any, max_messages: int = MAX_MESSAGES) -> dict[str, Any]:
     """Check a chat-completions body in place; return it for convenience."""
     if not isinstance(body, dict):
@@ -220,6 +235,7 @@ def validate_chat(body: Any, max_messages: int = MAX_MESSAGES) -> dict[str, Any]
             param="model",
             code="invalid_type",
         )
+    check_model_length(model)
     validate_messages(body.get("messages"), max_messages)
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):

@@ -157,3 +157,18 @@ def test_nul_ids_and_org_race_on_postgres(fake: FakeOpenAI, tmp_path: Any) -> No
             assert r.status_code == 404, r.text
             test_creating_the_same_org_at_once(pg_proxy)
             no_traceback(pg_proxy)
+
+
+def test_a_huge_model_name_is_refused_not_echoed(proxy: ProxyProcess) -> None:
+    huge = "m" * 1_000_000
+    for path, body in (
+        ("/chat/completions", {"messages": [{"role": "user", "content": "x"}]}),
+        ("/embeddings", {"input": "x"}),
+        ("/responses", {"input": "x"}),
+        ("/completions", {"prompt": "x"}),
+    ):
+        r = httpx.post(proxy.base_url + path, json={**body, "model": huge}, headers=AUTH)
+        assert r.status_code == 400, (path, r.status_code)
+        assert r.json()["error"]["param"] == "model"
+        assert len(r.content) < 2000
+    assert huge[:10_000] not in proxy.read_log()
