@@ -126,6 +126,9 @@ class Config(_Strict):
     #: /metrics needs a global admin key (the master key) unless this is set.
     metrics_public: bool = False
     metrics: MetricsSettings = MetricsSettings()
+    #: Addresses of reverse proxies whose ``X-Forwarded-Proto`` is believed (the dashboard's
+    #: cookies are ``Secure`` when the browser's side is TLS).
+    trusted_proxies: list[str] = Field(default_factory=list)
     #: Browser origins allowed by CORS; empty (the default) means CORS stays closed.
     cors_origins: list[str] = Field(default_factory=list)
     source: str | None = None
