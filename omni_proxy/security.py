@@ -66,7 +66,14 @@ _BUSY = ProxyError(
     code="server_busy",
 )
 
-CORS_EXPOSED = ["x-request-id", "x-omni-model", "x-omni-provider", "x-omni-task", "retry-after"]
+CORS_EXPOSED = [
+    "x-request-id",
+    "x-client-request-id",
+    "x-omni-model",
+    "x-omni-provider",
+    "x-omni-task",
+    "retry-after",
+]
 
 
 def headers_too_large(limit: int = MAX_HEADER_BYTES) -> ProxyError:
