@@ -7,10 +7,12 @@ share that secret: keys hashed under one secret do not verify under another. Wit
 fixed built-in secret is used and a warning is logged: the hashes are then no better than
 unkeyed SHA-256, so set ``OMNI_KEY_SECRET`` in production.
 
-The request path never reads the database: ``KeyCache`` holds every usable key in memory
-and reloads them every ``refresh_s`` seconds (2 by default), so a key revoked on any
-instance stops working everywhere within that interval; an unknown key is answered from
-memory too (a miss costs nothing, and cannot be used to hammer the database).
+The request path never reads the database for a known key: ``KeyCache`` holds every
+usable key in memory and every ``refresh_s`` seconds (2 by default) reloads what changed
+(keys created or revoked since, orgs' limits; everything every ``FULL_RELOAD_S``), so a
+key revoked on any instance stops working everywhere within that interval. A well-formed
+key whose prefix is unknown (created on another instance or from the CLI since) is looked
+up once in the database, single-flight and rate bounded, misses remembered briefly.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ import secrets
 import string
 import sys
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -191,6 +193,12 @@ def _cached(row: dict[str, Any]) -> CachedKey:
     )
 
 
+#: Everything is reloaded this often (changes alone in between): a safety net for changes
+#: made around the database's back.
+FULL_RELOAD_S = 300.0
+#: Each incremental reload looks this far behind the previous one's start (clock skew
+#: between instances, transactions that committed late).
+OVERLAP_S = 10.0
 #: A prefix the database did not know is not asked about again for this long.
 MISS_TTL_S = 5.0
 #: Database look-ups for unknown prefixes per second at most (a burst of as many): a flood
@@ -215,6 +223,9 @@ class KeyCache:
         self._pending: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
         self._tokens = MISS_LOOKUPS_PER_S
         self._tokens_at = time.monotonic()
+        self._since: datetime | None = None
+        self._full_at = 0.0
+        self._orgs: dict[str, tuple[Any, ...]] = {}
         self._used: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self.loaded_at: float | None = None
@@ -223,9 +234,31 @@ class KeyCache:
     def __len__(self) -> int:
         return len(self._by_prefix)
 
-    async def refresh(self) -> None:
-        rows = await self.db.active_keys()
-        self._by_prefix = {r["prefix"]: _cached(r) for r in rows}
+    async def refresh(self, *, full: bool = False) -> None:
+        """Reload what changed since the last reload (keys created or revoked, orgs' limits),
+        or everything every ``FULL_RELOAD_S``: a million keys cost what a hundred do."""
+        started = datetime.now(UTC)
+        incremental = hasattr(self.db, "revoked_prefixes") and hasattr(self.db, "org_settings")
+        if full or not incremental or self._since is None or self._full_due():
+            rows = await self.db.active_keys()
+            self._by_prefix = {r["prefix"]: _cached(r) for r in rows}
+            if incremental:
+                self._orgs = await self.db.org_settings()
+            self._full_at = time.monotonic()
+        else:
+            since = self._since - timedelta(seconds=OVERLAP_S)
+            gone = await self.db.revoked_prefixes(since)
+            added = await self.db.active_keys(created_since=since)
+            orgs = await self.db.org_settings()
+            for prefix in gone:
+                self._by_prefix.pop(prefix, None)
+            for row in added:
+                self._by_prefix[row["prefix"]] = _cached(row)
+            changed = {org for org, value in orgs.items() if self._orgs.get(org) != value}
+            if changed:  # rare: a limit, budget or name changed, or an org was deleted
+                self._apply_orgs(orgs, changed)
+            self._orgs = orgs
+        self._since = started
         self.loaded_at = time.monotonic()
         if self._used:
             used, self._used = list(self._used), set()
@@ -233,6 +266,26 @@ class KeyCache:
                 await self.db.touch_keys(used, datetime.now(UTC))
             except Exception:
                 log.debug("could not update last_used_at", exc_info=True)
+
+    def _full_due(self) -> bool:
+        return time.monotonic() - self._full_at >= FULL_RELOAD_S
+
+    def _apply_orgs(self, orgs: dict[str, tuple[Any, ...]], changed: set[str]) -> None:
+        for prefix, entry in list(self._by_prefix.items()):
+            if entry.org_id not in changed:
+                continue
+            org = orgs.get(entry.org_id)
+            if org is None or org[4]:  # deleted
+                del self._by_prefix[prefix]
+                continue
+            name, rpm, tpm, budget, _ = org
+            limits = {k: v for k, v in entry.limits.items() if k.startswith("key_")}
+            for key, value in (("org_rpm", rpm), ("org_tpm", tpm)):
+                if value is not None:
+                    limits[key] = value
+            if budget is not None:
+                limits["monthly_budget_usd"] = Decimal(str(budget))
+            self._by_prefix[prefix] = replace(entry, org_name=name, limits=limits)
 
     def add(self, row: dict[str, Any]) -> None:
         """Make a key created on this instance usable at once (before the next reload)."""

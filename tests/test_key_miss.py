@@ -16,6 +16,9 @@ import httpx
 from omni_proxy.keys import KeyCache, create_key, ensure_org
 from omni_proxy.storage import open_database
 from tests.conftest import ROOT, ProxyProcess
+from tests.test_storage_support import db_url
+
+__all__ = ["db_url"]
 
 SECRET = "key-miss-secret"
 
@@ -88,5 +91,53 @@ async def test_misses_are_single_flight_remembered_and_rate_bounded(
         results = await asyncio.gather(*(cache.lookup_missing(k) for k in flood))
         assert results == [None] * 300
         assert counting.calls <= 21  # a burst of at most MISS_LOOKUPS_PER_S (+1 refilled)
+    finally:
+        await db.close()
+
+
+class Reloads:
+    """The real database, counting full reloads of the key table."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.full = 0
+
+    async def active_keys(self, prefix: str | None = None, **kw: Any) -> list[dict[str, Any]]:
+        if prefix is None and not kw:
+            self.full += 1
+        return await self.inner.active_keys(prefix, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_refresh_reloads_only_what_changed(db_url: str, monkeypatch: Any) -> None:
+    from decimal import Decimal
+
+    monkeypatch.setenv("OMNI_KEY_SECRET", SECRET)
+    db = await open_database(db_url)
+    await db.migrate()
+    try:
+        org = await ensure_org(db, "inc")
+        keep, _ = await create_key(db, org["id"])
+        doomed, doomed_row = await create_key(db, org["id"])
+        counting = Reloads(db)
+        cache = KeyCache(counting)  # type: ignore[arg-type]
+        await cache.refresh()
+        assert counting.full == 1 and cache.lookup(doomed) is not None
+        fresh, _ = await create_key(db, org["id"])
+        await db.revoke_key(doomed_row["id"])
+        await db.update_org(org["id"], {"monthly_budget_usd": Decimal("7"), "rpm_limit": 9})
+        await cache.refresh()
+        assert counting.full == 1  # incremental: no second full reload
+        assert cache.lookup(doomed) is None  # revoked
+        got = cache.lookup(fresh)
+        assert got is not None  # created since
+        assert got.limits["monthly_budget_usd"] == Decimal("7") and got.limits["org_rpm"] == 9
+        kept = cache.lookup(keep)
+        assert kept is not None and kept.limits["org_rpm"] == 9  # org change applied
+        await db.delete_org(org["id"])
+        await cache.refresh()
+        assert cache.lookup(keep) is None and cache.lookup(fresh) is None
     finally:
         await db.close()

@@ -242,9 +242,11 @@ class SQLStore(UsageQueries):
             params += (org_id,)
         return bool(await self._execute(sql, params))
 
-    async def active_keys(self, prefix: str | None = None) -> list[dict[str, Any]]:
-        """Every usable key (or the one with ``prefix``) with its hash and its org's limits:
-        what the key cache holds."""
+    async def active_keys(
+        self, prefix: str | None = None, *, created_since: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Every usable key (or the one with ``prefix``, or those created since a time) with
+        its hash and its org's limits: what the key cache holds."""
         sql = (
             "SELECT k.id, k.org_id, k.prefix, k.secret_hash, k.permissions, k.rpm_limit,"
             " k.tpm_limit, k.expires_at, o.name AS org_name, o.rpm_limit AS org_rpm_limit,"
@@ -254,12 +256,37 @@ class SQLStore(UsageQueries):
         )
         if prefix is not None:
             rows = await self._fetch(sql + " AND k.prefix = %s", (prefix,))
+        elif created_since is not None:
+            rows = await self._fetch(sql + " AND k.created_at >= %s", (self._ts(created_since),))
         else:
             rows = await self._fetch(sql)
         for row in rows:
             row["expires_at"] = to_datetime(row["expires_at"])
             row["monthly_budget_usd"] = money_out(row["monthly_budget_usd"])
         return rows
+
+    async def revoked_prefixes(self, since: datetime) -> list[str]:
+        """Prefixes of keys revoked since ``since`` (the ``api_keys_revoked`` index)."""
+        rows = await self._fetch(
+            "SELECT prefix FROM api_keys WHERE revoked_at >= %s", (self._ts(since),)
+        )
+        return [str(r["prefix"]) for r in rows]
+
+    async def org_settings(self) -> dict[str, tuple[Any, ...]]:
+        """Each org's (name, rpm, tpm, budget, deleted): what keys take from their org."""
+        rows = await self._fetch(
+            "SELECT id, name, rpm_limit, tpm_limit, monthly_budget_usd, deleted_at FROM orgs"
+        )
+        return {
+            r["id"]: (
+                r["name"],
+                r["rpm_limit"],
+                r["tpm_limit"],
+                money_out(r["monthly_budget_usd"]),
+                r["deleted_at"] is not None,
+            )
+            for r in rows
+        }
 
     async def count_active_keys(self) -> int:
         rows = await self._fetch(
