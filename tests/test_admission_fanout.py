@@ -166,6 +166,7 @@ def test_concurrent_requests_cannot_overshoot_the_budget(
     assert {r.json()["error"]["code"] for r in refused} == {"insufficient_quota"}
     assert 1 <= len(served) <= 6, len(served)
     spent = sum(float(r.json()["omni"]["cost"]) for r in served)
+    print(f"\nbudget worth 5, 40 at once: {len(served)} served, spent {spent / budget:.2f}x")
     assert spent <= budget + one * 1.5, (spent, budget)
 
 
