@@ -103,6 +103,8 @@ class RoutingSettings(_Strict):
     deadline_s: float = Field(default=120.0, gt=0)
     #: Longest silence allowed between a stream's chunks once it has started.
     stream_idle_s: float = Field(default=60.0, gt=0)
+    #: Longest a stream may run in all: an upstream trickling forever is cut (504).
+    stream_max_s: float = Field(default=3600.0, gt=0)
 
 
 class MetricsSettings(_Strict):

@@ -551,6 +551,7 @@ async def relay(
     before its event goes out, and records the request however the stream ends."""
     assert ctx.route is not None
     idle_s = pipeline.config.routing.stream_idle_s
+    ends = time.monotonic() + pipeline.config.routing.stream_max_s
     state = _Relay(pipeline, ctx, turn, keep)
     try:
         try:
@@ -561,7 +562,7 @@ async def relay(
                 if state.ended:
                     break
                 try:
-                    pending = [await _next_chunk(iterator, idle_s)]
+                    pending = [await _next_chunk(iterator, idle_s, ends)]
                 except StopAsyncIteration:
                     raise ProxyError(
                         502,

@@ -402,6 +402,7 @@ class Pipeline:
         assert ctx.route is not None
         relay = ChunkRelay(ctx.route.model.name, include_usage)
         idle_s = self.config.routing.stream_idle_s
+        ends = time.monotonic() + self.config.routing.stream_max_s
         try:
             try:
                 out = relay.feed(first)
@@ -409,7 +410,7 @@ class Pipeline:
                     yield out
                 while True:
                     try:
-                        data = await _next_chunk(iterator, idle_s)
+                        data = await _next_chunk(iterator, idle_s, ends)
                     except StopAsyncIteration:
                         break
                     out = relay.feed(data)
@@ -451,10 +452,17 @@ class Pipeline:
             await _aclose(iterator)
 
 
-async def _next_chunk(iterator: Any, idle_s: float | None) -> Any:
+async def _next_chunk(iterator: Any, idle_s: float | None, ends: float | None = None) -> Any:
     """The stream's next chunk, or a 504 after ``idle_s`` of silence: a stream that stalls
     mid-way must not hold the client, however healthy its start (a steady stream may run
-    as long as it keeps sending)."""
+    until ``ends``, ``routing.stream_max_s`` after it began, as long as it keeps sending)."""
+    if ends is not None and time.monotonic() > ends:
+        raise ProxyError(
+            504,
+            "the upstream stream ran longer than the proxy allows",
+            type="server_error",
+            code="timeout",
+        )
     if idle_s is None:
         return await anext(iterator)
     try:

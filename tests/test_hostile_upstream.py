@@ -124,3 +124,29 @@ def test_gzip_bomb_and_endless_event_are_refused(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_stream_that_trickles_forever_is_cut(tmp_path: Path) -> None:
+    with FakeOpenAI() as fake:
+        config: dict[str, Any] = {
+            "providers": {
+                "up": {"plugin": "openai", "base_url": fake.base_url, "api_key": "sk-upstream-test"}
+            },
+            "models": [{"name": "m", "provider": "up", "model": "gpt-4o-mini"}],
+            "routing": {"stream_max_s": 1, "stream_idle_s": 5},
+        }
+        # Never idle for long, but 60 chunks 0.1 s apart: longer than stream_max_s.
+        fake.set_behaviour("gpt-4o-mini", "ok", content="word " * 60, chunk_delay_s=0.1)
+        with ProxyProcess(tmp_path, config) as proxy:
+            body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+            r = httpx.post(
+                proxy.base_url + "/chat/completions", json=body, headers=AUTH, timeout=30
+            )
+            assert r.status_code == 200
+            events = [line[6:] for line in r.text.split("\n") if line.startswith("data: {")]
+            last = json.loads(events[-1])
+            assert last["error"]["code"] == "timeout", last
+            assert 1 < len(events) < 60
+            rid = r.headers["x-request-id"]
+            assert eventually(lambda: rid in sqlite_rows(proxy, [rid]), 10)
+            assert sqlite_rows(proxy, [rid])[rid]["status"] == 504
