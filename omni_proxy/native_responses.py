@@ -266,6 +266,11 @@ class NativeTurn:
             payload["input"] = portable_items(self.history) + list(new)
         return payload
 
+    def previous(self) -> tuple[str, int] | None:
+        """The response this one continues and how many items its history holds."""
+        previous = self.basics.previous_response_id
+        return (previous, len(self.history)) if previous is not None else None
+
     def conversation(self) -> list[dict[str, Any]]:
         """What is stored as this response's input: the history, then the new items."""
         return self.history + input_items(self.body.get("input"))

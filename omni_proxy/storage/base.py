@@ -112,6 +112,7 @@ class Database(Protocol):
         output_items: list[dict[str, Any]],
         body: dict[str, Any],
         created_at: datetime | None = None,
+        previous_id: str | None = None,
     ) -> None: ...
 
     async def get_response(

@@ -28,6 +28,9 @@ KEY_COLUMNS = (
 )
 
 
+#: Responses followed back through ``previous_id`` at most (a chain is one conversation).
+MAX_CHAIN = 10_000
+
 #: Records turned into rows per turn of the event loop (~6 µs each on SQLite).
 ROWS_PER_TURN = 50
 
@@ -387,12 +390,14 @@ class SQLStore(UsageQueries):
         output_items: list[dict[str, Any]],
         body: dict[str, Any],
         created_at: datetime | None = None,
+        previous_id: str | None = None,
     ) -> None:
-        """Keep a response: its whole conversation so far, its output and the object itself
-        (JSON text on both dialects)."""
+        """Keep a response: its input, its output and the object itself (JSON text on both
+        dialects). With ``previous_id`` the input holds only the items new in this turn and
+        the conversation before it is read from the chain (``get_response``)."""
         await self._execute(
-            "INSERT INTO responses (id, org_id, model, input, output, body, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            "INSERT INTO responses (id, org_id, model, input, output, body, created_at,"
+            " previous_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 response_id,
                 org_id,
@@ -401,6 +406,7 @@ class SQLStore(UsageQueries):
                 orjson.dumps(output_items).decode(),
                 orjson.dumps(body).decode(),
                 self._ts(created_at or utcnow()),
+                previous_id,
             ),
         )
 
@@ -421,8 +427,31 @@ class SQLStore(UsageQueries):
         for key in ("input", "output", "body"):
             if isinstance(row[key], str | bytes):
                 row[key] = orjson.loads(row[key])
+        if row.get("previous_id"):
+            row["input"] = await self._history(row["previous_id"], org_id) + row["input"]
+        row.pop("previous_id", None)
         row["created_at"] = iso_out(row["created_at"])
         return row
+
+    async def _history(self, previous_id: str, org_id: str) -> list[dict[str, Any]]:
+        """The conversation a chained response continues: each ancestor's new input and
+        output, oldest first, in one recursive query (a chain stores each item once)."""
+        rows = await self._fetch(
+            "WITH RECURSIVE chain (id, previous_id, input, output, depth) AS ("
+            " SELECT id, previous_id, input, output, 0 FROM responses"
+            " WHERE id = %s AND org_id = %s"
+            " UNION ALL SELECT r.id, r.previous_id, r.input, r.output, c.depth + 1"
+            " FROM responses r JOIN chain c ON r.id = c.previous_id"
+            " WHERE r.org_id = %s AND c.depth < %s)"
+            " SELECT input, output FROM chain ORDER BY depth DESC",
+            (previous_id, org_id, org_id, MAX_CHAIN),
+        )
+        items: list[dict[str, Any]] = []
+        for r in rows:
+            for key in ("input", "output"):
+                value = r[key]
+                items += orjson.loads(value) if isinstance(value, str | bytes) else value
+        return items
 
     async def delete_response(self, response_id: str, org_id: str) -> bool:
         return bool(
