@@ -91,6 +91,20 @@ def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+#: Exception types answered below ServerErrorMiddleware (which would log each twice, re-raise
+#: it to the server and close the client's keep-alive connection).
+_BUG_TYPES: tuple[type[Exception], ...] = (
+    ArithmeticError,
+    AssertionError,
+    AttributeError,
+    LookupError,
+    OSError,
+    RuntimeError,
+    TypeError,
+    ValueError,
+)
+
+
 def _server_error(request: Request, exc: Exception) -> Response:
     if error_kind(exc) == "outage":
         # The database (usage, keys, the dashboard) is away: a 503 to retry, not a bug.
@@ -262,6 +276,8 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
             # a second time, re-raise it to the server and close the client's connection.
             psycopg.OperationalError: _server_error,
             sqlite3.OperationalError: _server_error,
+            # Bugs too: answered once, the connection kept (the catch-all below re-raises).
+            **dict.fromkeys(_BUG_TYPES, _server_error),
             Exception: _server_error,
         },
         lifespan=lifespan,

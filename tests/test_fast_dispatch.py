@@ -94,3 +94,24 @@ def test_indexed_headers_answer_like_starlettes() -> None:
     assert 3 not in fast
     with pytest.raises(KeyError):
         fast["traceparent"]
+
+
+def test_a_bug_on_a_routed_path_is_answered_once_and_keeps_the_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15: each bare 500 was logged twice and closed the client's keep-alive (it
+    went up to the server). Now the app answers it: the test client, which re-raises what
+    reaches the server, sees only the CONTRACT.md 500."""
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("boom")
+
+    app = in_process_app(tmp_path)
+    with TestClient(app, raise_server_exceptions=True) as client:
+        monkeypatch.setattr(app.state.pipeline, "authenticate", broken)
+        caplog.clear()
+        r = client.get("/v1/models", headers=AUTH)
+    assert r.status_code == 500
+    assert_contract_error(500, r.json(), r.headers["x-request-id"])
+    assert "boom" not in r.text
+    assert len([rec for rec in caplog.records if "unhandled error" in rec.getMessage()]) == 1
