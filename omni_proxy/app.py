@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import gc
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import psycopg
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -33,7 +35,13 @@ from .config import Config, ConfigError, load_config
 from .defaults.record import RecordPlugin
 from .errors import ProxyError
 from .health import Health
-from .http import RequestIdMiddleware, assign_request_id, error_response, fast_request
+from .http import (
+    RequestIdMiddleware,
+    assign_request_id,
+    error_response,
+    fast_request,
+    id_headers,
+)
 from .logs import RequestLogPlugin, configure
 from .metrics import MetricsPlugin, metrics_endpoint
 from .otel import build_exporter
@@ -54,6 +62,7 @@ from .routes import (
     responses,
     usage,
 )
+from .storable import error_kind
 from .storage import open_database
 
 log = logging.getLogger("omni_proxy")
@@ -91,13 +100,38 @@ def _proxy_error(request: Request, exc: Exception) -> Response:
     return error_response(exc, request.scope["state"].get("request_id"))
 
 
+#: Exception types answered below ServerErrorMiddleware (which would log each twice, re-raise
+#: it to the server and close the client's keep-alive connection).
+_BUG_TYPES: tuple[type[Exception], ...] = (
+    ArithmeticError,
+    AssertionError,
+    AttributeError,
+    LookupError,
+    OSError,
+    RuntimeError,
+    TypeError,
+    ValueError,
+)
+
+
 def _server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s", request.url.path, exc_info=exc)
-    err = ProxyError(500, "The proxy hit an internal error.", type="server_error")
+    if error_kind(exc) == "outage":
+        # The database (usage, keys, the dashboard) is away: a 503 to retry, not a bug.
+        log.warning("database unavailable on %s: %s", request.url.path, exc)
+        err = ProxyError(
+            503,
+            "The proxy's database is unavailable; retry shortly.",
+            type="server_error",
+            code="database_unavailable",
+            headers={"retry-after": "5"},
+        )
+    else:
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        err = ProxyError(500, "The proxy hit an internal error.", type="server_error")
     rid = request.scope.get("state", {}).get("request_id")
     response = error_response(err, rid)
     if rid:  # this response bypasses RequestIdMiddleware (it sits outside it)
-        response.headers["x-request-id"] = rid
+        response.raw_headers.extend(id_headers(request.scope))
     return response
 
 
@@ -158,7 +192,7 @@ class OmniApp(Starlette):
             except Exception as exc:
                 response = _server_error(request, exc)
         if not any(k == b"x-request-id" for k, _ in response.raw_headers):
-            response.raw_headers.append((b"x-request-id", rid.encode()))
+            response.raw_headers.extend(id_headers(scope))
         await response(scope, receive, send)
 
 
@@ -279,6 +313,12 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
         exception_handlers={
             HTTPException: _http_error,
             ProxyError: _proxy_error,
+            # Database outages answered here, below ServerErrorMiddleware: it would log each
+            # a second time, re-raise it to the server and close the client's connection.
+            psycopg.OperationalError: _server_error,
+            sqlite3.OperationalError: _server_error,
+            # Bugs too: answered once, the connection kept (the catch-all below re-raises).
+            **dict.fromkeys(_BUG_TYPES, _server_error),
             Exception: _server_error,
         },
         lifespan=lifespan,

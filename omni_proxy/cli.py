@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import signal
 import sys
 import tempfile
@@ -36,6 +37,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
         os.environ["OMNI_DEMO"] = "1"
     config = _load(args, demo=args.demo)
+    from . import security
     from .logs import configure
 
     configure(config.log_level)  # before anything logs: one format on stderr throughout
@@ -70,16 +72,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=None,  # uvicorn's loggers use the format configure() set (logs.py)
         proxy_headers=False,  # nothing here reads X-Forwarded-*; skip the per-request work
         timeout_graceful_shutdown=30,
+        timeout_keep_alive=security.KEEP_ALIVE_S,  # idle keep-alive connections close
     )
     tune_gc()
     # uvicorn re-raises the signal it shut down on; after a graceful shutdown that is a clean exit.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     if args.workers > 1:
+        made = None
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # Each worker writes its metrics here; /metrics merges them.
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="omni-metrics-")
-        uvicorn.run("omni_proxy.app:app_from_env", factory=True, workers=args.workers, **options)
+            made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="omni-metrics-")
+        try:
+            uvicorn.run(
+                "omni_proxy.app:app_from_env", factory=True, workers=args.workers, **options
+            )
+        finally:
+            if made is not None:  # ours, so ours to remove (one was left per run)
+                shutil.rmtree(made, ignore_errors=True)
     else:
         uvicorn.run(app, **options)
     return 0

@@ -129,6 +129,8 @@ class RoutingSettings(_Strict):
     deadline_s: float = Field(default=120.0, gt=0)
     #: Longest silence allowed between a stream's chunks once it has started.
     stream_idle_s: float = Field(default=60.0, gt=0)
+    #: Longest a stream may run in all: an upstream trickling forever is cut (504).
+    stream_max_s: float = Field(default=3600.0, gt=0)
     #: How a model's ``deployments`` share its requests (omni_proxy/deployments.py).
     load_balancing: Literal["weighted", "least_busy", "latency", "usage"] = "weighted"
     #: Keep at least this share of the premium model's expected quality: the cheapest
@@ -225,8 +227,8 @@ class AlertSettings(_Strict):
 
 
 class MetricsSettings(_Strict):
-    #: An ``org`` label on token, cost and savings series: one series per org, so off by
-    #: default (Prometheus slows with every label value); the dashboard has per-org numbers.
+    #: Label the token, cost and savings series by org id: every org's spend in one scrape,
+    #: and one series per org, so off unless asked for.
     org_labels: bool = False
 
 
@@ -242,11 +244,16 @@ class Config(_Strict):
     cache: CacheSettings = CacheSettings()
     tracing: TracingSettings = TracingSettings()
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
+    #: Messages per request at most (400 beyond): bounds the work one body makes.
+    max_messages: int = Field(default=10_000, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     demo: bool = False
-    #: /metrics carries per-org spend, so it needs an admin key unless this is set.
+    #: /metrics needs a global admin key (the master key) unless this is set.
     metrics_public: bool = False
     metrics: MetricsSettings = MetricsSettings()
+    #: Addresses of reverse proxies whose ``X-Forwarded-Proto`` is believed (the dashboard's
+    #: cookies are ``Secure`` when the browser's side is TLS).
+    trusted_proxies: list[str] = Field(default_factory=list)
     #: Browser origins allowed by CORS; empty (the default) means CORS stays closed.
     cors_origins: list[str] = Field(default_factory=list)
     source: str | None = None

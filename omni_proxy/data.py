@@ -14,7 +14,7 @@ from typing import Any
 from .cooldowns import SharedCooldowns
 from .defaults.keyauth import KeyAuthPlugin
 from .keys import KeyCache
-from .limits import Limiter
+from .limits import Limiter, estimate_cost
 from .registry_sync import RegistrySync
 
 log = logging.getLogger("omni_proxy.data")
@@ -38,6 +38,8 @@ async def start(app: Any, config: Any, pm: Any, db: Any) -> None:
     pipeline = app.state.pipeline
     pipeline.admission = limiter.admit
     pipeline.settle = limiter.settle
+    # The registry may be replaced by RegistrySync: read it at each estimate.
+    limiter.estimate = lambda ctx: estimate_cost(pipeline.registry, ctx)
     if config.redis_url:
         cooldowns = SharedCooldowns(
             pipeline.health,

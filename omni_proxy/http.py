@@ -177,7 +177,7 @@ def too_large(limit: int) -> ProxyError:
 
 
 class RequestIdMiddleware:
-    """Pure ASGI: take the client's ``x-request-id`` (if sane) or make one; echo it back."""
+    """Pure ASGI: give every request the proxy's own id and echo it (and the client's)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -186,33 +186,56 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        header = (b"x-request-id", assign_request_id(scope).encode())
+        assign_request_id(scope)
+        extra = id_headers(scope)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 if not any(k == b"x-request-id" for k, _ in headers):
-                    headers.append(header)
+                    headers += extra
                 message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_id)
 
 
+def id_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """``x-request-id`` (ours) and, if the client sent one, ``x-client-request-id``."""
+    state = scope.get("state", {})
+    out = [(b"x-request-id", str(state.get("request_id", "")).encode())]
+    client = state.get("client_request_id")
+    if client:
+        out.append((b"x-client-request-id", client.encode()))
+    return out
+
+
 def assign_request_id(scope: Scope) -> str:
-    """The client's ``x-request-id`` if it is sane, else a new one; kept in the scope."""
-    rid = None
+    """A new id for the request, kept in the scope; never the client's (CONTRACT.md): a
+    client's id is the primary key of nothing, so reusing one can neither drop a record
+    nor let one org suppress another's. The client's ``x-request-id`` (or
+    ``x-client-request-id``), if sane, is kept as ``client_request_id``."""
+    state = scope.setdefault("state", {})
+    rid = state.get("request_id")
+    if rid is not None:
+        return str(rid)
+    client = None
     for name, value in scope["headers"]:
-        if name == b"x-request-id":
+        if name == b"x-request-id" or name == b"x-client-request-id":
             text = value.decode("latin-1")
             if _SAFE_ID.match(text):
-                rid = text
-            break
-    if rid is None:
-        # Unique, not secret: random's generator (reseeded in forked children) costs a
-        # fraction of a getrandom() system call per request. Time first (ms, then 80 random
-        # bits): the ids are primary keys, and appending at the index's edge keeps a growing
-        # table's insert cost flat (random ids doubled SQLite's by 500k rows).
-        rid = f"req_{time.time_ns() // 1_000_000:012x}{random.getrandbits(80):020x}"
-    scope.setdefault("state", {})["request_id"] = rid
+                client = text
+            if name == b"x-request-id":
+                break
+    rid = new_request_id()
+    state["request_id"] = rid
+    state["client_request_id"] = client
     return rid
+
+
+def new_request_id() -> str:
+    """Unique, not secret: random's generator (reseeded in forked children) costs a fraction
+    of a getrandom() system call per request. Time first (ms, then 80 random bits): the ids
+    are primary keys, and appending at the index's edge keeps a growing table's insert cost
+    flat (random ids doubled SQLite's by 500k rows)."""
+    return f"req_{time.time_ns() // 1_000_000:012x}{random.getrandbits(80):020x}"

@@ -7,10 +7,12 @@ share that secret: keys hashed under one secret do not verify under another. Wit
 fixed built-in secret is used and a warning is logged: the hashes are then no better than
 unkeyed SHA-256, so set ``OMNI_KEY_SECRET`` in production.
 
-The request path never reads the database: ``KeyCache`` holds every usable key in memory
-and reloads them every ``refresh_s`` seconds (2 by default), so a key revoked on any
-instance stops working everywhere within that interval; an unknown key is answered from
-memory too (a miss costs nothing, and cannot be used to hammer the database).
+The request path never reads the database for a known key: ``KeyCache`` holds every
+usable key in memory and every ``refresh_s`` seconds (2 by default) reloads what changed
+(keys created or revoked since, orgs' limits; everything every ``FULL_RELOAD_S``), so a
+key revoked on any instance stops working everywhere within that interval. A well-formed
+key whose prefix is unknown (created on another instance or from the CLI since) is looked
+up once in the database, single-flight and rate bounded, misses remembered briefly.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ import secrets
 import string
 import sys
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -258,14 +260,45 @@ def _previous(row: dict[str, Any]) -> CachedKey:
     )
 
 
+def _add_previous(by_prefix: dict[str, CachedKey], row: dict[str, Any]) -> None:
+    """A key rotated with a grace period answers to its old secret too, until that ends."""
+    if row.get("prev_prefix") and row.get("prev_secret_hash"):
+        by_prefix.setdefault(row["prev_prefix"], _previous(row))
+
+
+#: Everything is reloaded this often (changes alone in between): a safety net for changes
+#: made around the database's back.
+FULL_RELOAD_S = 300.0
+#: Each incremental reload looks this far behind the previous one's start (clock skew
+#: between instances, transactions that committed late).
+OVERLAP_S = 10.0
+#: A prefix the database did not know is not asked about again for this long.
+MISS_TTL_S = 5.0
+#: Database look-ups for unknown prefixes per second at most (a burst of as many): a flood
+#: of made-up keys cannot hammer the database.
+MISS_LOOKUPS_PER_S = 20.0
+
+
 class KeyCache:
-    """Every usable key in memory, by prefix; reloaded from the database in the background."""
+    """Every usable key in memory, by prefix; reloaded from the database in the background.
+
+    A well-formed key whose prefix the cache does not know (created from the CLI or on
+    another instance since the last reload) is looked up in the database once: one query
+    per prefix at a time, misses remembered for ``MISS_TTL_S``, at most
+    ``MISS_LOOKUPS_PER_S`` queries a second."""
 
     def __init__(self, db: Database, *, refresh_s: float = 2.0) -> None:
         self.db = db
         self.refresh_s = refresh_s
         self.secret = server_secret()
         self._by_prefix: dict[str, CachedKey] = {}
+        self._misses: dict[str, float] = {}
+        self._pending: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
+        self._tokens = MISS_LOOKUPS_PER_S
+        self._tokens_at = time.monotonic()
+        self._since: datetime | None = None
+        self._full_at = 0.0
+        self._orgs: dict[str, tuple[Any, ...]] = {}
         self._used: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self.loaded_at: float | None = None
@@ -274,13 +307,39 @@ class KeyCache:
     def __len__(self) -> int:
         return len(self._by_prefix)
 
-    async def refresh(self) -> None:
-        rows = await self.db.active_keys()
-        by_prefix = {r["prefix"]: _cached(r) for r in rows}
-        for r in rows:
-            if r.get("prev_prefix") and r.get("prev_secret_hash"):
-                by_prefix.setdefault(r["prev_prefix"], _previous(r))
-        self._by_prefix = by_prefix
+    async def refresh(self, *, full: bool = False) -> None:
+        """Reload what changed since the last reload (keys created, rotated or revoked, orgs'
+        settings), or everything every ``FULL_RELOAD_S``: a million keys cost what a hundred
+        do. A key changed in place (``PATCH``) reaches other instances at the full reload."""
+        started = datetime.now(UTC)
+        incremental = hasattr(self.db, "revoked_prefixes") and hasattr(self.db, "org_settings")
+        if full or not incremental or self._since is None or self._full_due():
+            rows = await self.db.active_keys()
+            by_prefix = {r["prefix"]: _cached(r) for r in rows}
+            for row in rows:
+                _add_previous(by_prefix, row)
+            self._by_prefix = by_prefix
+            if incremental:
+                self._orgs = await self.db.org_settings()
+            self._full_at = time.monotonic()
+        else:
+            since = self._since - timedelta(seconds=OVERLAP_S)
+            gone = await self.db.revoked_prefixes(since)
+            added = await self.db.active_keys(created_since=since)
+            orgs = await self.db.org_settings()
+            for prefix in gone:
+                self._by_prefix.pop(prefix, None)
+            for row in added:
+                # A rotated key comes back under its new prefix: its old entries go first.
+                for old in [p for p, k in self._by_prefix.items() if k.id == row["id"]]:
+                    del self._by_prefix[old]
+                self._by_prefix[row["prefix"]] = _cached(row)
+                _add_previous(self._by_prefix, row)
+            changed = {org for org, value in orgs.items() if self._orgs.get(org) != value}
+            if changed:  # rare: a limit, budget or name changed, or an org was deleted
+                self._apply_orgs(orgs, changed)
+            self._orgs = orgs
+        self._since = started
         self.loaded_at = time.monotonic()
         if self._used:
             used, self._used = list(self._used), set()
@@ -288,6 +347,30 @@ class KeyCache:
                 await self.db.touch_keys(used, datetime.now(UTC))
             except Exception:
                 log.debug("could not update last_used_at", exc_info=True)
+
+    def _full_due(self) -> bool:
+        return time.monotonic() - self._full_at >= FULL_RELOAD_S
+
+    def _apply_orgs(self, orgs: dict[str, tuple[Any, ...]], changed: set[str]) -> None:
+        for prefix, entry in list(self._by_prefix.items()):
+            if entry.org_id not in changed:
+                continue
+            org = orgs.get(entry.org_id)
+            if org is None or org[4]:  # deleted
+                del self._by_prefix[prefix]
+                continue
+            name, rpm, tpm, budget, _, soft, guardrails = org
+            # The key's own settings stay; the org's are taken afresh.
+            limits = {
+                k: v for k, v in entry.limits.items() if k.startswith("key_") or k == "models"
+            }
+            for key, value in (("org_rpm", rpm), ("org_tpm", tpm), ("guardrails", guardrails)):
+                if value is not None:
+                    limits[key] = value
+            for key, money in (("monthly_budget_usd", budget), ("soft_budget_usd", soft)):
+                if money is not None:
+                    limits[key] = Decimal(str(money))
+            self._by_prefix[prefix] = replace(entry, org_name=name, limits=limits)
 
     def add(self, row: dict[str, Any]) -> None:
         """Make a key created on this instance usable at once (before the next reload)."""
@@ -321,6 +404,54 @@ class KeyCache:
             return None
         self._used.add(entry.id)
         return entry.principal()
+
+    def knows(self, api_key: str) -> bool:
+        """Whether the key's prefix is in memory (then ``lookup`` has the final word)."""
+        prefix = parse_prefix(api_key)
+        return prefix is None or prefix in self._by_prefix
+
+    async def lookup_missing(self, api_key: str) -> Principal | None:
+        """``lookup`` for a key whose prefix is not in memory: asked of the database."""
+        prefix = parse_prefix(api_key)
+        if prefix is None:
+            return None
+        now = time.monotonic()
+        if self._misses.get(prefix, 0.0) > now:
+            return None
+        pending = self._pending.get(prefix)
+        if pending is None:
+            if not self._take_token(now):
+                return None
+            pending = asyncio.ensure_future(self._fetch(prefix))
+            self._pending[prefix] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(prefix, None))
+        try:
+            row = await asyncio.shield(pending)
+        except Exception as exc:
+            log.debug("key look-up failed: %s", exc)
+            return None
+        if row is None:
+            if len(self._misses) > 10_000:
+                self._misses = {p: t for p, t in self._misses.items() if t > now}
+            self._misses[prefix] = now + MISS_TTL_S
+            return None
+        if prefix not in self._by_prefix:
+            self._by_prefix[prefix] = _cached(row)
+        return self.lookup(api_key)
+
+    async def _fetch(self, prefix: str) -> dict[str, Any] | None:
+        rows = await self.db.active_keys(prefix)
+        return rows[0] if rows else None
+
+    def _take_token(self, now: float) -> bool:
+        self._tokens = min(
+            MISS_LOOKUPS_PER_S, self._tokens + (now - self._tokens_at) * MISS_LOOKUPS_PER_S
+        )
+        self._tokens_at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
     async def start(self) -> None:
         await self.refresh()

@@ -11,7 +11,14 @@ or while Redis is unreachable, with a logged warning — they live in this proce
   actual tokens are added when it finishes (``settle``).
 * Budgets: each org's spend this month (UTC) is kept in memory, seeded from the database
   and refreshed in the background (and shared through Redis when configured); once it
-  reaches ``monthly_budget_usd`` requests get 429 ``insufficient_quota``.
+  reaches ``monthly_budget_usd`` requests get 429 ``insufficient_quota``. Admission also
+  reserves the request's estimated cost (``estimate``: its model's prices, or the priciest
+  model's for ``auto``, for its prompt and ``max_tokens`` times ``n``, else
+  ``DEFAULT_OUTPUT_ESTIMATE`` tokens) and ``settle`` swaps it for the real cost, so
+  concurrent requests cannot all slip in under the same remaining budget: overspend on
+  one instance is bounded by one request's estimate (40 at once on a budget worth 5
+  served 26 before). Reservations are per instance; across instances the shared spend
+  (Redis, the database) catches up within the refresh interval.
 
 Limits come from ``Principal.limits`` (filled from the key and org rows by the key cache);
 a principal without limits — the master key — is unlimited.
@@ -24,6 +31,7 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -31,11 +39,17 @@ from typing import Any
 
 from .budgets import KeyBudgets, soft_budget_crossed
 from .errors import ProxyError
-from .types import CallContext, Principal, RequestRecord
+from .types import CallContext, ModelInfo, Principal, RequestRecord
 
 log = logging.getLogger("omni_proxy.limits")
 
 WINDOW_S = 60
+#: Endpoints that are rate limited but call no provider: nothing to reserve or settle.
+NO_UPSTREAM = frozenset({"/v1/router/debug"})
+#: Output tokens assumed for a request that did not bound its answer with ``max_tokens``.
+DEFAULT_OUTPUT_ESTIMATE = 256
+#: A reservation that is never settled (a request lost to a crash) is dropped after this.
+RESERVATION_TTL_S = 600.0
 _UNITS = Decimal("100000000")  # money in Redis: integer units of 1e-8 USD
 
 _CHECK_LUA = """
@@ -134,6 +148,22 @@ def next_month_start(now: datetime) -> datetime:
     )
 
 
+def estimate_cost(models: Iterable[ModelInfo], ctx: CallContext) -> Decimal:
+    """What ``ctx`` may cost at most, roughly: the named model's prices (the priciest
+    model's when the router picks), for the prompt and the bounded (or default) answer."""
+    out = ctx.output_estimate if ctx.output_estimate is not None else DEFAULT_OUTPUT_ESTIMATE
+    prompt = max(0, ctx.prompt_estimate)
+    named = None
+    priciest = Decimal(0)
+    for model in models:
+        cost = model.cost(prompt, out)
+        if model.name == ctx.requested_model:
+            named = cost
+            break
+        priciest = max(priciest, cost)
+    return named if named is not None else priciest
+
+
 class MemoryWindows:
     """The sliding-window counters in this process."""
 
@@ -201,6 +231,10 @@ class Limiter:
         self._tpm_keys: dict[str, list[str]] = {}  # key_id/org_id -> tpm counter names
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        #: A request's estimated cost, for budget reservations (None: reserve nothing).
+        self.estimate: Callable[[CallContext], Decimal] | None = None
+        #: request id -> (org, reserved USD, when it lapses): held in ``spend`` until settled.
+        self._held: dict[str, tuple[str, Decimal, float]] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -247,6 +281,7 @@ class Limiter:
                     log.warning("redis is back: rate limits are shared again")
                 elif was_ok and not self.redis_ok:
                     log.warning("redis is unreachable: falling back to in-memory rate limits")
+            self.release_expired()
             if time.monotonic() - last_refresh >= self.refresh_s:
                 last_refresh = time.monotonic()
                 try:
@@ -374,8 +409,12 @@ class Limiter:
             period = limits.get("key_budget_period") or "monthly"
             self.key_budgets.admit(principal.key_id, key_budget, period, time.time())
         checks = self.checks_for(principal, ctx.prompt_estimate)
-        if not checks:
-            return
+        if checks:
+            await self._admit_rates(principal, checks)
+        if budget is not None and ctx.endpoint not in NO_UPSTREAM:
+            self._reserve(principal.org_id, ctx)
+
+    async def _admit_rates(self, principal: Principal, checks: list[Check]) -> None:
         for c in checks:
             if c.kind == "tokens":
                 owner = principal.key_id if c.scope == "key" else principal.org_id
@@ -434,9 +473,46 @@ class Limiter:
             retry_after=float(seconds),
         )
 
+    # -- budget reservations ----------------------------------------------------------------
+    def _reserve(self, org_id: str, ctx: CallContext) -> None:
+        """Count ``ctx``'s estimated cost as spent until it settles (a request admitted
+        several times, one per upstream call, holds the sum)."""
+        if self.estimate is None:
+            return
+        try:
+            amount = self.estimate(ctx)
+        except Exception:
+            log.exception("estimating a request's cost failed")
+            return
+        if amount <= 0:
+            return
+        held = self._held.get(ctx.request_id)
+        total = amount + (held[1] if held is not None else Decimal(0))
+        self._held[ctx.request_id] = (org_id, total, time.monotonic() + RESERVATION_TTL_S)
+        self.spend[org_id] = self.spend.get(org_id, Decimal(0)) + amount
+
+    def _release(self, request_id: str) -> None:
+        held = self._held.pop(request_id, None)
+        if held is not None:
+            org_id, amount, _ = held
+            self.spend[org_id] = max(Decimal(0), self.spend.get(org_id, Decimal(0)) - amount)
+
+    def release_expired(self) -> None:
+        """Drop reservations of requests that never settled."""
+        now = time.monotonic()
+        for request_id in [r for r, (_, _, lapse) in self._held.items() if lapse < now]:
+            self._release(request_id)
+
+    @property
+    def reserved(self) -> Decimal:
+        return sum((amount for _, amount, _ in self._held.values()), Decimal(0))
+
     # -- accounting -------------------------------------------------------------------------
     def settle(self, record: RequestRecord) -> None:
-        """Add a finished request's tokens and cost; sync, never waits on I/O."""
+        """Add a finished request's tokens and cost (its reservation released); sync, never
+        waits on I/O."""
+        if self._held:
+            self._release(record.request_id)
         if record.org_id is None:
             return
         tokens = record.prompt_tokens + record.completion_tokens

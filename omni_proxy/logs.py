@@ -79,6 +79,7 @@ class RequestLogPlugin:
             return
         fields = {
             "request_id": event.request_id,
+            "client_request_id": event.client_request_id,
             "endpoint": event.endpoint,
             "org": event.org_id,
             "key_id": event.key_id,

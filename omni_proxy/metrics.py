@@ -23,6 +23,7 @@ from prometheus_client import multiprocess as prom_multiprocess
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .errors import permission_denied
 from .http import api_key_of
 from .plugins import hookimpl
 from .types import RequestRecord
@@ -94,6 +95,11 @@ GUARD_FINDINGS = Counter(
     ["type", "outcome"],
 )
 ALERTS = Counter("omni_alerts_total", "Alert webhook deliveries.", ["kind", "outcome"])
+RECORDER_QUARANTINED = Counter(
+    "omni_recorder_quarantined_total",
+    "Records a database refused as they were: written sanitised, or dead-lettered.",
+    ["outcome"],
+)
 COOLDOWNS = Gauge(
     "omni_cooldowns_active", "Models cooling down after failures.", multiprocess_mode="max"
 )
@@ -126,8 +132,15 @@ class MetricsPlugin:
     def __init__(self, state: Any = None) -> None:
         self.state = state
         self._gauges_at = 0.0
-        config = getattr(state, "config", None) if state is not None else None
-        self.org_labels = bool(config is not None and config.metrics.org_labels)
+        self._org_labels: bool | None = None
+
+    def _org(self, event: RequestRecord) -> str:
+        """The org label: the org id only with ``metrics.org_labels`` (else one series)."""
+        if self._org_labels is None:
+            config = getattr(self.state, "config", None) if self.state is not None else None
+            settings = getattr(config, "metrics", None)
+            self._org_labels = bool(getattr(settings, "org_labels", False))
+        return (event.org_id or "") if self._org_labels else ""
 
     def _model_label(self, name: str | None) -> str:
         """A model name clients chose becomes a label only if the registry knows it: label
@@ -141,7 +154,7 @@ class MetricsPlugin:
     def record(self, event: RequestRecord) -> None:
         model = event.model_used or self._model_label(event.model_requested)
         provider = event.provider or ""
-        org = (event.org_id or "") if self.org_labels else ""
+        org = self._org(event)
         child(
             REQUESTS, event.endpoint, str(event.status), provider, model, event.task_type or ""
         ).inc()
@@ -204,7 +217,9 @@ class MetricsPlugin:
 async def metrics_endpoint(request: Request) -> Response:
     pipeline = request.app.state.pipeline
     if not pipeline.config.metrics_public:
-        await pipeline.authenticate(request, api_key_of(request), "admin")
+        principal = await pipeline.authenticate(request, api_key_of(request), "admin")
+        if principal.key_id is not None:  # an org's admin key: not every org's spend
+            raise permission_denied("Only a global admin key (the master key) may read /metrics.")
     request.app.state.metrics_plugin._gauges()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

@@ -25,8 +25,8 @@ from .pipeline import Pipeline, _aclose, _next_chunk, final_error
 from .plugins import await_me_maybe
 from .relay import named_event
 from .text import content_text
-from .types import Attempt, CallContext, Route, Usage
-from .validation import type_name
+from .types import Attempt, CallContext, Route, Usage, clamp_tokens
+from .validation import check_model_length, type_name
 
 #: Events whose data carries the whole ``Response`` (re-written: public model name, omni).
 ENVELOPES = frozenset(
@@ -40,6 +40,8 @@ ENVELOPES = frozenset(
     }
 )
 TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+#: Events that carry an upstream's error text.
+FAILURES = frozenset({"error", "response.failed", "response.incomplete"})
 #: Fields no upstream can honour through the proxy: their follow-up calls (polling, cancel,
 #: the Conversations API) are not proxied.
 NEVER = {
@@ -108,6 +110,7 @@ def check_basics(body: dict[str, Any]) -> Basics:
             param="model",
             code="invalid_type",
         )
+    check_model_length(model)
     previous = _typed(body, "previous_response_id", str, "a string")
     if body.get("input") is None and previous is None and body.get("prompt") is None:
         raise bad_request(
@@ -115,7 +118,29 @@ def check_basics(body: dict[str, Any]) -> Basics:
         )
     stream = _typed(body, "stream", bool, "a boolean")
     store = _typed(body, "store", bool, "a boolean")
+    _check_tools(body.get("tools"))
     return Basics(model, bool(stream), store is not False, previous)
+
+
+def _check_tools(tools: Any) -> None:
+    """``tools`` is an array of objects each with a string ``type``, as OpenAI checks,
+    whichever upstream answers (built-in tools pass through to native providers)."""
+    if tools is None:
+        return
+    if not isinstance(tools, list):
+        raise bad_request(
+            f"Invalid type for 'tools': expected an array of tools, but got {type_name(tools)} "
+            "instead.",
+            param="tools",
+            code="invalid_type",
+        )
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
+            raise bad_request(
+                f"Invalid 'tools[{i}]': expected an object with a string 'type'.",
+                param=f"tools[{i}]",
+                code="invalid_type",
+            )
 
 
 def input_items(value: Any) -> list[dict[str, Any]]:
@@ -233,6 +258,11 @@ class NativeTurn:
             new = [{"role": "user", "content": raw}] if isinstance(raw, str) else raw or []
             payload["input"] = portable_items(self.history) + list(new)
         return payload
+
+    def previous(self) -> tuple[str, int] | None:
+        """The response this one continues and how many items its history holds."""
+        previous = self.basics.previous_response_id
+        return (previous, len(self.history)) if previous is not None else None
 
     def conversation(self) -> list[dict[str, Any]]:
         """What is stored as this response's input: the history, then the new items."""
@@ -403,7 +433,7 @@ def usage_of(response: dict[str, Any]) -> Usage | None:
     usage = response.get("usage")
     if not isinstance(usage, dict):
         return None
-    return Usage(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0))
+    return Usage(clamp_tokens(usage.get("input_tokens")), clamp_tokens(usage.get("output_tokens")))
 
 
 def _dress(
@@ -470,6 +500,10 @@ class _Relay:
         self.seq = self.seq if seq is None else seq
         if name is None:
             return raw
+        if name in FAILURES:
+            # Failures may echo the provider key: blanked for the client, log and record.
+            raw = self.pipeline.scrub_bytes(raw)
+            data = self.pipeline.scrub_bytes(data)
         if name.endswith(".delta"):
             self.deltas += 1
         elif name == "error":
@@ -501,6 +535,7 @@ class _Relay:
 
     def _failed(self, err: ProxyError | None) -> None:
         assert err is not None
+        self.pipeline.scrub(err)
         self.ended = True
         ctx = self.ctx
         ctx.status, ctx.error, ctx.error_code = err.status, err.message, err.code
@@ -536,6 +571,7 @@ async def relay(
     before its event goes out, and records the request however the stream ends."""
     assert ctx.route is not None
     idle_s = pipeline.config.routing.stream_idle_s
+    ends = time.monotonic() + pipeline.config.routing.stream_max_s
     state = _Relay(pipeline, ctx, turn, keep)
     try:
         try:
@@ -546,7 +582,7 @@ async def relay(
                 if state.ended:
                     break
                 try:
-                    pending = [await _next_chunk(iterator, idle_s)]
+                    pending = [await _next_chunk(iterator, idle_s, ends)]
                 except StopAsyncIteration:
                     raise ProxyError(
                         502,

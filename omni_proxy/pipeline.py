@@ -32,6 +32,7 @@ from .relay import ChunkRelay, error_event
 from .routing import closed_answer, disagreement, inadequate, prompt_text
 from .text import estimate_tokens
 from .types import (
+    MAX_TOKENS,
     Attempt,
     CallContext,
     Classification,
@@ -41,6 +42,7 @@ from .types import (
     Route,
     RoutePlan,
     Usage,
+    clamp_tokens,
 )
 
 log = logging.getLogger("omni_proxy")
@@ -248,6 +250,8 @@ class Pipeline:
                 response = await self._attempt(
                     route, ctx, lambda r: self._call_once(r, body, ctx, operation)
                 )
+                if operation == "chat":
+                    check_chat_answer(response, route)
             except ProxyError as err:
                 last = self.scrub(err)
                 route = await self._next_route(route, err, ctx)
@@ -448,6 +452,15 @@ class Pipeline:
                 err.args = (err.message,)
         return err
 
+    def scrub_bytes(self, data: bytes) -> bytes:
+        """Blank any provider key out of bytes relayed as they came (a stream's error
+        event echoes what the upstream wrote, which may be the key it was sent)."""
+        for secret in self._secrets:
+            raw = secret.encode()
+            if raw in data:
+                data = data.replace(raw, b"***")
+        return data
+
     async def _with_deadline(self, awaitable: Any, ctx: CallContext) -> Any:
         if ctx.deadline is None:
             return await awaitable
@@ -467,7 +480,7 @@ class Pipeline:
     # -- the response's omni object and the record ---------------------------------------
     def omni(self, ctx: CallContext, usage: Usage) -> dict[str, Any]:
         model = ctx.route.model if ctx.route else None
-        cost, premium = self.costs(model, usage)
+        cost, premium = ctx.costs or self.costs(model, usage)
         omni: dict[str, Any] = {
             "request_id": ctx.request_id,
             "task_type": ctx.classification.task_type if ctx.classification else None,
@@ -505,9 +518,18 @@ class Pipeline:
             return
         ctx.recorded = True
         usage = ctx.usage or Usage()
+        if (
+            not 0 <= usage.prompt_tokens <= MAX_TOKENS
+            or not 0 <= usage.completion_tokens <= MAX_TOKENS
+        ):
+            usage = ctx.usage = Usage(
+                clamp_tokens(usage.prompt_tokens), clamp_tokens(usage.completion_tokens)
+            )
         model = ctx.route.model if ctx.route else None
         if ctx.cache_state == "hit":
             cost, premium = Decimal(0), ctx.cache_premium or Decimal(0)
+        elif ctx.costs is not None:
+            cost, premium = ctx.costs  # calls that were answered cost money however it ended
         elif ctx.status < 400:
             cost, premium = self.costs(model, usage)
         else:
@@ -550,6 +572,7 @@ class Pipeline:
             expected_quality=ctx.route.expected_quality if ctx.route and ctx.status < 400 else None,
             prompt_text=ctx.prompt_text,
             outcomes=ctx.outcomes,
+            client_request_id=ctx.client_request_id,
         )
         if ctx.deployment is not None:
             self.balancer.settle(ctx.deployment, usage.total_tokens)
@@ -614,6 +637,7 @@ class Pipeline:
         checks: StreamGuards | None = None
         # A streamed miss is stored as the completion its chunks add up to.
         keep = StreamAssembler() if ctx.cache_key is not None and self.cache else None
+        ends = time.monotonic() + self.config.routing.stream_max_s
         try:
             try:
                 if ctx.guard is not None:
@@ -625,7 +649,7 @@ class Pipeline:
                     yield out
                 while True:
                     try:
-                        data = await _next_chunk(iterator, idle_s)
+                        data = await _next_chunk(iterator, idle_s, ends)
                     except StopAsyncIteration:
                         break
                     out = relay.feed(checks.chunk(data) if checks else data)
@@ -694,10 +718,17 @@ def only_requested(plan: RoutePlan, name: str) -> RoutePlan:
     return replace(plan, routes=routes, reason=f"{plan.reason}; strict: no other model")
 
 
-async def _next_chunk(iterator: Any, idle_s: float | None) -> Any:
+async def _next_chunk(iterator: Any, idle_s: float | None, ends: float | None = None) -> Any:
     """The stream's next chunk, or a 504 after ``idle_s`` of silence: a stream that stalls
     mid-way must not hold the client, however healthy its start (a steady stream may run
-    as long as it keeps sending)."""
+    until ``ends``, ``routing.stream_max_s`` after it began, as long as it keeps sending)."""
+    if ends is not None and time.monotonic() > ends:
+        raise ProxyError(
+            504,
+            "the upstream stream ran longer than the proxy allows",
+            type="server_error",
+            code="timeout",
+        )
     if idle_s is None:
         return await anext(iterator)
     try:
@@ -718,6 +749,26 @@ async def _aclose(iterator: Any) -> None:
         # Closing a broken upstream must not mask the error that broke it.
         with contextlib.suppress(Exception):
             await asyncio.shield(close())
+
+
+def check_chat_answer(response: Any, route: Route) -> None:
+    """A 200 that is not a chat completion (no list of choices each with a message object)
+    is an upstream failure like any other: fallen back from and recorded, never a 500."""
+    choices = response.get("choices") if isinstance(response, dict) else None
+    if (
+        isinstance(choices, list)
+        and choices
+        and all(isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices)
+        and isinstance(response.get("usage"), dict | None)
+    ):
+        return
+    raise ProxyError(
+        502,
+        f"{route.model.provider}: the upstream answered 200 with a malformed chat completion",
+        type="server_error",
+        code="upstream_malformed",
+        retryable=True,
+    )
 
 
 def _next_untried(plan: RoutePlan, ctx: CallContext, current: Route) -> Route | None:

@@ -10,6 +10,12 @@
   retried or replayed after a partial failure never makes duplicates: exactly once. The
   usage rollups count only the rows actually inserted, in the same transaction (triggers;
   on SQLite the recorder's batches grouped), so they count each request once too.
+* A batch refused for its data rather than an outage (a NUL on PostgreSQL, a count beyond
+  INTEGER on SQLite) never blocks the queue: it is split until the bad row stands alone,
+  the good rows are written, and the bad one is written sanitised (``storable``) or, if
+  even that fails, appended with its reason to the dead-letter file (``<spill>.dead``)
+  and counted in ``omni_recorder_quarantined_total``. Spill replays go the same way, so a
+  poison record is never replayed twice.
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from typing import Any
 
 import orjson
 
-from .metrics import RECORDER_BATCH, RECORDER_SPILLED
+from .metrics import RECORDER_BATCH, RECORDER_QUARANTINED, RECORDER_SPILLED
+from .storable import error_kind, sanitize
 from .storage import Database
 from .types import RequestRecord
 
@@ -92,6 +99,21 @@ class SpillFile:
             finally:
                 os.close(fd)
 
+    def dead_letter(self, record: RequestRecord, reason: str) -> None:
+        """Keep a record no database would take, with why, for a human to look at."""
+        line = orjson.dumps(
+            {"reason": reason, "record": dataclasses.asdict(record)},
+            default=str,
+            option=orjson.OPT_NON_STR_KEYS,
+        )
+        path = self.path.with_name(self.path.name + ".dead")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line + b"\n")
+        finally:
+            os.close(fd)
+
     def pending(self) -> bool:
         return self.path.exists() or self.replaying.exists()
 
@@ -144,12 +166,15 @@ class Recorder:
         max_queue: int = 100_000,
         spill_path: str | os.PathLike[str] | None = None,
         max_retry_interval_s: float = 5.0,
+        stuck_after_s: float = 60.0,
     ) -> None:
         self.db = db
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         self.max_queue = max_queue
         self.max_retry_interval_s = max_retry_interval_s
+        #: ``/ready`` reports recording stuck once the oldest queued record is this old.
+        self.stuck_after_s = stuck_after_s
         self.spill = SpillFile(Path(spill_path) if spill_path else default_spill_path(db))
         self._queue: deque[RequestRecord] = deque()
         self._queued_at: deque[float] = deque()
@@ -161,6 +186,8 @@ class Recorder:
         self.failures = 0
         self.spilled = 0
         self.replayed = 0
+        self.quarantined = 0
+        self.dead_lettered = 0
         self.healthy = True
 
     # -- metrics ----------------------------------------------------------------------------
@@ -172,6 +199,11 @@ class Recorder:
     def lag_s(self) -> float:
         """Age of the oldest record still waiting in memory."""
         return time.monotonic() - self._queued_at[0] if self._queued_at else 0.0
+
+    @property
+    def stuck(self) -> bool:
+        """Records have waited longer than ``stuck_after_s``: usage and budgets are frozen."""
+        return self.lag_s > self.stuck_after_s
 
     # -- the request path -------------------------------------------------------------------
     def put(self, record: RequestRecord) -> None:
@@ -219,32 +251,99 @@ class Recorder:
             else:
                 self._retry_delay = min(self.max_retry_interval_s, max(0.25, self._retry_delay * 2))
 
-    async def _write(self, batch: list[RequestRecord]) -> bool:
+    async def _write(self, batch: list[RequestRecord]) -> int:
+        """Write ``batch``; return how many of its leading records are done with (written,
+        or quarantined when their data is at fault). Fewer than all means an outage."""
         started = time.perf_counter()
         try:
             await self.db.write_records(batch)
             RECORDER_BATCH.observe(time.perf_counter() - started)
         except Exception as exc:
-            self.failures += 1
-            if self.healthy:
-                log.warning("recorder: database write failed (%s); holding records", exc)
-            self.healthy = False
+            if not await self._is_data_error(exc):
+                self._outage(exc)
+                return 0
+            if len(batch) == 1:
+                return await self._quarantine(batch[0], exc)
+            # Halve until the bad row stands alone: log2(batch) extra writes per bad row.
+            mid = len(batch) // 2
+            done = await self._write(batch[:mid])
+            if done < mid:
+                return done
+            return mid + await self._write(batch[mid:])
+        self._back()
+        return len(batch)
+
+    async def _is_data_error(self, exc: BaseException) -> bool:
+        kind = error_kind(exc)
+        if kind != "unknown":
+            return kind == "data"
+        ping = getattr(self.db, "ping", None)
+        if ping is None:
             return False
+        try:  # the database answers, so it was this batch it refused
+            await asyncio.wait_for(ping(), 2.0)
+        except Exception:
+            return False
+        return True
+
+    def _outage(self, exc: BaseException) -> None:
+        self.failures += 1
+        if self.healthy:
+            log.warning("recorder: database write failed (%s); holding records", exc)
+        self.healthy = False
+
+    def _back(self) -> None:
         if not self.healthy:
             log.warning("recorder: database is back")
         self.healthy = True
-        return True
+
+    async def _quarantine(self, record: RequestRecord, exc: BaseException) -> int:
+        """One record the database refused: write it sanitised, else dead-letter it."""
+        reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+        try:
+            clean = sanitize(record)
+        except Exception as sanitize_exc:  # a record too odd even to clean
+            clean, reason = None, f"{reason}; sanitising failed: {sanitize_exc!r}"
+        if clean is not None:
+            try:
+                await self.db.write_records([clean])
+            except Exception as again:
+                if not await self._is_data_error(again):
+                    self._outage(again)
+                    return 0
+                reason = f"{reason}; sanitised: {type(again).__name__}: {str(again)[:300]}"
+            else:
+                self._back()
+                self.quarantined += 1
+                RECORDER_QUARANTINED.labels("sanitized").inc()
+                log.warning(
+                    "recorder: request %s refused as it was (%s); written sanitised",
+                    clean.request_id,
+                    reason,
+                )
+                return 1
+        try:
+            await asyncio.to_thread(self.spill.dead_letter, record, reason)
+        except OSError:
+            log.exception("recorder: cannot dead-letter request %s", record.request_id)
+        self.dead_lettered += 1
+        RECORDER_QUARANTINED.labels("dead_letter").inc()
+        log.error(
+            "recorder: request %s cannot be stored (%s); dead-lettered", record.request_id, reason
+        )
+        return 1
 
     async def flush(self) -> bool:
         """Write everything queued; False if the database refused (records stay queued)."""
         while self._queue:
             batch = [self._queue[i] for i in range(min(self.batch_size, len(self._queue)))]
-            if not await self._write(batch):
-                return False
-            for _ in batch:
+            done = await self._write(batch)
+            for _ in range(done):
                 self._queue.popleft()
                 self._queued_at.popleft()
-            self.written += len(batch)
+            self.written += done
+            if done < len(batch):
+                return False
         return True
 
     async def replay(self) -> bool:
@@ -254,7 +353,7 @@ class Recorder:
             return True
         count = 0
         for batch in SpillFile.read(path, self.batch_size):
-            if not await self._write(batch):
+            if await self._write(batch) < len(batch):
                 # Keep the file: the next replay starts over, and ON CONFLICT skips what
                 # was written already.
                 return False

@@ -4,6 +4,12 @@
   httptools protocol, but a request line plus headers larger than ``MAX_HEADER_BYTES`` is
   answered ``431`` and the connection closed *while it arrives*, so a client cannot make
   the server buffer megabytes of headers (httptools itself sets no limit).
+* The same protocol closes a connection whose request head is not complete
+  ``HEAD_TIMEOUT_S`` after it opened (or after its previous response), so sockets that
+  never finish their head (slowloris) cannot pile up until the process runs out of file
+  descriptors; idle keep-alive connections close after ``KEEP_ALIVE_S`` (uvicorn's
+  ``timeout_keep_alive``). Beyond ``MAX_CONNECTIONS`` open connections a new one is
+  answered ``503`` and closed at once.
 * ``HeaderLimitMiddleware`` applies the same limit at the ASGI level, for servers other than
   ``omni-proxy serve`` (e.g. ``uvicorn --factory omni_proxy.app:app_from_env``).
 * CORS is closed by default: no ``access-control-allow-origin`` on any response and no
@@ -26,12 +32,48 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .coalesce import CoalescingTransport
 from .errors import ProxyError
-from .http import error_response
+from .http import error_response, new_request_id
 
 #: Request line + headers, in bytes (``OMNI_MAX_HEADER_BYTES``); nginx allows 32 KB by default.
 MAX_HEADER_BYTES = int(os.environ.get("OMNI_MAX_HEADER_BYTES") or 64 * 1024)
 
-CORS_EXPOSED = ["x-request-id", "x-omni-model", "x-omni-provider", "x-omni-task", "retry-after"]
+#: Seconds a client has to send a whole request head (``OMNI_HEADER_TIMEOUT_S``).
+HEAD_TIMEOUT_S = float(os.environ.get("OMNI_HEADER_TIMEOUT_S") or 10)
+#: Seconds an idle keep-alive connection stays open (``OMNI_KEEP_ALIVE_S``).
+KEEP_ALIVE_S = float(os.environ.get("OMNI_KEEP_ALIVE_S") or 5)
+
+
+def _default_max_connections() -> int:
+    """Most of the file descriptors the process may open, leaving room for the database,
+    upstream connections and files."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return 1000
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return 10_000
+    return max(16, int(soft * 0.7))
+
+
+#: Open client connections at most (``OMNI_MAX_CONNECTIONS``); more get a 503 and are closed.
+MAX_CONNECTIONS = int(os.environ.get("OMNI_MAX_CONNECTIONS") or _default_max_connections())
+_BUSY = ProxyError(
+    503,
+    "The proxy has too many open connections; retry shortly.",
+    type="server_error",
+    code="server_busy",
+)
+
+CORS_EXPOSED = [
+    "x-request-id",
+    "x-client-request-id",
+    "x-omni-model",
+    "x-omni-provider",
+    "x-omni-task",
+    "retry-after",
+]
 
 
 def headers_too_large(limit: int = MAX_HEADER_BYTES) -> ProxyError:
@@ -61,12 +103,55 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+        self._head_timer: asyncio.TimerHandle | None = None
+        if len(self.connections) > MAX_CONNECTIONS:
+            self._refuse(_BUSY, b"503 Service Unavailable")
+            return
+        self._head_timer = self.loop.call_later(HEAD_TIMEOUT_S, self._head_timed_out)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def _stop_head_timer(self) -> None:
+        timer = getattr(self, "_head_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        """No complete head in time: a client this slow holds a socket for nothing."""
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        if self._head_bytes:
+            err = ProxyError(
+                408, "The request head did not arrive in time.", code="request_timeout"
+            )
+            self._refuse(err, b"408 Request Timeout")
+        else:
+            self.transport.close()
+
+    def _refuse(self, err: ProxyError, status: bytes) -> None:
+        """Answer before any request reached the app: CONTRACT.md's JSON with a request id."""
+        rid = new_request_id()
+        body = err.to_bytes(rid)
+        self.transport.write(
+            b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\n"
+            b"x-request-id: " + rid.encode() + b"\r\n"
+            b"connection: close\r\n\r\n" + body
+        )
+        self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         if self._too_large:
             return
         if self._in_head:
             self._head_bytes += len(data)
+            if self._head_timer is None and (self.cycle is None or self.cycle.response_complete):
+                # The first bytes of a keep-alive connection's next head: the clock starts.
+                self._head_timer = self.loop.call_later(HEAD_TIMEOUT_S, self._head_timed_out)
         super().data_received(data)
         # A head still incomplete after this much data is too large, however it is split.
         if not self._too_large and self._in_head and self._head_bytes > self.max_header_bytes:
@@ -92,6 +177,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        self._stop_head_timer()
         self._in_head = False
         self._head_bytes = 0
         super().on_headers_complete()
@@ -102,19 +188,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
-        if not self._too_large:
-            super().send_400_response(msg)
-            return
+        """uvicorn's protocol-level 400 (and our 431) as JSON in CONTRACT.md's shape."""
         if self.transport.is_closing():
             return
-        body = headers_too_large(self.max_header_bytes).to_bytes(None)
-        self.transport.write(
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-            b"content-type: application/json\r\n"
-            b"content-length: " + str(len(body)).encode() + b"\r\n"
-            b"connection: close\r\n\r\n" + body
-        )
-        self.transport.close()
+        if self._too_large:
+            err = headers_too_large(self.max_header_bytes)
+            self._refuse(err, b"431 Request Header Fields Too Large")
+            return
+        err = ProxyError(400, "Invalid HTTP request received.", code="invalid_http_request")
+        self._refuse(err, b"400 Bad Request")
 
 
 class HeaderLimitMiddleware:

@@ -134,8 +134,25 @@ class Attempt:
         }
 
 
+#: What a PostgreSQL INTEGER column holds: usage beyond it is an upstream's nonsense.
+MAX_TOKENS = 2**31 - 1
+
+
+def clamp_tokens(value: Any) -> int:
+    """A token count an upstream reported, made sane: never negative (negative usage would
+    subtract spend), never beyond ``MAX_TOKENS``, 0 for anything not a number."""
+    if type(value) is not int:
+        try:
+            value = int(value or 0)
+        except (TypeError, ValueError, OverflowError):
+            return 0
+    return 0 if value < 0 else min(value, MAX_TOKENS)
+
+
 @dataclass(slots=True)
 class Usage:
+    """Token counts as billed; built with ``clamp_tokens`` from what an upstream reports."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     #: Parts of the above: prompt tokens read from the upstream's prompt cache, completion
@@ -151,7 +168,9 @@ class Usage:
     def from_openai(cls, usage: dict[str, Any] | None) -> Usage | None:
         if not isinstance(usage, dict):
             return None
-        out = cls(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+        out = cls(
+            clamp_tokens(usage.get("prompt_tokens")), clamp_tokens(usage.get("completion_tokens"))
+        )
         details = usage.get("prompt_tokens_details")
         if isinstance(details, dict):
             out.cached_tokens = _count(details.get("cached_tokens"))
@@ -215,6 +234,13 @@ class CallContext:
     prompt_text: str | None = None
     #: Verdicts on answers (the cascade's), recorded as ``feedback`` rows.
     outcomes: list[dict[str, Any]] = field(default_factory=list)
+    #: (cost, premium) when a request made several upstream calls (``/v1/completions`` with
+    #: a list of prompts): what they cost, recorded even if a later call failed.
+    costs: tuple[Decimal, Decimal] | None = None
+    #: Output tokens the request may cause (``max_tokens`` times ``n``), for budget reservations.
+    output_estimate: int | None = None
+    #: The client's own ``x-request-id``, if it sent one (ours is ``request_id``).
+    client_request_id: str | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -263,6 +289,7 @@ class RequestRecord:
     #: Verdicts on answers seen while serving it (the cascade's), stored as ``feedback``
     #: rows with source 'cascade': ``{"model", "score", "comment"}``.
     outcomes: list[dict[str, Any]] = field(default_factory=list)
+    client_request_id: str | None = None
 
 
 # A provider's stream: the JSON text of each OpenAI chat.completion.chunk, no SSE framing.

@@ -117,6 +117,8 @@ def error_from_exception(provider: str, exc: Exception) -> ProxyError:
         return upstream_error(
             502, f"{provider}: the upstream closed the connection", code="upstream_disconnected"
         )
+    if isinstance(exc, httpx.DecodingError):  # undecodable, or larger than the cap
+        return upstream_error(502, f"{provider}: {exc}", code="upstream_malformed")
     return upstream_error(
         502, f"{provider}: upstream request failed ({type(exc).__name__})", code="upstream_error"
     )
@@ -189,16 +191,34 @@ def error_message(payload: Any) -> tuple[str, str | None, str | None, str | None
     return "", None, None, None
 
 
+#: One server-sent event (or line) at most: a stream that never ends its line would
+#: otherwise be buffered without bound.
+MAX_SSE_EVENT_BYTES = 8 << 20
+
+
+def _sse_too_long() -> ProxyError:
+    return ProxyError(
+        502,
+        f"the upstream sent a stream event longer than {MAX_SSE_EVENT_BYTES} bytes",
+        type="server_error",
+        code="upstream_malformed",
+        retryable=True,
+    )
+
+
 async def sse_events(response: UpstreamResponse) -> AsyncIterator[tuple[str | None, bytes]]:
     """(event name, data) for each server-sent event, per the WHATWG framing rules."""
     buffer = b""
     event: str | None = None
     data: list[bytes] = []
+    size = 0  # bytes of the event so far
     async for chunk in response.aiter_bytes():
         buffer += chunk
         while True:
             cut = buffer.find(b"\n")
             if cut < 0:
+                if len(buffer) > MAX_SSE_EVENT_BYTES:
+                    raise _sse_too_long()
                 break
             line, buffer = buffer[:cut], buffer[cut + 1 :]
             if line.endswith(b"\r"):
@@ -206,7 +226,7 @@ async def sse_events(response: UpstreamResponse) -> AsyncIterator[tuple[str | No
             if not line:
                 if data:
                     yield event, b"\n".join(data)
-                event, data = None, []
+                event, data, size = None, [], 0
                 continue
             if line.startswith(b":"):
                 continue
@@ -214,6 +234,9 @@ async def sse_events(response: UpstreamResponse) -> AsyncIterator[tuple[str | No
             if value.startswith(b" "):
                 value = value[1:]
             if field == b"data":
+                size += len(value)
+                if size > MAX_SSE_EVENT_BYTES:
+                    raise _sse_too_long()
                 data.append(value)
             elif field == b"event":
                 event = value.decode("utf-8", "replace")

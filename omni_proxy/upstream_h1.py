@@ -12,6 +12,7 @@ a proxy variable set, the registry picks httpx instead.
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import zlib
 from collections import deque
@@ -29,6 +30,11 @@ from .upstream_http import CompletableResponse
 
 #: Reading pauses while a stream has this much unread (resumes when it is read).
 HIGH_WATER = 1 << 20
+#: Decoded bytes one upstream response may carry (``OMNI_MAX_UPSTREAM_BODY_BYTES``): a
+#: 0.6 MB gzip bomb once grew the process to 2.17 GB.
+MAX_BODY_BYTES = int(os.environ.get("OMNI_MAX_UPSTREAM_BODY_BYTES") or 64 << 20)
+#: Decompressed in steps of this much, so one compressed chunk cannot expand unchecked.
+_INFLATE_STEP = 1 << 20
 _PORTS = {"http": 80, "https": 443}
 #: Caller headers the client writes itself (the body is framed here) or looks at.
 _OWN = frozenset({"host", "content-length", "transfer-encoding", "accept-encoding", "connection"})
@@ -89,16 +95,25 @@ def _idna(host: str) -> str:
 class _Decoder:
     """gzip or deflate, streaming; deflate bodies come zlib-wrapped or raw, both are seen."""
 
-    __slots__ = ("_obj", "_raw_tried")
+    __slots__ = ("_obj", "_out", "_raw_tried")
 
     def __init__(self, encoding: str) -> None:
         gzip = encoding in ("gzip", "x-gzip")
         self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
         self._raw_tried = gzip
+        self._out = 0
 
     def decode(self, data: bytes) -> bytes:
         try:
-            return self._obj.decompress(data)
+            parts = []
+            while data:
+                part = self._obj.decompress(data, _INFLATE_STEP)
+                self._out += len(part)
+                if self._out > MAX_BODY_BYTES:
+                    raise too_big()
+                parts.append(part)
+                data = self._obj.unconsumed_tail
+            return b"".join(parts)
         except zlib.error as exc:
             if self._raw_tried:
                 raise httpx.DecodingError(f"undecodable response body: {exc}") from None
@@ -111,6 +126,12 @@ class _Decoder:
             return self._obj.flush()
         except zlib.error as exc:
             raise httpx.DecodingError(f"undecodable response body: {exc}") from None
+
+
+def too_big() -> httpx.DecodingError:
+    return httpx.DecodingError(
+        f"the upstream's response body is larger than {MAX_BODY_BYTES} bytes decoded"
+    )
 
 
 def _read_timeout(fut: asyncio.Future[None]) -> None:
@@ -142,6 +163,7 @@ class H1Response(CompletableResponse):
         "_read_all",
         "_read_timeout",
         "_started",
+        "_total",
         "_waiter",
         "content",
         "headers",
@@ -161,7 +183,7 @@ class H1Response(CompletableResponse):
         self._started = self._done = self._closed = self._read_all = self._discard = False
         self._keep_alive = self._eof_ends = False
         self._chunks: list[bytes] = []
-        self._buffered = self._extra = 0
+        self._buffered = self._extra = self._total = 0
         self._error: Exception | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._decoder: _Decoder | None = None
@@ -196,6 +218,9 @@ class H1Response(CompletableResponse):
                 self._wake()
             return
         if data:
+            self._total += len(data)
+            if self._total > MAX_BODY_BYTES:
+                raise too_big()
             self._chunks.append(data)
             self._buffered += len(data)
             if self._buffered > HIGH_WATER and not self._read_all and self._conn is not None:

@@ -129,7 +129,12 @@ def _tool_call_ids(where: str, calls: Any) -> set[str]:
     return ids
 
 
-def validate_messages(messages: Any) -> None:
+#: Messages in one conversation at most (``max_messages`` in the config): each is checked,
+#: classified and estimated on the event loop; 250k of them held every other tenant ~1 s.
+MAX_MESSAGES = 10_000
+
+
+def validate_messages(messages: Any, max_messages: int = MAX_MESSAGES) -> None:
     if messages is None:
         raise bad_request("Missing required parameter: 'messages'.", param="messages")
     if not isinstance(messages, list):
@@ -143,6 +148,13 @@ def validate_messages(messages: Any) -> None:
             "Invalid 'messages': empty array. Expected an array with minimum length 1.",
             param="messages",
             code="empty_array",
+        )
+    if len(messages) > max_messages:
+        raise bad_request(
+            f"Invalid 'messages': array too long. Expected an array with maximum length "
+            f"{max_messages}, but got an array with length {len(messages)} instead.",
+            param="messages",
+            code="array_above_max_length",
         )
     open_calls: set[str] | None = None  # ids a tool message may answer here
     for i, msg in enumerate(messages):
@@ -203,7 +215,22 @@ def validate_messages(messages: Any) -> None:
             )
 
 
-def validate_chat(body: Any) -> dict[str, Any]:
+#: Longest model name accepted: no registry name is longer, and a 1 MB one was echoed
+#: into a 2 MB log line and row.
+MAX_MODEL_CHARS = 256
+
+
+def check_model_length(model: str) -> None:
+    if len(model) > MAX_MODEL_CHARS:
+        raise bad_request(
+            f"Invalid 'model': string too long. Expected a string with maximum length "
+            f"{MAX_MODEL_CHARS}, but got a string with length {len(model)} instead.",
+            param="model",
+            code="string_above_max_length",
+        )
+
+
+def validate_chat(body: Any, max_messages: int = MAX_MESSAGES) -> dict[str, Any]:
     """Check a chat-completions body in place; return it for convenience."""
     if not isinstance(body, dict):
         raise bad_request(
@@ -219,7 +246,8 @@ def validate_chat(body: Any) -> dict[str, Any]:
             param="model",
             code="invalid_type",
         )
-    validate_messages(body.get("messages"))
+    check_model_length(model)
+    validate_messages(body.get("messages"), max_messages)
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise bad_request(

@@ -124,3 +124,15 @@ def test_demo_key_with_a_master_key_set(tmp_path: Path) -> None:
             .choices[0]
             .message.content
         )
+
+
+def test_serve_with_workers_removes_its_metrics_directory(tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    proxy = ProxyProcess(tmp_path, args=["--demo", "--workers", "2"], env={"TMPDIR": str(temp)})
+    proxy.start()
+    try:
+        assert [p.name for p in temp.iterdir() if p.name.startswith("omni-metrics-")]
+    finally:
+        assert proxy.stop() == 0
+    assert not [p for p in temp.iterdir() if p.name.startswith("omni-metrics-")]

@@ -33,11 +33,13 @@ def test_chat_completions_skip_the_stack_and_keep_its_behaviour(tmp_path: Path) 
         )
         assert r.status_code == 401
         assert_contract_error(401, r.json())
-        assert r.headers["x-request-id"] == "mine-1"
+        assert r.headers["x-request-id"].startswith("req_")  # ours, never the client's
+        assert r.headers["x-client-request-id"] == "mine-1"
         # A fresh id when the client's is missing or unsafe.
         r = client.post("/chat/completions", json={}, headers={**AUTH, "x-request-id": "bad id\t"})
         assert r.status_code == 400
         assert r.headers["x-request-id"].startswith("req_")
+        assert "x-client-request-id" not in r.headers
         # The header limit holds on the direct path too.
         r = client.post("/v1/chat/completions", json={}, headers={"x-big": "a" * 100_000})
         assert r.status_code == 431
@@ -61,7 +63,8 @@ def test_an_unhandled_error_on_the_direct_path_is_a_contract_500(
     assert r.status_code == 500
     assert_contract_error(500, r.json())
     assert "boom" not in r.text  # no internals leak
-    assert r.headers["x-request-id"] == "rid-500"
+    assert r.headers["x-request-id"] == r.json()["request_id"]
+    assert r.headers["x-client-request-id"] == "rid-500"
 
 
 def test_cors_turns_the_direct_path_off(tmp_path: Path) -> None:
@@ -145,3 +148,24 @@ def test_indexed_headers_answer_like_starlettes() -> None:
     assert 3 not in fast
     with pytest.raises(KeyError):
         fast["traceparent"]
+
+
+def test_a_bug_on_a_routed_path_is_answered_once_and_keeps_the_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15: each bare 500 was logged twice and closed the client's keep-alive (it
+    went up to the server). Now the app answers it: the test client, which re-raises what
+    reaches the server, sees only the CONTRACT.md 500."""
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("boom")
+
+    app = in_process_app(tmp_path)
+    with TestClient(app, raise_server_exceptions=True) as client:
+        monkeypatch.setattr(app.state.pipeline, "authenticate", broken)
+        caplog.clear()
+        r = client.get("/v1/models", headers=AUTH)
+    assert r.status_code == 500
+    assert_contract_error(500, r.json(), r.headers["x-request-id"])
+    assert "boom" not in r.text
+    assert len([rec for rec in caplog.records if "unhandled error" in rec.getMessage()]) == 1

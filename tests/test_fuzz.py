@@ -302,6 +302,37 @@ def test_any_json_value_gets_an_answer_or_a_4xx(http: httpx.Client, route: str, 
     read_answer(resp)
 
 
+OTHER_BASES: dict[str, dict[str, Any]] = {
+    "/v1/messages": {"max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]},
+    "/v1/responses": {"input": "hi"},
+    "/v1/completions": {"prompt": "hi"},
+}
+WILD_FIELDS = [
+    "tools", "tool_choice", "metadata", "max_tokens", "messages", "input", "prompt", "n",
+    "previous_response_id", "instructions", "text", "system", "stop_sequences", "model",
+]  # fmt: skip
+
+
+@settings(FUZZ, max_examples=80)
+@given(
+    route=st.sampled_from(sorted(OTHER_BASES)),
+    model=st.sampled_from(MODELS),
+    field=st.sampled_from(WILD_FIELDS),
+    value=json_values,
+    stream=st.booleans(),
+)
+def test_one_wild_field_on_a_valid_body_is_never_a_5xx(
+    http: httpx.Client, route: str, model: str, field: str, value: Any, stream: bool
+) -> None:
+    """Issue 15's bare 500s came from one field of the wrong shape on an otherwise valid
+    body (``tools`` on /v1/messages and /v1/responses), streaming or not."""
+    body = {**OTHER_BASES[route], "model": model, "stream": stream, field: value}
+    resp = http.post(route, content=json.dumps(body).encode(), headers=JSON_HEADERS)
+    event(f"{route} status {resp.status_code}")
+    assert resp.status_code < 500, (body, resp.text[:500])
+    assert "Traceback" not in resp.text
+
+
 @settings(FUZZ, max_examples=60)
 @given(raw=st.binary(max_size=200))
 def test_any_bytes_get_a_4xx(http: httpx.Client, raw: bytes) -> None:

@@ -493,3 +493,32 @@ async def test_after_a_redis_restart_no_stale_pooled_connection_is_used(
         assert counted  # the counting happened in Redis (a new process), not in memory
     finally:
         await limiter.stop()
+
+
+def test_database_down_gives_503_on_usage_and_keys(
+    postgres: PrivatePostgres, fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    """Admin and usage calls need the database: while it is down they get a prompt 503
+    ``database_unavailable`` in the documented shape, not a bare 500 (issue 15)."""
+    db_url = postgres.create_database("omni_" + uuid.uuid4().hex[:8])
+    env = {"OMNI_DATABASE_URL": db_url, "OMNI_SPILL_PATH": str(tmp_path / "spill.jsonl")}
+    proxy = ProxyProcess(tmp_path, config_for(fake), env=env).start()
+    try:
+        postgres.stop("immediate")
+        try:
+            for path in ("/usage", "/api-keys", "/organizations"):
+                r = httpx.get(proxy.base_url + path, headers=AUTH, timeout=30)
+                assert r.status_code == 503, (path, r.status_code, r.text)
+                assert r.json()["error"]["code"] == "database_unavailable"
+                assert r.json()["request_id"] == r.headers["x-request-id"]
+        finally:
+            postgres.start()
+        assert eventually(
+            lambda: (
+                httpx.get(proxy.base_url + "/usage", headers=AUTH, timeout=30).status_code == 200
+            ),
+            90,
+        ), proxy.read_log()[-2000:]
+        assert "Traceback" not in proxy.read_log()
+    finally:
+        proxy.stop()

@@ -223,3 +223,42 @@ async def test_unreachable_redis_at_start_uses_memory(caplog: Any) -> None:
         assert await admitted(limiter, principal(key_rpm=1), 3) == 1
     finally:
         await limiter.stop()
+
+
+async def test_budget_reservations_hold_concurrent_admissions_and_settle() -> None:
+    """Each admission holds its estimated cost until it settles: concurrent requests cannot
+    all slip in under the same remaining budget, and settling swaps the hold for the real
+    cost (issue 15)."""
+    limiter = Limiter()
+    limiter.estimate = lambda c: Decimal("0.01")
+    p = principal(monthly_budget_usd=Decimal("0.05"))
+    held = [ctx() for _ in range(8)]
+    admitted_ctxs = []
+    for c in held:
+        try:
+            await limiter.admit(p, c)
+            admitted_ctxs.append(c)
+        except ProxyError as err:
+            assert err.code == "insufficient_quota"
+    assert len(admitted_ctxs) == 5  # 5 x 0.01 held: the 6th sees the budget spent
+    assert limiter.reserved == Decimal("0.05")
+    for c in admitted_ctxs:  # each really cost less than its estimate
+        limiter.settle(make_record("org_1", request_id=c.request_id, cost="0.002"))
+    assert limiter.reserved == 0
+    assert limiter.spend["org_1"] == Decimal("0.010")
+    await limiter.admit(p, ctx())  # room again
+
+
+async def test_unsettled_reservations_lapse(monkeypatch: Any) -> None:
+    import omni_proxy.limits as limits
+
+    monkeypatch.setattr(limits, "RESERVATION_TTL_S", -1.0)  # lapsed as soon as made
+    limiter = Limiter()
+    limiter.estimate = lambda c: Decimal("1")
+    p = principal(monthly_budget_usd=Decimal("1"))
+    await limiter.admit(p, ctx())  # a request that never settles (lost to a crash)
+    with pytest.raises(ProxyError):
+        await limiter.admit(p, ctx())
+    limiter.release_expired()  # what the background loop does
+    assert limiter.spend["org_1"] == 0
+    await limiter.admit(p, ctx())

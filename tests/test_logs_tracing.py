@@ -53,9 +53,11 @@ def test_one_json_line_per_request_and_no_secrets(tmp_path: Path) -> None:
                     "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
                 },
             )
-            assert raw.headers["x-request-id"] == "trace-me-1"
+            # The proxy's own id always; the client's is echoed apart (CONTRACT.md).
+            rid = raw.headers["x-request-id"]
+            assert rid.startswith("req_") and raw.headers["x-client-request-id"] == "trace-me-1"
             sent = fake.last_request["headers"]
-            assert sent["x-request-id"] == "trace-me-1"
+            assert sent["x-request-id"] == rid
             assert sent["traceparent"].startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
             client.chat.completions.create(
                 model="broken", messages=[{"role": "user", "content": prompt}]
@@ -66,7 +68,8 @@ def test_one_json_line_per_request_and_no_secrets(tmp_path: Path) -> None:
     lines = [orjson.loads(line) for line in log.splitlines() if line.startswith("{")]
     requests = [line for line in lines if line.get("msg") == "request"]
     assert len(requests) == 2
-    first = next(r for r in requests if r["request_id"] == "trace-me-1")
+    first = next(r for r in requests if r["request_id"] == rid)
+    assert first["client_request_id"] == "trace-me-1"
     assert first["model"] == "m" and first["status"] == 200 and first["prompt_tokens"] > 0
     assert isinstance(first["cost"], float) and first["cost"] > 0  # numbers as numbers
     failures = [line for line in lines if line.get("msg") == "upstream failure"]

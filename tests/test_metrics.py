@@ -47,7 +47,6 @@ def test_metrics_count_requests_errors_fallbacks_tokens_and_cost(tmp_path: Path)
                 {"name": "bad", "provider": "up", "model": "bad-model"},
             ],
             "routing": {"fallback_model": "m"},
-            "metrics": {"org_labels": True},
         }
         proxy = ProxyProcess(tmp_path, config).start()
         try:
@@ -68,6 +67,16 @@ def test_metrics_count_requests_errors_fallbacks_tokens_and_cost(tmp_path: Path)
                         model=f"no-such-model-{i}", messages=[{"role": "user", "content": "x"}]
                     )
             assert httpx.get(proxy.root + "/metrics").status_code == 401  # spend is private
+            made = httpx.post(
+                proxy.base_url + "/api-keys",
+                json={"org": "acme", "permissions": ["admin"]},
+                headers={"authorization": f"Bearer {MASTER_KEY}"},
+            )
+            assert made.status_code == 201, made.text
+            org_admin = {"authorization": f"Bearer {made.json()['key']}"}
+            denied = httpx.get(proxy.root + "/metrics", headers=org_admin)
+            assert denied.status_code == 403  # one org's admin sees no other org's spend
+            assert denied.json()["error"]["code"] == "permission_denied"
             r = httpx.get(
                 proxy.root + "/metrics", headers={"authorization": f"Bearer {MASTER_KEY}"}
             )
@@ -80,7 +89,9 @@ def test_metrics_count_requests_errors_fallbacks_tokens_and_cost(tmp_path: Path)
     assert value(data, "omni_upstream_errors_total", model="bad") == 1
     assert value(data, "omni_fallbacks_total", model="m") == 1
     assert value(data, "omni_tokens_total", model="m", direction="input") > 0
-    assert value(data, "omni_cost_usd_total", model="m", org="default") > 0
+    # Per-org series only with metrics.org_labels (off here): one series for all orgs.
+    assert value(data, "omni_cost_usd_total", model="m", org="") > 0
+    assert not any(dict(labels).get("org") for _, labels in data)
     assert value(data, "omni_request_duration_seconds_count", route=route) == 8  # 404s too
     assert value(data, "omni_proxy_overhead_seconds_count", route=route) == 4
     assert value(data, "omni_time_to_first_token_seconds_count", model="m") == 1
@@ -126,3 +137,22 @@ def test_org_label_off_by_default_so_series_do_not_grow_with_orgs(tmp_path: Path
     assert len(token_series) == 2  # demo-mini in and out, whatever the number of orgs
     assert value(data, "omni_cost_usd_total", model="demo-mini") > 0
     assert not any(name.endswith("_created") for name, _ in data)
+
+
+def test_org_labels_only_when_configured(tmp_path: Path) -> None:
+    with FakeOpenAI() as fake:
+        config = {
+            "providers": {
+                "up": {"plugin": "openai", "base_url": fake.base_url, "api_key": "sk-upstream-test"}
+            },
+            "models": [{"name": "m", "provider": "up", "model": "gpt-4o-mini", "cost_input": 1}],
+            "metrics": {"org_labels": True},
+        }
+        with ProxyProcess(tmp_path, config) as proxy:
+            client = openai.OpenAI(base_url=proxy.base_url, api_key=MASTER_KEY, max_retries=0)
+            client.chat.completions.create(model="m", messages=[{"role": "user", "content": "a"}])
+            r = httpx.get(
+                proxy.root + "/metrics", headers={"authorization": f"Bearer {MASTER_KEY}"}
+            )
+    assert r.status_code == 200
+    assert value(samples(r.text), "omni_cost_usd_total", model="m", org="default") > 0

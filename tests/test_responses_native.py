@@ -397,3 +397,62 @@ def test_a_client_leaving_a_native_stream_is_recorded(
             break
         time.sleep(0.1)
     assert row == (499, 1, "/v1/responses", 1), row
+
+
+@pytest.mark.parametrize("failure", ["error", "response.failed"])
+def test_key_echoed_by_a_failing_stream_is_blanked(
+    proxy: ProxyProcess, native_up: FakeOpenAI, failure: str
+) -> None:
+    """An upstream that echoes the key it was sent in an ``error`` / ``response.failed``
+    event after the first byte: the key reaches neither the client, nor the record, nor the
+    log (issue 15)."""
+    from tests.reliability_support import eventually, sqlite_rows
+
+    key = "sk-upstream-test"
+    native_up.reset()
+    native_up.fail_next(
+        "stream_error",
+        after=3,
+        path="/responses",
+        message=f"Incorrect API key provided: {key}.",
+        type=failure,
+    )
+    r = post(proxy, {"model": "native-mini", "input": "one two three", "stream": True})
+    assert native_up.responses_api.sent_streams[-1][-1].count(key.encode()) >= 1  # it echoed
+    assert key.encode() not in r.content
+    assert b"Incorrect API key provided: ***" in r.content
+    assert parse_sse(r.content)[-1][0] == failure
+    rid = r.headers["x-request-id"]
+    assert eventually(lambda: rid in sqlite_rows(proxy, [rid]), timeout=10)
+    error = sqlite_rows(proxy, [rid])[rid]["error"]
+    assert error and "***" in error and key not in error
+    assert key not in proxy.read_log()
+
+
+@pytest.mark.parametrize("model", ["native-mini", "translated"])
+def test_a_chain_stores_each_item_once(
+    client: openai.OpenAI, proxy: ProxyProcess, model: str
+) -> None:
+    """Each response stores only its own new items and a reference to the one it continues
+    (issue 15: 10 MB sent became 105 MB stored); the conversation still reads in full."""
+    import sqlite3
+
+    big = "x" * 20_000
+    previous = None
+    ids = []
+    for turn in range(6):
+        made = client.responses.create(
+            model=model, input=f"turn {turn} {big}", previous_response_id=previous
+        )
+        previous = made.id
+        ids.append(made.id)
+    with sqlite3.connect(sqlite_path(proxy)) as conn:
+        marks = ",".join("?" * len(ids))
+        stored = conn.execute(
+            f"SELECT SUM(LENGTH(input)) FROM responses WHERE id IN ({marks})", ids
+        ).fetchone()[0]
+    assert stored < 6 * 20_000 * 1.5  # linear in what was sent, not quadratic (~21x)
+    items = client.responses.input_items.list(ids[-1], limit=100, order="asc").data
+    texts = [getattr(i, "content", [None])[0] for i in items if i.type == "message"]
+    user_texts = [t.text for t in texts if t is not None and t.type == "input_text"]
+    assert [t.split(" ")[1] for t in user_texts] == [str(n) for n in range(6)]

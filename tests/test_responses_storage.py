@@ -106,3 +106,27 @@ def test_retention_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert retention_days() == 0
     monkeypatch.setenv("OMNI_RESPONSES_RETENTION_DAYS", "soon")
     assert retention_days() == 30
+
+
+async def test_chained_responses_store_new_items_and_read_whole(db: Database) -> None:  # noqa: F811
+    """``previous_id``: each row keeps its own new input; reading expands the chain (one
+    recursive query, the org's rows only) into the whole conversation (issue 15)."""
+    conversation: list[dict] = []
+    previous = None
+    for n in range(4):
+        new = [{"type": "message", "role": "user", "content": f"q{n}"}]
+        output = [{"type": "message", "role": "assistant", "content": f"a{n}"}]
+        await db.save_response(
+            response_id=f"resp_c{n}",
+            org_id="org_a",
+            model="m",
+            input_items=new,
+            output_items=output,
+            body={"id": f"resp_c{n}"},
+            previous_id=previous,
+        )
+        row = await db.get_response(f"resp_c{n}", "org_a")
+        assert row["input"] == conversation + new
+        conversation += new + output
+        previous = f"resp_c{n}"
+    assert await db.get_response("resp_c3", "org_b") is None

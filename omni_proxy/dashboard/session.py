@@ -35,6 +35,7 @@ from starlette.responses import Response
 
 from ..defaults.auth import MASTER
 from ..types import Principal
+from .guard import SignedOut, SignInThrottle
 
 log = logging.getLogger("omni_proxy.dashboard")
 
@@ -190,6 +191,8 @@ def load(request: Request) -> Session | None:
         return None
     if expires <= time.time():
         return None
+    if csrf in signed_out(request):
+        return None
     principal = current_principal(request, payload)
     if principal is None:
         return None
@@ -197,6 +200,38 @@ def load(request: Request) -> Session | None:
     if session.global_admin:
         session = Session(principal, view_org, csrf, expires, payload)
     return session
+
+
+def signed_out(request: Request) -> SignedOut:
+    state = request.app.state
+    found: SignedOut | None = getattr(state, "dashboard_signed_out", None)
+    if found is None:
+        found = state.dashboard_signed_out = SignedOut()
+    return found
+
+
+def throttle(request: Request) -> SignInThrottle:
+    state = request.app.state
+    found: SignInThrottle | None = getattr(state, "dashboard_throttle", None)
+    if found is None:
+        found = state.dashboard_throttle = SignInThrottle()
+    return found
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def over_tls(request: Request) -> bool:
+    """Whether the browser's connection is TLS: the request's own scheme, or
+    ``X-Forwarded-Proto`` when it came from a proxy listed in ``trusted_proxies``."""
+    if request.url.scheme == "https":
+        return True
+    trusted = getattr(request.app.state.config, "trusted_proxies", None) or ()
+    if client_address(request) not in trusted:
+        return False
+    proto = request.headers.get("x-forwarded-proto", "")
+    return proto.split(",")[0].strip().lower() == "https"
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
@@ -207,7 +242,7 @@ def set_cookie(request: Request, response: Response, name: str, value: str, max_
         path=COOKIE_PATH,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=over_tls(request),
     )
 
 
@@ -217,7 +252,7 @@ def clear_cookie(request: Request, response: Response, name: str = COOKIE) -> No
         path=COOKIE_PATH,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=over_tls(request),
     )
 
 

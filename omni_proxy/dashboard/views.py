@@ -778,7 +778,12 @@ async def _form(request: Request) -> dict[str, str]:
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             return {}
-    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20)
+    try:
+        fields = parse_qs(
+            body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20
+        )
+    except ValueError:  # more fields than any of our forms has: treated as no form at all
+        return {}
     return {k: v[-1] for k, v in fields.items()}
 
 
@@ -831,9 +836,20 @@ async def login_submit(request: Request) -> Response:
     key = form.get("api_key", "").strip()
     if not key:
         return _login_page(request, status=400, error="Enter an API key.", next_path=next_path)
+    guard, client = session.throttle(request), session.client_address(request)
+    wait = guard.blocked(client, key)
+    if wait:
+        return _login_page(
+            request,
+            status=429,
+            next_path=next_path,
+            error=f"Too many refused sign-ins. Try again in {math.ceil(wait)} s.",
+        )
     try:
         principal = await request.app.state.pipeline.authenticate(request, key, "read")
     except ProxyError as err:
+        if err.status == 401:
+            guard.failed(client, key)
         error = (
             "This key lacks the 'read' permission the dashboard needs."
             if err.status == 403
@@ -881,6 +897,8 @@ async def logout(request: Request) -> Response:
     sess, _form_data, refused = await _signed_post(request)
     if refused is not None and sess is not None:
         return refused
+    if sess is not None:  # the cookie dies here, not just in this browser
+        session.signed_out(request).add(sess.csrf, sess.expires)
     response = RedirectResponse("/dashboard/login?signed_out=1", status_code=303)
     session.clear_cookie(request, response)
     return response

@@ -180,6 +180,13 @@ def to_openai(body: Any) -> dict[str, Any]:
     if user:
         chat["user"] = str(user)
     tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise bad_request("tools: expected an array of tools.", param="tools")
+    for i, tool in enumerate(tools or ()):
+        if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+            raise bad_request(
+                f"tools.{i}: expected an object with a string 'name'.", param=f"tools.{i}.name"
+            )
     if tools:
         chat["tools"] = [
             {

@@ -21,6 +21,7 @@ from ..config import GuardrailSettings
 from ..errors import ProxyError, bad_request, permission_denied
 from ..http import JSON, api_key_of, read_json
 from ..keys import KeyRequestError, create_key, ensure_org, parse_permissions
+from ..storable import error_kind
 from ..types import Principal
 
 _MAX_BODY = 64 * 1024
@@ -185,13 +186,24 @@ async def create_org(request: Request) -> Response:
             code="conflict",
             param="name",
         )
-    org = await db.create_org(
-        name,
-        monthly_budget_usd=_budget(body),
-        rpm_limit=_limit(body, "rpm_limit"),
-        tpm_limit=_limit(body, "tpm_limit"),
-        soft_budget_usd=_budget(body, "soft_budget_usd"),
-    )
+    try:
+        org = await db.create_org(
+            name,
+            monthly_budget_usd=_budget(body),
+            rpm_limit=_limit(body, "rpm_limit"),
+            tpm_limit=_limit(body, "tpm_limit"),
+            soft_budget_usd=_budget(body, "soft_budget_usd"),
+        )
+    except Exception as exc:
+        # The name is unique (deleted orgs' too): taken meanwhile by a concurrent create.
+        if error_kind(exc) != "data":
+            raise
+        raise ProxyError(
+            409,
+            f"An organization named '{name}' already exists (or existed).",
+            code="conflict",
+            param="name",
+        ) from None
     if body.get("guardrails") is not None:
         org = await db.update_org(org["id"], {"guardrails": _guardrails(body["guardrails"])})
         assert org is not None

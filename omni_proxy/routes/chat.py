@@ -34,7 +34,12 @@ def routed_headers(ctx: CallContext) -> dict[str, str]:
 
 def new_context(request: Request, endpoint: str) -> CallContext:
     pipeline: Pipeline = request.app.state.pipeline
-    return CallContext(request_id=request_id(request), endpoint=endpoint, config=pipeline.config)
+    return CallContext(
+        request_id=request_id(request),
+        endpoint=endpoint,
+        config=pipeline.config,
+        client_request_id=request.scope["state"].get("client_request_id"),
+    )
 
 
 async def _prepare(
@@ -58,12 +63,13 @@ async def _prepare(
     body = await read_json(request, config.max_body_bytes)
     if default_model is not None and isinstance(body, dict):
         body.setdefault("model", default_model)
-    validate_chat(body)
+    validate_chat(body, config.max_messages)
     routing = take_routing_options(body, request.headers)
     ctx.requested_model = body["model"]
     ctx.stream = bool(body.get("stream"))
     ctx.deadline = time.monotonic() + config.routing.deadline_s
     ctx.prompt_estimate = max(1, estimate_prompt_tokens(body))
+    ctx.output_estimate = output_estimate(body)
     if admit:
         await pipeline.admit(ctx)
     if task is not None:
@@ -76,6 +82,15 @@ async def _prepare(
         del body["cache"]  # the proxy's field (``cache: false``), never the upstream's
     await pipeline.route(body, routing, ctx)
     return pipeline, body
+
+
+def output_estimate(body: dict[str, Any]) -> int | None:
+    """``max_tokens`` times ``n`` when the client bounded its answer (validated already)."""
+    most = body.get("max_completion_tokens") or body.get("max_tokens")
+    if not isinstance(most, int):
+        return None
+    n = body.get("n")
+    return most * (n if isinstance(n, int) and n > 0 else 1)
 
 
 async def chat_completions(request: Request) -> Response:
@@ -171,7 +186,8 @@ async def router_debug(request: Request) -> Response:
     """The routing decision, explained, without calling a provider (or recording anything)."""
     ctx = new_context(request, "/v1/router/debug")
     try:
-        await _prepare(request, ctx, permission="read", default_model="auto", admit=False)
+        # Rate limited like any route (it classifies and plans: real work), never charged.
+        await _prepare(request, ctx, permission="read", default_model="auto")
         assert ctx.plan is not None and ctx.classification is not None
         plan, cls = ctx.plan, ctx.classification
         return JSON(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -23,7 +24,11 @@ from ..streaming import SSEResponse
 from ..text import estimate_tokens
 from ..types import CallContext, Usage
 from ..validation import take_routing_options, validate_chat
-from .chat import fail, new_context, routed_headers
+from .chat import fail, new_context, output_estimate, routed_headers
+
+#: Prompts in one request: each becomes its own upstream call, admitted and charged on its
+#: own, so a list must stay small enough to answer within the deadline.
+MAX_PROMPTS = 32
 
 # Legacy fields with the same meaning in chat completions.
 _SHARED = (
@@ -77,6 +82,12 @@ def chat_body(body: Any) -> tuple[dict[str, Any], list[str]]:
     chat["messages"] = [{"role": "user", "content": prompts[0]}]
     if len(prompts) > 1 and chat.get("stream"):
         raise bad_request("Streaming supports a single prompt.", param="prompt")
+    if len(prompts) > MAX_PROMPTS:
+        raise bad_request(
+            f"Invalid 'prompt': at most {MAX_PROMPTS} prompts per request (each is an upstream "
+            f"call); got {len(prompts)}.",
+            param="prompt",
+        )
     return chat, prompts
 
 
@@ -140,13 +151,17 @@ async def completions(request: Request) -> Response:
         tracing.begin(ctx.request_id, request.headers.get("traceparent"))
         ctx.principal = await pipeline.authenticate(request, api_key_of(request), "write")
         body, prompts = chat_body(await read_json(request, pipeline.config.max_body_bytes))
-        validate_chat(body)
+        validate_chat(body, pipeline.config.max_messages)
         routing = take_routing_options(body, request.headers)
         ctx.requested_model = body["model"]
         ctx.stream = bool(body.get("stream"))
         ctx.deadline = time.monotonic() + pipeline.config.routing.deadline_s
+        # Each prompt is an upstream call: each is admitted (rate limits, budget) on its own.
+        ctx.output_estimate = output_estimate(body)
+        for prompt in prompts:
+            ctx.prompt_estimate = max(1, estimate_tokens(len(prompt)))
+            await pipeline.admit(ctx)
         ctx.prompt_estimate = max(1, estimate_tokens(sum(len(p) for p in prompts)))
-        await pipeline.admit(ctx)
         await pipeline.route(body, routing, ctx)
         if ctx.stream:
             options = body.get("stream_options") or {}
@@ -164,6 +179,13 @@ async def completions(request: Request) -> Response:
         n = int(body.get("n") or 1)
         first_answer: dict[str, Any] = {}
         for i, prompt in enumerate(prompts):
+            if i and ctx.deadline is not None and time.monotonic() >= ctx.deadline:
+                raise ProxyError(
+                    504,
+                    f"the deadline passed after {i} of {len(prompts)} prompts",
+                    type="server_error",
+                    code="timeout",
+                )
             body["messages"] = [{"role": "user", "content": prompt}]
             answer = await pipeline.call(body, ctx)
             first_answer = first_answer or answer
@@ -173,8 +195,15 @@ async def completions(request: Request) -> Response:
                 usage.prompt_tokens + got.prompt_tokens,
                 usage.completion_tokens + got.completion_tokens,
             )
+            ctx.usage = usage
+            if len(prompts) > 1:
+                # Priced per call (each may have been served by another model), and kept
+                # on the context so a later failure still records what was spent.
+                assert ctx.route is not None
+                cost, premium = pipeline.costs(ctx.route.model, got)
+                before = ctx.costs or (Decimal(0), Decimal(0))
+                ctx.costs = (before[0] + cost, before[1] + premium)
         assert ctx.route is not None
-        ctx.usage = usage
         response = {
             "id": str(first_answer.get("id", "")).replace("chatcmpl", "cmpl", 1),
             "object": "text_completion",

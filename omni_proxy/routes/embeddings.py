@@ -18,6 +18,7 @@ from ..http import JSON, api_key_of, read_json
 from ..pipeline import Pipeline
 from ..text import estimate_tokens
 from ..types import CallContext, Principal, Route, RoutePlan, Usage
+from ..validation import check_model_length
 from .chat import fail, new_context, routed_headers
 
 
@@ -27,6 +28,7 @@ def validate_embeddings(body: Any) -> dict[str, Any]:
     model = body.setdefault("model", "auto")
     if not isinstance(model, str) or not model:
         raise bad_request("Invalid type for 'model': expected a string.", param="model")
+    check_model_length(model)
     items = body.get("input")
     if items is None:
         raise bad_request("Missing required parameter: 'input'.", param="input")

@@ -84,7 +84,7 @@ async def update_api_key(request: Request) -> Response:
         )
     cache = getattr(request.app.state, "keys", None)
     if cache is not None:
-        await cache.refresh()  # the new settings apply at once on this instance
+        await cache.refresh(full=True)  # the new settings apply at once on this instance
     return JSON(_key_object(key))
 
 
@@ -124,7 +124,7 @@ async def rotate_api_key(request: Request) -> Response:
     cache = getattr(request.app.state, "keys", None)
     if cache is not None:
         cache.drop(key_id)
-        await cache.refresh()
+        await cache.refresh(full=True)
     return JSON(_key_object({**row, "key": secret}))
 
 

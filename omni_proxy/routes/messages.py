@@ -31,7 +31,7 @@ async def messages(request: Request) -> Response:
         tracing.begin(ctx.request_id, request.headers.get("traceparent"))
         ctx.principal = await pipeline.authenticate(request, api_key_of(request), "write")
         body = anthropic.to_openai(await read_json(request, pipeline.config.max_body_bytes))
-        validate_chat(body)
+        validate_chat(body, pipeline.config.max_messages)
         routing = take_routing_options(body, request.headers)
         ctx.requested_model = body["model"]
         ctx.stream = bool(body.get("stream"))

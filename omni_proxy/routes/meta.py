@@ -63,4 +63,10 @@ async def ready(request: Request) -> Response:
     recorder = getattr(request.app.state, "recorder", None)
     if recorder is not None:
         body["recorder_queue"] = recorder.depth
+        if recorder.stuck:
+            # The database answers a ping but records are not getting in: usage, the
+            # dashboard and budgets are frozen, which a load balancer should hear about.
+            body["status"] = "unavailable"
+            body["recording"] = f"stuck for {recorder.lag_s:.0f} s"
+            return JSON(body, status_code=503)
     return JSON(body)

@@ -58,6 +58,10 @@ def retention_days() -> float:
         return DEFAULT_RETENTION_DAYS
 
 
+#: The stored response a new one continues, and how many conversation items came from it.
+Previous = tuple[str, int] | None
+
+
 class ResponseStore:
     """Stored responses of one database, with the retention rule applied on read and write."""
 
@@ -80,16 +84,20 @@ class ResponseStore:
         org_id: str,
         conversation: list[dict[str, Any]],
         response: dict[str, Any],
+        previous: Previous = None,
     ) -> None:
-        """Write one response (never raises: the answer matters more than its copy)."""
+        """Write one response (never raises: the answer matters more than its copy). With
+        ``previous`` (its id, and how many items of ``conversation`` it carried over) only
+        the new items are stored, by reference to it: a chain stores each item once."""
         try:
             await self.db.save_response(
                 response_id=response["id"],
                 org_id=org_id,
                 model=response.get("model"),
-                input_items=conversation,
+                input_items=conversation[previous[1] :] if previous else conversation,
                 output_items=response["output"],
                 body=response,
+                previous_id=previous[0] if previous else None,
             )
         except Exception:
             log.exception("storing response %s failed", response.get("id"))
@@ -175,7 +183,7 @@ async def create_response(request: Request) -> Response:
         try:
             req = fmt.parse_request(raw)
             chat = fmt.to_chat(req, turn.history)
-            validate_chat(chat)
+            validate_chat(chat, pipeline.config.max_messages)
         except ProxyError as err:
             if err.status != 400:
                 raise
@@ -203,7 +211,9 @@ async def create_response(request: Request) -> Response:
         if native.is_native(pipeline, plan.primary):
             return await _native(pipeline, ctx, turn, req, chat, store)
         assert req is not None and chat is not None
-        return await _translated(pipeline, ctx, req, chat, turn.history + req.input, store)
+        return await _translated(
+            pipeline, ctx, req, chat, turn.history + req.input, store, previous=turn.previous()
+        )
     except ProxyError as err:
         return fail(request, err, ctx)
 
@@ -233,19 +243,21 @@ async def _native(
 
         try:
             conversation = turn.history + req.input
-            return await _translated(pipeline, ctx, req, chat, conversation, store, restore)
+            return await _translated(
+                pipeline, ctx, req, chat, conversation, store, restore, turn.previous()
+            )
         finally:
             restore()
     conversation = turn.conversation()
     if isinstance(answer, dict):
         result = native.finish(pipeline, ctx, answer, turn)
         if turn.basics.store:
-            await store.save(org_id, conversation, result)
+            await store.save(org_id, conversation, result, turn.previous())
         return JSON(result, headers=routed_headers(ctx))
     iterator, first = answer
 
     async def keep(response: dict[str, Any]) -> None:
-        await store.save(org_id, conversation, response)
+        await store.save(org_id, conversation, response, turn.previous())
 
     events = native.relay(pipeline, ctx, iterator, first, turn, keep if turn.basics.store else None)
     return SSEResponse(events, routed_headers(ctx), pipeline.closer(ctx, events, iterator))
@@ -259,6 +271,7 @@ async def _translated(
     conversation: list[dict[str, Any]],
     store: ResponseStore,
     called: Callable[[], None] | None = None,
+    previous: Previous = None,
 ) -> Response:
     """The request as chat completions, the answer translated back. ``called`` runs once
     a provider answered, before the request is recorded."""
@@ -278,7 +291,7 @@ async def _translated(
             if isinstance(response.get("omni"), dict):
                 response["omni"]["native"] = False
             if req.store:
-                await store.save(org_id, conversation, response)
+                await store.save(org_id, conversation, response, previous)
 
         events = fmt.translate_stream(relay, fmt.StreamTranslator(shell), keep)
         return SSEResponse(events, routed_headers(ctx), pipeline.closer(ctx, relay, iterator))
@@ -297,7 +310,7 @@ async def _translated(
     )
     result["omni"] = {**omni, "native": False}
     if req.store:
-        await store.save(org_id, conversation, result)
+        await store.save(org_id, conversation, result, previous)
     return JSON(result, headers=routed_headers(ctx))
 
 

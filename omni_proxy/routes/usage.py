@@ -19,6 +19,10 @@ from ..http import JSON, api_key_of
 from .admin import is_global_admin, jsonable
 
 MAX_RANGE_DAYS = 366 * 5
+#: Dates a range may start or end on: far enough from datetime's limits that the defaults
+#: (30 days back, a day forward) never overflow (``to=9999-12-31`` was a bare 500).
+MIN_DATE = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_DATE = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def _parse(value: str, param: str, *, end: bool) -> datetime:
@@ -27,11 +31,15 @@ def _parse(value: str, param: str, *, end: bool) -> datetime:
         if len(text) == 10:
             day = date.fromisoformat(text)
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return start + timedelta(days=1) if end else start
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+            parsed = start + timedelta(days=1) if end else start
+        else:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if not MIN_DATE <= parsed.replace(tzinfo=parsed.tzinfo or UTC) <= MAX_DATE:
+            raise ValueError("out of range")
+    except (ValueError, OverflowError):
         raise bad_request(
-            f"'{param}' must be an ISO 8601 date (YYYY-MM-DD) or time; got '{value}'.",
+            f"'{param}' must be an ISO 8601 date (YYYY-MM-DD) or time between 1970 and 9000; "
+            f"got '{value}'.",
             param=param,
             code="invalid_date",
         ) from None

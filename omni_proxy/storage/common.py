@@ -57,6 +57,9 @@ def models_out(value: Any) -> list[str] | None:
     return [str(m) for m in parsed] if isinstance(parsed, list) else None
 
 
+#: Responses followed back through ``previous_id`` at most (a chain is one conversation).
+MAX_CHAIN = 10_000
+
 #: Records turned into rows per turn of the event loop (~6 µs each on SQLite).
 ROWS_PER_TURN = 50
 
@@ -393,9 +396,12 @@ class SQLStore(UsageQueries, AuditQueries):
             return None
         return await self.get_key(key_id)
 
-    async def active_keys(self) -> list[dict[str, Any]]:
-        """Every usable key with its hash and its org's limits: what the key cache holds."""
-        rows = await self._fetch(
+    async def active_keys(
+        self, prefix: str | None = None, *, created_since: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Every usable key (or the one with ``prefix``, or those created since a time) with
+        its hash and its org's limits: what the key cache holds."""
+        sql = (
             "SELECT k.id, k.org_id, k.prefix, k.secret_hash, k.permissions, k.rpm_limit,"
             " k.tpm_limit, k.expires_at, o.name AS org_name, o.rpm_limit AS org_rpm_limit,"
             " o.tpm_limit AS org_tpm_limit, o.monthly_budget_usd, k.models, k.max_budget_usd,"
@@ -404,6 +410,15 @@ class SQLStore(UsageQueries, AuditQueries):
             " FROM api_keys k JOIN orgs o ON o.id = k.org_id"
             " WHERE k.revoked_at IS NULL AND o.deleted_at IS NULL"
         )
+        if prefix is not None:
+            rows = await self._fetch(sql + " AND k.prefix = %s", (prefix,))
+        elif created_since is not None:
+            since = self._ts(created_since)  # created, or rotated (a new prefix) since
+            rows = await self._fetch(
+                sql + " AND (k.created_at >= %s OR k.rotated_at >= %s)", (since, since)
+            )
+        else:
+            rows = await self._fetch(sql)
         for row in rows:
             row["expires_at"] = to_datetime(row["expires_at"])
             row["prev_expires_at"] = to_datetime(row["prev_expires_at"])
@@ -426,6 +441,33 @@ class SQLStore(UsageQueries, AuditQueries):
             (*key_ids, self._ts(start)),
         )
         return {r["key_id"]: self._money_sum_out(r["cost"]) for r in rows}
+
+    async def revoked_prefixes(self, since: datetime) -> list[str]:
+        """Prefixes of keys revoked since ``since`` (the ``api_keys_revoked`` index)."""
+        rows = await self._fetch(
+            "SELECT prefix FROM api_keys WHERE revoked_at >= %s", (self._ts(since),)
+        )
+        return [str(r["prefix"]) for r in rows]
+
+    async def org_settings(self) -> dict[str, tuple[Any, ...]]:
+        """Each org's (name, rpm, tpm, budget, deleted, soft budget, guardrails): what keys
+        take from their org."""
+        rows = await self._fetch(
+            "SELECT id, name, rpm_limit, tpm_limit, monthly_budget_usd, deleted_at,"
+            " soft_budget_usd, guardrails FROM orgs"
+        )
+        return {
+            r["id"]: (
+                r["name"],
+                r["rpm_limit"],
+                r["tpm_limit"],
+                money_out(r["monthly_budget_usd"]),
+                r["deleted_at"] is not None,
+                money_out(r["soft_budget_usd"]),
+                json_out(r["guardrails"]),
+            )
+            for r in rows
+        }
 
     async def count_active_keys(self) -> int:
         rows = await self._fetch(
@@ -526,12 +568,14 @@ class SQLStore(UsageQueries, AuditQueries):
         output_items: list[dict[str, Any]],
         body: dict[str, Any],
         created_at: datetime | None = None,
+        previous_id: str | None = None,
     ) -> None:
-        """Keep a response: its whole conversation so far, its output and the object itself
-        (JSON text on both dialects)."""
+        """Keep a response: its input, its output and the object itself (JSON text on both
+        dialects). With ``previous_id`` the input holds only the items new in this turn and
+        the conversation before it is read from the chain (``get_response``)."""
         await self._execute(
-            "INSERT INTO responses (id, org_id, model, input, output, body, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            "INSERT INTO responses (id, org_id, model, input, output, body, created_at,"
+            " previous_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 response_id,
                 org_id,
@@ -540,6 +584,7 @@ class SQLStore(UsageQueries, AuditQueries):
                 orjson.dumps(output_items).decode(),
                 orjson.dumps(body).decode(),
                 self._ts(created_at or utcnow()),
+                previous_id,
             ),
         )
 
@@ -560,8 +605,31 @@ class SQLStore(UsageQueries, AuditQueries):
         for key in ("input", "output", "body"):
             if isinstance(row[key], str | bytes):
                 row[key] = orjson.loads(row[key])
+        if row.get("previous_id"):
+            row["input"] = await self._history(row["previous_id"], org_id) + row["input"]
+        row.pop("previous_id", None)
         row["created_at"] = iso_out(row["created_at"])
         return row
+
+    async def _history(self, previous_id: str, org_id: str) -> list[dict[str, Any]]:
+        """The conversation a chained response continues: each ancestor's new input and
+        output, oldest first, in one recursive query (a chain stores each item once)."""
+        rows = await self._fetch(
+            "WITH RECURSIVE chain (id, previous_id, input, output, depth) AS ("
+            " SELECT id, previous_id, input, output, 0 FROM responses"
+            " WHERE id = %s AND org_id = %s"
+            " UNION ALL SELECT r.id, r.previous_id, r.input, r.output, c.depth + 1"
+            " FROM responses r JOIN chain c ON r.id = c.previous_id"
+            " WHERE r.org_id = %s AND c.depth < %s)"
+            " SELECT input, output FROM chain ORDER BY depth DESC",
+            (previous_id, org_id, org_id, MAX_CHAIN),
+        )
+        items: list[dict[str, Any]] = []
+        for r in rows:
+            for key in ("input", "output"):
+                value = r[key]
+                items += orjson.loads(value) if isinstance(value, str | bytes) else value
+        return items
 
     async def delete_response(self, response_id: str, org_id: str) -> bool:
         return bool(

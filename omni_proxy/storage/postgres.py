@@ -26,11 +26,11 @@ INSERT_REQUEST = (
     "INSERT INTO requests (id, org_id, key_id, endpoint, task_type, model_requested, model_used,"
     " provider, prompt_tokens, completion_tokens, cost, premium_cost, savings, latency_ms,"
     " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at,"
-    " expected_quality)"
+    " client_request_id, expected_quality)"
     " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
     " %s::text[], %s::text[], %s::text[], %s::integer[], %s::integer[], %s::numeric[],"
     " %s::numeric[], %s::numeric[], %s::float8[], %s::float8[], %s::boolean[], %s::integer[],"
-    " %s::text[], %s::integer[], %s::boolean[], %s::timestamptz[], %s::float8[])"
+    " %s::text[], %s::integer[], %s::boolean[], %s::timestamptz[], %s::text[], %s::float8[])"
     " ON CONFLICT (id) DO NOTHING"
 )
 # With the guardrail findings (0008_governance.sql): used only by a batch that has some.
@@ -87,6 +87,7 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
         int(r.fallback_count),
         bool(r.client_disconnected),
         created,
+        r.client_request_id,
         None if r.expected_quality is None else float(r.expected_quality),
         _findings(r.guardrails),
     )
@@ -108,6 +109,10 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
     return request, routing
 
 
+def _has_nul(params: tuple[Any, ...]) -> bool:
+    return any(isinstance(p, str) and "\x00" in p for p in params)
+
+
 class PostgresDatabase(SQLStore):
     dialect = "postgres"
 
@@ -122,7 +127,9 @@ class PostgresDatabase(SQLStore):
             min_size=min_size,
             max_size=max_size,
             open=False,
-            timeout=10.0,
+            # How long a query waits for a connection: while the database is down, admin
+            # and usage calls get their 503 after this, not after a long hang.
+            timeout=5.0,
             kwargs={"autocommit": True, "connect_timeout": 5},
             check=AsyncConnectionPool.check_connection,
             name="omni-proxy",
@@ -173,11 +180,11 @@ class PostgresDatabase(SQLStore):
                 if any(r.guardrails for r in records):
                     await cur.execute(INSERT_REQUEST_FINDINGS, [list(c) for c in columns])
                 else:
-                    await cur.execute(INSERT_REQUEST, [list(c) for c in columns[:22]])
+                    await cur.execute(INSERT_REQUEST, [list(c) for c in columns[:23]])
                 if routing:
                     await cur.executemany(INSERT_ROUTING, routing)
             else:
-                await cur.execute(INSERT_REQUEST_0005, [list(c) for c in columns[:21]])
+                await cur.execute(INSERT_REQUEST_0005, [list(c) for c in columns[:22]])
                 if routing:
                     await cur.executemany(INSERT_ROUTING_0005, [r[:10] for r in routing])
             if outcomes and self._quality_schema:
@@ -193,12 +200,16 @@ class PostgresDatabase(SQLStore):
 
     # -- SQLStore primitives ----------------------------------------------------------------
     async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        if _has_nul(params):
+            return []  # PostgreSQL text holds no NUL, so nothing matches (and it would raise)
         async with self._pool.connection() as conn:
             cur = await conn.execute(sql, params)
             names = [d.name for d in cur.description or ()]
             return [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]
 
     async def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        if _has_nul(params) and sql.lstrip().upper().startswith(("UPDATE", "DELETE")):
+            return 0  # a NUL in a key matches no row (ids come from clients' URLs)
         async with self._pool.connection() as conn:
             cur = await conn.execute(sql, params)
             return cur.rowcount

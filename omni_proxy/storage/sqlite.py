@@ -56,6 +56,7 @@ def record_rows(r: RequestRecord) -> tuple[tuple[Any, ...], tuple[Any, ...] | No
         r.fallback_count,
         int(r.client_disconnected),
         created,
+        r.client_request_id,
         r.expected_quality,
         _findings(r.guardrails),
     )
@@ -81,7 +82,7 @@ INSERT_REQUEST = (
     "INSERT INTO requests (id, org_id, key_id, endpoint, task_type, model_requested, model_used,"
     " provider, prompt_tokens, completion_tokens, cost, premium_cost, savings, latency_ms,"
     " ttft_ms, stream, status, error, fallback_count, client_disconnected, created_at,"
-    " expected_quality) VALUES ({}) ON CONFLICT (id) DO NOTHING"
+    " client_request_id, expected_quality) VALUES ({}) ON CONFLICT (id) DO NOTHING"
 )
 # With the guardrail findings (0008_governance.sql): used only by a batch that has some, so
 # writing needs nothing of that migration otherwise.
@@ -303,16 +304,16 @@ class SQLiteDatabase(SQLStore):
                 if batch:
                     _mark_new(conn, [r[0][0] for r in rows])
                 if quality and findings:
-                    sql = INSERT_REQUEST_FINDINGS.format(", ".join("?" * 23))
+                    sql = INSERT_REQUEST_FINDINGS.format(", ".join("?" * 24))
                     conn.executemany(sql, request_rows)
                 elif quality:
                     conn.executemany(
-                        INSERT_REQUEST.format(", ".join("?" * 22)), [r[:22] for r in request_rows]
+                        INSERT_REQUEST.format(", ".join("?" * 23)), [r[:23] for r in request_rows]
                     )
                 else:
                     conn.executemany(
-                        INSERT_REQUEST_0005.format(", ".join("?" * 21)),
-                        [r[:21] for r in request_rows],
+                        INSERT_REQUEST_0005.format(", ".join("?" * 22)),
+                        [r[:22] for r in request_rows],
                     )
                 if batch:
                     conn.execute(ROLLUP_BATCH)

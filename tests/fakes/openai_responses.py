@@ -386,6 +386,19 @@ class ResponsesAPI:
                         "sequence_number": i,
                     }
                     frame = b"event: error\ndata: " + _dumps(error) + b"\n\n"
+                    if b.type == "response.failed":  # the failure as a failed Response
+                        failed = {
+                            "type": "response.failed",
+                            "sequence_number": i,
+                            "response": {
+                                "id": "resp_failed",
+                                "object": "response",
+                                "status": "failed",
+                                "output": [],
+                                "error": {"code": error["code"], "message": error["message"]},
+                            },
+                        }
+                        frame = b"event: response.failed\ndata: " + _dumps(failed) + b"\n\n"
                     sent.append(frame)
                     yield frame
                     return

@@ -61,6 +61,7 @@ Mode = Literal[
     "stream_error",
     "stall",
     "error_200",
+    "malformed",
 ]
 MODES: frozenset[str] = frozenset(get_args(Mode))
 
@@ -105,7 +106,8 @@ class Behaviour:
     ``half_json`` (200 with a truncated JSON body), ``stream_cut`` (``after`` SSE events then
     end the body without ``[DONE]``; with ``abort=True`` drop the connection instead),
     ``stream_error`` (``after`` events then ``data: {"error": ...}``), ``stall`` (``after``
-    events, sleep ``delay_s``, then carry on), ``error_200`` (200 whose body is an error).
+    events, sleep ``delay_s``, then carry on), ``error_200`` (200 whose body is an error),
+    ``malformed`` (a 200 completion whose ``choices`` and ``usage`` break the schema).
     On non-streaming requests ``stream_cut`` acts as ``half_json``, ``stream_error`` as
     ``error_200`` and ``stall`` as ``timeout``.
     """
@@ -937,6 +939,9 @@ class FakeOpenAI:
         payload = self._completion(cid, created, answer_model, choices, usage, body)
         if behaviour is not None and behaviour.mode in ("half_json", "stream_cut"):
             return self._half_json(payload)
+        if behaviour is not None and behaviour.mode == "malformed":
+            payload["choices"] = [{"index": 0, "message": "not an object"}, 7]
+            payload["usage"] = {"prompt_tokens": "many", "completion_tokens": -5}
         return JSONResponse(payload)
 
     # ---- chat: validation
