@@ -293,15 +293,7 @@ class Pipeline:
             return None
         for _ in range(self.config.routing.cascade_samples - 1):
             try:
-                pending = self.hook.call_provider(
-                    route=route,
-                    body=body,
-                    stream=False,
-                    providers=self.providers,
-                    context=ctx,
-                    operation="chat",
-                )
-                other = await self._with_deadline(await_me_maybe(pending), ctx)
+                other = await self._call_once(route, body, ctx, "chat")
             except ProxyError:
                 return None
             reason = disagreement(response, other)

@@ -68,6 +68,10 @@ GENERALIST_CHAT_MATCH = 0.25
 #: the best one's quality (a stricter promise is what ``quality_floor`` is for).
 #: ``priority`` scales it like the task weight (``cheap`` 0.6, ``best`` 2.5).
 QUALITY_WEIGHT = 10.0
+#: The same for a model whose ability the quality model only guessed from its price (an
+#: unknown name, no trained head): a guess must not overrule the strengths a user declared.
+#: ``router train`` on the user's own outcomes turns guesses into measurements.
+GUESSED_QUALITY_WEIGHT = 3.0
 _QUALITY_FACTORS = {"cheap": 0.6, "best": 2.5}
 #: Characters of the last user message the quality model reads (and the recorder keeps).
 PROMPT_TEXT_CHARS = 2000
@@ -348,7 +352,10 @@ def _score(pool: list[_Row], w: dict[str, float], quality_weight: float = QUALIT
         }
         if best is not None:
             shortfall = best - row.quality if row.quality is not None else 1.0
-            row.parts["quality"] = -quality_weight * max(0.0, shortfall)
+            weight = quality_weight
+            if row.quality_parts.get("measured") == 0.0:
+                weight *= GUESSED_QUALITY_WEIGHT / QUALITY_WEIGHT
+            row.parts["quality"] = -weight * max(0.0, shortfall)
         row.score = sum(row.parts.values())
     if best is not None:
         _guard_strengths(pool)

@@ -176,7 +176,7 @@ def test_plugins_installed_in_a_fresh_venv_serve_requests(fresh_venv: Path, tmp_
     )
     assert models.returncode == 0, models.stderr
     assert re.search(r"^echo\s+echo\s+echo\s", models.stdout, re.M), models.stdout
-    assert re.search(r"^echo-embed\s+echo\s.*\sembedding$", models.stdout, re.M), models.stdout
+    assert re.search(r"^echo-embed\s+echo\s.*\sembedding\b", models.stdout, re.M), models.stdout
 
     port = free_port()
     log = open(tmp_path / "proxy.log", "w")  # noqa: SIM115 - closed below

@@ -250,6 +250,9 @@ class QualityModel:
                 "ability": round(a, 4),
                 "p_correct": round(p, 4),
                 "p_premium": round(p_ref, 4),
+                # 1: the ability is measured (public figures or a trained head); 0: guessed
+                # from price, which the hybrid score weighs less (routing.GUESSED_QUALITY_WEIGHT).
+                "measured": 1.0 if self.known_ability(m) is not None else 0.0,
             }
             if premium is not None and m.name == premium.name:
                 expected = 1.0
