@@ -607,7 +607,9 @@ def plan_route(
         _check(row, needs, provider_ok, cooled_down)
         rows.append(row)
         by_name[m.name] = row
-    if quality is not None:
+    # A named model answers first whatever its quality: estimates there only order the
+    # backups, not worth their cost on the drop-in path unless a floor asks for them.
+    if quality is not None and (auto or floor is not None):
         _estimate(quality, rows, body, task, registry.premium)
 
     explicit: _Row | None = None

@@ -122,6 +122,7 @@ class QualityModel:
         #: Share of the predicted loss that happened on prompts kept out of training.
         self.loss_scale = float(p.get("loss_scale", 1.0))
         self._cache: dict[tuple[ModelInfo, ModelInfo | None], float] = {}
+        self._known: dict[str, float] = {}
         self._curves: dict[tuple[float, float], list[float]] = {}
         if source is not None:
             self.source = source
@@ -136,6 +137,15 @@ class QualityModel:
         if acc is None and m.model != m.name:
             acc = family_accuracy(m.model)
         return None if acc is None else self.alpha + self.beta * _logit(acc)
+
+    def _measured(self, m: ModelInfo) -> float:
+        """1.0 when ``m``'s ability is known (not guessed from price); cached by name."""
+        known = self._known.get(m.name)
+        if known is None:
+            if len(self._known) >= _CACHE_LIMIT:
+                self._known.clear()
+            known = self._known[m.name] = 1.0 if self.known_ability(m) is not None else 0.0
+        return known
 
     def ability(self, m: ModelInfo, premium: ModelInfo | None) -> float:
         """``m``'s ability; unknown models are priced against the premium model."""
@@ -252,7 +262,7 @@ class QualityModel:
                 "p_premium": round(p_ref, 4),
                 # 1: the ability is measured (public figures or a trained head); 0: guessed
                 # from price, which the hybrid score weighs less (routing.GUESSED_QUALITY_WEIGHT).
-                "measured": 1.0 if self.known_ability(m) is not None else 0.0,
+                "measured": self._measured(m),
             }
             if premium is not None and m.name == premium.name:
                 expected = 1.0
