@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
+from ..text import content_text
+
 HEAD = 400
 TAIL = 800
 _TOKEN = re.compile(r"\w+")
@@ -23,27 +25,14 @@ _OPTION = re.compile(r"(?m)^[ \t]*\(?[A-Ja-j][.):][ \t]")
 __all__ = ["features", "prompt_text"]
 
 
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [
-            p.get("text", "")
-            for p in content
-            if isinstance(p, Mapping) and isinstance(p.get("text"), str)
-        ]
-        return "\n".join(parts)
-    return ""
-
-
 def prompt_text(messages: Sequence[Any]) -> str:
     """The last user message's text (what is being asked), else all text joined."""
     for message in reversed(messages):
         if isinstance(message, Mapping) and message.get("role") == "user":
-            text = _content_text(message.get("content"))
+            text = content_text(message.get("content"))
             if text:
                 return text
-    return "\n".join(_content_text(m.get("content")) for m in messages if isinstance(m, Mapping))
+    return "\n".join(content_text(m.get("content")) for m in messages if isinstance(m, Mapping))
 
 
 def features(text: str, task_type: str) -> list[str]:
