@@ -121,7 +121,7 @@ class QualityModel:
         self.reference: list[float] = sorted(float(x) for x in p.get("reference", ()))
         #: Share of the predicted loss that happened on prompts kept out of training.
         self.loss_scale = float(p.get("loss_scale", 1.0))
-        self._cache: dict[tuple[ModelInfo, ModelInfo | None], float] = {}
+        self._cache: dict[tuple[int, int], tuple[ModelInfo, ModelInfo | None, float]] = {}
         self._known: dict[str, float] = {}
         self._curves: dict[tuple[float, float], list[float]] = {}
         if source is not None:
@@ -149,17 +149,16 @@ class QualityModel:
 
     def ability(self, m: ModelInfo, premium: ModelInfo | None) -> float:
         """``m``'s ability; unknown models are priced against the premium model."""
-        key = (m, premium)
-        try:
-            cached = self._cache.get(key)
-        except TypeError:  # a hand-made ModelInfo with a list inside: just don't cache
-            return self._ability(m, premium)
-        if cached is not None:
-            return cached
+        # Keyed by identity (the registry's objects live as long as it does; hashing a
+        # ModelInfo field by field cost more than the rest of an estimate).
+        key = (id(m), id(premium))
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is m and hit[1] is premium:
+            return hit[2]
         a = self._ability(m, premium)
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
-        self._cache[key] = a
+        self._cache[key] = (m, premium, a)
         return a
 
     def _ability(self, m: ModelInfo, premium: ModelInfo | None) -> float:
@@ -252,14 +251,15 @@ class QualityModel:
             1 for m, c in zip(models, chances, strict=True) if c[0] < a_ref and m.name != top
         )
         weaker = max(weaker, 1)
-        shown = round(_sigmoid((b - self.alpha) * squash), 4)
+        # Parts unrounded: whoever shows them rounds (rounding here was a third of the cost).
+        shown = _sigmoid((b - self.alpha) * squash)
         out: dict[str, QualityEstimate] = {}
         for m, (a, p) in zip(models, chances, strict=True):
             parts = {
                 "difficulty": shown,
-                "ability": round(a, 4),
-                "p_correct": round(p, 4),
-                "p_premium": round(p_ref, 4),
+                "ability": a,
+                "p_correct": p,
+                "p_premium": p_ref,
                 # 1: the ability is measured (public figures or a trained head); 0: guessed
                 # from price, which the hybrid score weighs less (routing.GUESSED_QUALITY_WEIGHT).
                 "measured": self._measured(m),
@@ -267,7 +267,7 @@ class QualityModel:
             if premium is not None and m.name == premium.name:
                 expected = 1.0
             elif traffic:
-                parts["ratio"] = round(p / p_ref, 4)
+                parts["ratio"] = p / p_ref
                 expected = 1.0 - weaker * (1.0 - self.traffic_quality(a, a_ref, b))
             else:
                 expected = p / p_ref
