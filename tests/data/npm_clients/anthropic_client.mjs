@@ -1,0 +1,13 @@
+import Anthropic from "@anthropic-ai/sdk";
+const client = new Anthropic({ baseURL: process.env.ROOT_URL, apiKey: process.env.API_KEY, maxRetries: 0, timeout: 20000 });
+const out = {};
+const created = await client.messages.create({ model: "demo-mini", max_tokens: 100, messages: [{ role: "user", content: "Say hello" }] });
+out.create = { type: created.type, role: created.role, text: created.content.filter(b => b.type === "text").map(b => b.text).join(""), stop: created.stop_reason, usage: created.usage, request_id: created._request_id ?? null };
+const stream = client.messages.stream({ model: "demo-mini", max_tokens: 100, messages: [{ role: "user", content: "Count to three" }] });
+let deltas = "";
+stream.on("text", (t) => { deltas += t; });
+const final = await stream.finalMessage();
+out.stream = { deltas, text: final.content.filter(b => b.type === "text").map(b => b.text).join(""), stop: final.stop_reason, usage: final.usage };
+const counted = await client.messages.countTokens({ model: "demo-mini", messages: [{ role: "user", content: "How many tokens is this sentence?" }] });
+out.count = counted;
+console.log(JSON.stringify(out));
