@@ -96,6 +96,29 @@ def costs(pipeline: Pipeline, model: ModelInfo | None, usage: Usage) -> tuple[De
     return cost, premium.quantize(_MONEY)
 
 
+def omni_object(pipeline: Pipeline, ctx: CallContext, usage: Usage) -> dict[str, Any]:
+    """The ``omni`` object an answer carries: what was routed where, at what price."""
+    model = ctx.route.model if ctx.route else None
+    cost, premium = ctx.costs or costs(pipeline, model, usage)
+    omni: dict[str, Any] = {
+        "request_id": ctx.request_id,
+        "task_type": ctx.classification.task_type if ctx.classification else None,
+        "provider": model.provider if model else None,
+        "model_used": model.name if model else None,
+        "cost": float(cost),
+        "premium_cost": float(premium),
+        "savings_estimate": float(premium - cost),
+        "latency_ms": round(ctx.elapsed_ms(), 2),
+        "fallbacks": [a.as_dict() for a in ctx.attempts],
+        "cache_hit": False,
+        **({"deployment": ctx.deployment} if ctx.deployment is not None else {}),
+    }
+    expected = ctx.route.expected_quality if ctx.route else None
+    if expected is not None:
+        omni["expected_quality"] = round(expected, 4)
+    return omni
+
+
 def request_record(pipeline: Pipeline, ctx: CallContext) -> RequestRecord:
     usage = ctx.usage or Usage()
     if not 0 <= usage.prompt_tokens <= MAX_TOKENS or not 0 <= usage.completion_tokens <= MAX_TOKENS:

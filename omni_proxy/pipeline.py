@@ -14,7 +14,6 @@ import logging
 import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,18 +23,28 @@ from starlette.responses import Response
 from . import quality as quality_models
 from . import tracing
 from .cache import ResponseCache
+from .calls import (
+    CHAT,
+    EMBEDDINGS,
+    Handoff,
+    Operation,
+    attempt,
+    check_model_allowed,
+    final_error,
+    next_untried,
+    only_requested,
+)
 from .config import Config, ConfigError
-from .deployments import Balancer, none_left
-from .errors import ProxyError, bad_request, invalid_api_key, model_not_found, permission_denied
+from .deployments import Balancer
+from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
 from .guardrails.steps import GuardSteps
 from .health import Health
 from .http import api_key_of, read_json, request_id
 from .logs import upstream_failure
-from .owner import Owner, costs
+from .owner import Owner, costs, omni_object
 from .plugins import PluginManager, await_me_maybe, first_answer
 from .registry import Providers, Registry
 from .routing import closed_answer, disagreement, inadequate, prompt_text
-from .text import estimate_tokens
 from .types import (
     Attempt,
     CallContext,
@@ -52,6 +61,8 @@ from .wire.relay import aclose, relay_chat
 if TYPE_CHECKING:
     from .endpoints.base import Endpoint
 
+__all__ = ["CHAT", "EMBEDDINGS", "Handoff", "Operation", "Pipeline", "final_error"]
+
 log = logging.getLogger("omni_proxy")
 T = TypeVar("T")
 
@@ -62,56 +73,6 @@ def load_quality(path: str | None) -> quality_models.QualityModel:
         return quality_models.load(path)
     except (OSError, ValueError) as err:
         raise ConfigError(f"invalid config: routing.quality_model: {path!r}: {err}") from err
-
-
-def check_chat_answer(response: Any, route: Route) -> None:
-    """A 200 that is not a chat completion (no list of choices each with a message object)
-    is an upstream failure like any other: fallen back from and recorded, never a 500."""
-    choices = response.get("choices") if isinstance(response, dict) else None
-    if (
-        isinstance(choices, list)
-        and choices
-        and all(isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices)
-        and isinstance(response.get("usage"), dict | None)
-    ):
-        return
-    raise ProxyError(
-        502,
-        f"{route.model.provider}: the upstream answered 200 with a malformed chat completion",
-        type="server_error",
-        code="upstream_malformed",
-        retryable=True,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Operation:
-    """What the call loop sends and how it reads the answer (``call_provider``'s
-    ``operation``); the native Responses passthrough is one with its own payload per route."""
-
-    name: str = "chat"
-    #: The body for one route (default: the request body as it is, for every route).
-    payload: Callable[[Route], dict[str, Any]] | None = None
-    #: How a stream's first piece is read (a chunk; the native path: its first events).
-    first: Callable[[Any], Awaitable[Any]] = anext
-    #: Raises ``ProxyError`` for a non-streamed answer that is no answer (fallen back from).
-    check: Callable[[Any, Route], Any] | None = None
-    #: A route this operation cannot send to: the loop stops there with a ``Handoff``.
-    handoff: Callable[[Route], bool] | None = None
-    #: The caller ran the request guards itself; the response guards are not this loop's.
-    guarded: bool = False
-
-
-CHAT = Operation("chat", check=check_chat_answer)
-EMBEDDINGS = Operation("embeddings")
-
-
-@dataclass
-class Handoff:
-    """The loop reached ``route``, which its operation cannot send to (``Operation.handoff``)."""
-
-    route: Route
-    last: ProxyError
 
 
 class Pipeline:
@@ -341,8 +302,8 @@ class Pipeline:
             ctx.route = route
             t0 = time.perf_counter()
             try:
-                result = await self._attempt(
-                    route, ctx, lambda r: self._send(r, body, ctx, op, stream)
+                result = await attempt(
+                    self, route, ctx, lambda r: self._send(r, body, ctx, op, stream)
                 )
             except ProxyError as err:
                 last = self.scrub(err)
@@ -404,7 +365,7 @@ class Pipeline:
         (an outcome ``router train --from-db`` learns from)."""
         assert ctx.plan is not None
         reason = inadequate(response, body)
-        escalate = _next_untried(ctx.plan, ctx, route)
+        escalate = next_untried(ctx.plan, ctx, route)
         if reason is None and escalate is not None:
             reason = await self._self_consistency(route, body, response, ctx)
         escalate = escalate if reason else None
@@ -437,75 +398,6 @@ class Pipeline:
             if reason:
                 return reason
         return None
-
-    async def _attempt(
-        self, route: Route, ctx: CallContext, once: Callable[[Route], Awaitable[T]]
-    ) -> T:
-        """One attempt at a planned model: its one upstream, or its deployments in the
-        balancer's order until one answers (a failed sibling is reported in
-        ``omni.fallbacks``; the last failure is raised for the plan's next model)."""
-        model = route.model
-        if not model.deployments:
-            ctx.deployment = None  # an earlier model's deployment did not answer
-            t0 = time.perf_counter()
-            try:
-                result = await once(route)
-            except ProxyError as err:
-                self._span(ctx, model, t0, err)
-                raise
-            self._span(ctx, model, t0, None)
-            return result
-        tried: set[str] = set()
-        dep = self.balancer.pick(model, tried)
-        if dep is None:
-            raise none_left(model)
-        while True:
-            tried.add(dep.id)
-            served = self.balancer.served(model, dep)
-            ctx.route, ctx.deployment = Route(served, route.reason, route.score), dep.id
-            self.balancer.begin(dep)
-            t0 = time.perf_counter()
-            try:
-                if dep.timeout_s is None:
-                    result = await once(ctx.route)
-                else:
-                    result = await self._within(dep.timeout_s, once(ctx.route))
-            except ProxyError as err:
-                self.balancer.end(dep, (time.perf_counter() - t0) * 1000, err)
-                self._span(ctx, served, t0, err)
-                nxt = self.balancer.pick(model, tried) if err.retryable else None
-                if nxt is None:
-                    raise
-                self.scrub(err)
-                ctx.attempts.append(
-                    Attempt(model.name, dep.provider, err.status, err.message, err.code)
-                )
-                upstream_failure(
-                    ctx.request_id, model.name, dep.provider, err.status, err.code, err.message
-                )
-                dep = nxt
-                continue
-            self.balancer.end(dep, (time.perf_counter() - t0) * 1000, None)
-            self._span(ctx, served, t0, None)
-            return result
-
-    @staticmethod
-    async def _within(timeout_s: float, awaitable: Awaitable[T]) -> T:
-        try:
-            async with asyncio.timeout(timeout_s):
-                return await awaitable
-        except TimeoutError:
-            raise ProxyError(
-                504,
-                f"the deployment did not answer within {timeout_s:g} s",
-                type="server_error",
-                code="timeout",
-            ) from None
-
-    @staticmethod
-    def _span(ctx: CallContext, model: ModelInfo, t0: float, err: ProxyError | None) -> None:
-        if ctx.spans is not None:
-            ctx.spans.append((model, t0, time.perf_counter(), None if err is None else err.message))
 
     def scrub(self, err: ProxyError) -> ProxyError:
         """Blank any provider key out of an upstream error's message (in place)."""
@@ -542,45 +434,10 @@ class Pipeline:
 
     # -- the answer's omni object -----------------------------------------------------------
     def omni(self, ctx: CallContext, usage: Usage) -> dict[str, Any]:
-        model = ctx.route.model if ctx.route else None
-        cost, premium = ctx.costs or self.costs(model, usage)
-        omni: dict[str, Any] = {
-            "request_id": ctx.request_id,
-            "task_type": ctx.classification.task_type if ctx.classification else None,
-            "provider": model.provider if model else None,
-            "model_used": model.name if model else None,
-            "cost": float(cost),
-            "premium_cost": float(premium),
-            "savings_estimate": float(premium - cost),
-            "latency_ms": round(ctx.elapsed_ms(), 2),
-            "fallbacks": [a.as_dict() for a in ctx.attempts],
-            "cache_hit": False,
-            **({"deployment": ctx.deployment} if ctx.deployment is not None else {}),
-        }
-        expected = ctx.route.expected_quality if ctx.route else None
-        if expected is not None:
-            omni["expected_quality"] = round(expected, 4)
-        return omni
+        return omni_object(self, ctx, usage)
 
     def costs(self, model: ModelInfo | None, usage: Usage) -> tuple[Decimal, Decimal]:
         return costs(self, model, usage)
-
-    def finish_chat(self, response: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-        """A chat completion's public model name, usage (estimated if the upstream sent
-        none) and ``omni`` (returned)."""
-        assert ctx.route is not None
-        usage = Usage.from_openai(response.get("usage"))
-        if usage is None:
-            text = sum(
-                len(c.get("message", {}).get("content") or "")
-                for c in response.get("choices") or ()
-            )
-            usage = Usage(ctx.prompt_estimate, estimate_tokens(text))
-        ctx.usage = usage
-        response["model"] = ctx.route.model.name
-        omni = self.omni(ctx, usage)
-        response["omni"] = omni
-        return omni
 
     def relay(
         self, ctx: CallContext, iterator: Any, first: bytes, include_usage: bool
@@ -592,56 +449,3 @@ class Pipeline:
         self.background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("a record hook failed: %r", task.exception())
-
-
-def only_requested(plan: RoutePlan, name: str) -> RoutePlan:
-    """The plan cut to the model the client named (strict_model): that model or an error,
-    never another one; a model cooling down is tried anyway."""
-    routes = [r for r in plan.routes if r.model.name == name]
-    if not routes:
-        row = next((c for c in plan.candidates if c.get("model") == name), {})
-        why = row.get("detail") or "it was filtered out"
-        raise bad_request(
-            f"The model {name!r} cannot serve this request ({why}), and fallbacks to other "
-            "models are off (strict_model).",
-            param="model",
-            code="model_unavailable",
-        )
-    return replace(plan, routes=routes, reason=f"{plan.reason}; strict: no other model")
-
-
-def _next_untried(plan: RoutePlan, ctx: CallContext, current: Route) -> Route | None:
-    tried = {a.model for a in ctx.attempts} | {current.model.name}
-    return next((r for r in plan.routes if r.model.name not in tried), None)
-
-
-def check_model_allowed(allowed: Any, model: str) -> None:
-    """403 for a model the key may not use: OpenAI's answer when a project lacks access to
-    a model (status 403, code ``model_not_found``)."""
-    if model not in allowed:
-        raise ProxyError(
-            403,
-            f"This API key does not have access to model '{model}'.",
-            type="permission_error",
-            code="model_not_found",
-            param="model",
-        )
-
-
-def final_error(last: ProxyError, ctx: CallContext) -> ProxyError:
-    """The error for the client once every attempt failed (502/503/504 per CONTRACT.md)."""
-    if len(ctx.attempts) <= 1:
-        return last
-    tried = ", ".join(a.model for a in ctx.attempts)
-    if not last.retryable:
-        return last
-    status = last.status if last.status in (429, 502, 503, 504) else 502
-    return ProxyError(
-        status,
-        f"all {len(ctx.attempts)} upstream attempts failed ({tried}); last error: {last.message}",
-        type=last.type if status == 429 else "server_error",
-        code=last.code or "upstream_failed",
-        headers=last.headers,
-        retryable=True,
-        retry_after=last.retry_after,
-    )

@@ -13,7 +13,8 @@ from ..errors import ProxyError
 from ..http import JSON, error_response
 from ..routing import estimate_prompt_tokens
 from ..streaming import SSEResponse
-from ..types import CallContext, Classification
+from ..text import estimate_tokens
+from ..types import CallContext, Classification, Usage
 from ..validation import take_routing_options, validate_chat
 from . import cached
 
@@ -79,6 +80,23 @@ def take_chat(
     return Job(body, routing)
 
 
+def finish_chat(pipeline: Pipeline, response: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+    """A chat completion's public model name, usage (estimated if the upstream sent
+    none) and ``omni`` (returned)."""
+    assert ctx.route is not None
+    usage = Usage.from_openai(response.get("usage"))
+    if usage is None:
+        text = sum(
+            len(c.get("message", {}).get("content") or "") for c in response.get("choices") or ()
+        )
+        usage = Usage(ctx.prompt_estimate, estimate_tokens(text))
+    ctx.usage = usage
+    response["model"] = ctx.route.model.name
+    omni = pipeline.omni(ctx, usage)
+    response["omni"] = omni
+    return omni
+
+
 class Endpoint:
     """One wire format. The defaults are chat completions'; subclasses override a step."""
 
@@ -139,7 +157,7 @@ class Endpoint:
             relay = pipeline.relay(ctx, iterator, first, self.include_usage(job))
             return self.render_stream(ctx, job, relay, owner.hand_over(relay, iterator))
         response = await pipeline.call(job.body, ctx)
-        omni = pipeline.finish_chat(response, ctx)
+        omni = finish_chat(pipeline, response, ctx)
         if self.cache:
             cached.store(pipeline, ctx, response)
         return self.render(ctx, job, response, omni)

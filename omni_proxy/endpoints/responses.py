@@ -35,7 +35,7 @@ from ..storage.common import utcnow
 from ..streaming import SSEResponse
 from ..types import CallContext, RoutePlan
 from ..validation import take_routing_options, validate_chat
-from .base import Endpoint, Job, routed_headers
+from .base import Endpoint, Job, finish_chat, routed_headers
 
 if TYPE_CHECKING:
     from ..owner import Owner
@@ -302,7 +302,7 @@ async def _translated(
     chat = await pipeline.call(body, ctx)
     if called is not None:
         called()
-    omni = pipeline.finish_chat(chat, ctx)
+    omni = finish_chat(pipeline, chat, ctx)
     if not isinstance(chat.get("usage"), dict) and ctx.usage is not None:
         chat["usage"] = {
             "prompt_tokens": ctx.usage.prompt_tokens,
