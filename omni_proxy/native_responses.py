@@ -385,10 +385,6 @@ def finish(
     return response
 
 
-def _sse(name: str, obj: Any) -> bytes:
-    return named_event(name, obj)
-
-
 def _sequence(data: bytes) -> int | None:
     at = data.rfind(b'"sequence_number":')
     if at < 0:
@@ -442,7 +438,7 @@ class _Relay:
             response = obj.get("response") if isinstance(obj, dict) else None
             if isinstance(response, dict):
                 await self._envelope(name, data, response)
-                return _sse(name, obj)
+                return named_event(name, obj)
         return raw
 
     async def _envelope(self, name: str, data: bytes, response: dict[str, Any]) -> None:
@@ -482,7 +478,7 @@ class _Relay:
             "param": None,
             "sequence_number": self.seq + 1,
         }
-        return _sse("error", event)
+        return named_event("error", event)
 
 
 async def relay(
