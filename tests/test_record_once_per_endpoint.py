@@ -5,6 +5,7 @@ only writer. Served by uvicorn on a real socket, asked with a real HTTP client."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -144,3 +145,72 @@ async def test_every_endpoint_records_each_request_exactly_once() -> None:
             assert record.model_used in ("good-model", "embed-model")
             assert not record.client_disconnected
     assert len(plugin.records) == len(sent)
+
+
+class _Stalled(StubProvider):
+    """A chat model that never answers (until its task is cancelled)."""
+
+    plugin = "stalled"
+    entered: asyncio.Event
+
+    @classmethod
+    def default_models(cls, settings: Any) -> list[dict[str, Any]]:
+        return [{"name": "stalled-model", "cost_input": "1", "cost_output": "2"}]
+
+    async def chat(self, body: dict[str, Any], model: ModelInfo) -> dict[str, Any]:
+        self.entered.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+class _StalledPlugin(_Plugin):
+    @hookimpl
+    def register_providers(self, register: Any) -> None:
+        register("stalled", _Stalled)
+
+
+async def test_a_request_cancelled_mid_call_is_recorded_once() -> None:
+    """Shutdown (or a server that cancels on disconnect) cancels the request's task while
+    the provider is still thinking: the owner records it as a client gone, once."""
+    plugin = _StalledPlugin()
+    _Stalled.entered = asyncio.Event()
+    app = create_app(make_config({"providers": {"stalled": {}}}), pm=plugin_manager([plugin]))
+    body = orjson.dumps({"model": "stalled-model", **CHAT})
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        await asyncio.Event().wait()  # the client stays; only cancellation ends this
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        raise AssertionError(f"nothing should be sent: {message}")
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"authorization", f"Bearer {MASTER_KEY}".encode()),
+            (b"content-type", b"application/json"),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8080),
+    }
+    async with app.router.lifespan_context(app):
+        task = asyncio.create_task(app(scope, receive, send))
+        await _Stalled.entered.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert len(plugin.records) == 1, plugin.records
+        record = plugin.records[0]
+        assert record.status == 499 and record.client_disconnected
+        assert record.provider == "stalled" and record.prompt_tokens > 0
