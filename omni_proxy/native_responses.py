@@ -21,12 +21,12 @@ from typing import Any
 import orjson
 
 from .errors import ProxyError, bad_request
-from .pipeline import Pipeline, _aclose, _next_chunk, final_error
-from .plugins import await_me_maybe
-from .relay import named_event
+from .pipeline import Handoff, Operation, Pipeline
 from .text import content_text
 from .types import Attempt, CallContext, Route, Usage, clamp_tokens
 from .validation import check_model_length, type_name
+from .wire.relay import aclose, gone, next_chunk
+from .wire.sse import event_parts, named_event
 
 #: Events whose data carries the whole ``Response`` (re-written: public model name, omni).
 ENVELOPES = frozenset(
@@ -270,39 +270,6 @@ class NativeTurn:
 
 
 # -- calling ----------------------------------------------------------------------------------
-@dataclass
-class Handoff:
-    """Fallback reached ``route``, whose provider has no Responses API: translate from here."""
-
-    route: Route
-    last: ProxyError
-
-
-def event_parts(raw: bytes) -> tuple[str | None, bytes]:
-    """(event name, data) of one raw server-sent event."""
-    name: str | None = None
-    data: list[bytes] = []
-    for line in raw.splitlines():
-        if line.startswith(b"data:"):
-            value = line[5:]
-            data.append(value[1:] if value.startswith(b" ") else value)
-        elif line.startswith(b"event:"):
-            name = line[6:].strip().decode("utf-8", "replace")
-    joined = b"\n".join(data)
-    if name is None and joined.startswith(b"{"):
-        name = _type_in(joined)
-    return name, joined
-
-
-def _type_in(data: bytes) -> str | None:
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
-    kind = obj.get("type") if isinstance(obj, dict) else None
-    return kind if isinstance(kind, str) else None
-
-
 def _failure(message: str, code: Any) -> ProxyError:
     """An upstream's in-band failure (``error`` event, ``failed`` response) as an error
     the fallback logic understands: rate limits are 429s, anything else a 502."""
@@ -369,64 +336,24 @@ async def guard_turn(pipeline: Pipeline, ctx: CallContext, turn: NativeTurn) -> 
 async def attempt(
     pipeline: Pipeline, ctx: CallContext, turn: NativeTurn, stream: bool
 ) -> tuple[Any, list[bytes]] | dict[str, Any] | Handoff:
-    """Try the plan's routes natively, falling back as ``Pipeline.call`` does, until one
-    answers: its ``Response`` (or, streaming, its iterator and first events), or a
-    ``Handoff`` when the fallback is a provider without the Responses API."""
-    assert ctx.plan is not None
+    """The plan's routes tried natively by the pipeline's call loop until one answers: its
+    ``Response`` (or, streaming, its iterator and first events), or a ``Handoff`` when the
+    fallback is a provider without the Responses API."""
     if pipeline.guards.wanted(ctx):
         await guard_turn(pipeline, ctx, turn)
-    route: Route | None = ctx.plan.primary
-    last: ProxyError | None = None
-    while route is not None:
-        if not is_native(pipeline, route):
-            assert last is not None  # the primary is native, or this path is not taken
-            return Handoff(route, last)
-        ctx.route = route
-        t0 = time.perf_counter()
+    op = Operation(
+        "responses",
+        payload=turn.payload_for,
+        first=_first_events,
+        check=_checked,
+        handoff=lambda route: not is_native(pipeline, route),
+        guarded=True,
+    )
+    return await pipeline.call(turn.body, ctx, op, stream)  # type: ignore[no-any-return]
 
-        async def once(served: Route) -> Any:
-            """One upstream (a deployment of ``route``'s model, when it has several)."""
-            pending = pipeline.hook.call_provider(
-                route=served,
-                body=turn.payload_for(served),
-                stream=stream,
-                providers=pipeline.providers,
-                context=ctx,
-                operation="responses",
-            )
-            if not stream:
-                return check_response(await pipeline._with_deadline(await_me_maybe(pending), ctx))
-            events = await await_me_maybe(pending)
-            try:
-                return events, await pipeline._with_deadline(_first_events(events), ctx)
-            except StopAsyncIteration:
-                await _aclose(events)
-                raise ProxyError(
-                    502, "upstream closed the stream without data", type="server_error"
-                ) from None
-            except ProxyError:
-                await _aclose(events)
-                raise
 
-        try:
-            result = await pipeline._attempt(route, ctx, once)
-        except ProxyError as err:
-            last = pipeline.scrub(err)
-            route = await pipeline._next_route(route, err, ctx)
-            continue
-        finally:
-            ctx.upstream_ms = (time.perf_counter() - t0) * 1000
-        if stream:
-            iterator, first = result
-        else:
-            response: dict[str, Any] = result
-        pipeline.health.succeeded(route.model.name)
-        if stream:
-            ctx.first_token_at = time.perf_counter()
-            return iterator, first
-        return response
-    assert last is not None
-    raise final_error(last, ctx)
+def _checked(response: Any, route: Route) -> None:
+    check_response(response)
 
 
 def usage_of(response: dict[str, Any]) -> Usage | None:
@@ -450,17 +377,12 @@ def _dress(
 def finish(
     pipeline: Pipeline, ctx: CallContext, response: dict[str, Any], turn: NativeTurn
 ) -> dict[str, Any]:
-    """A non-streamed native answer ready for the client: usage, ``omni``, recorded."""
+    """A non-streamed native answer ready for the client: usage, ``omni``."""
     usage = usage_of(response) or Usage(ctx.prompt_estimate, 0)
     ctx.usage = usage
     _dress(pipeline, ctx, response, turn)
     response["omni"] = {**pipeline.omni(ctx, usage), "native": True}
-    pipeline.record(ctx)
     return response
-
-
-def _sse(name: str, obj: Any) -> bytes:
-    return named_event(name, obj)
 
 
 def _sequence(data: bytes) -> int | None:
@@ -516,7 +438,7 @@ class _Relay:
             response = obj.get("response") if isinstance(obj, dict) else None
             if isinstance(response, dict):
                 await self._envelope(name, data, response)
-                return _sse(name, obj)
+                return named_event(name, obj)
         return raw
 
     async def _envelope(self, name: str, data: bytes, response: dict[str, Any]) -> None:
@@ -556,7 +478,7 @@ class _Relay:
             "param": None,
             "sequence_number": self.seq + 1,
         }
-        return _sse("error", event)
+        return named_event("error", event)
 
 
 async def relay(
@@ -568,7 +490,8 @@ async def relay(
     keep: Callable[[dict[str, Any]], Awaitable[None]] | None,
 ) -> AsyncGenerator[bytes, None]:
     """The upstream's events for the client; stores the final ``Response`` (``keep``)
-    before its event goes out, and records the request however the stream ends."""
+    before its event goes out. Notes on ``ctx`` how the stream ended; the request's owner
+    records it when the stream closes."""
     assert ctx.route is not None
     idle_s = pipeline.config.routing.stream_idle_s
     ends = time.monotonic() + pipeline.config.routing.stream_max_s
@@ -582,7 +505,7 @@ async def relay(
                 if state.ended:
                     break
                 try:
-                    pending = [await _next_chunk(iterator, idle_s, ends)]
+                    pending = [await next_chunk(iterator, idle_s, ends)]
                 except StopAsyncIteration:
                     raise ProxyError(
                         502,
@@ -593,11 +516,8 @@ async def relay(
         except ProxyError as err:
             yield state.broke(err)
     except (asyncio.CancelledError, GeneratorExit):
-        ctx.client_disconnected = True
         ctx.usage = ctx.usage or state.estimate()
-        if ctx.status < 400:
-            ctx.status, ctx.error = 499, "client disconnected"
+        gone(ctx)
         raise
     finally:
-        pipeline.record(ctx)
-        await _aclose(iterator)
+        await aclose(iterator)

@@ -1,38 +1,51 @@
-"""One request through the hook chain: authenticate → classify → select → call → fallback → record.
+"""One request, one owner: authenticate → read → validate → admit → classify → select →
+call (falling back) → record, for every endpoint (``Pipeline.handle``).
 
-Everything a step needs arrives as an argument; the registry, keys and prices are in memory,
-so nothing here waits on the database.
+An ``Endpoint`` (omni_proxy/endpoints/) says how its wire format is parsed and rendered;
+everything between is here, in one call loop for every operation, streamed or not. The
+request's record is the ``Owner``'s (owner.py). Everything a step needs arrives as an
+argument; the registry, keys and prices are in memory, so nothing here waits on the database.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import replace
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
 
 from . import quality as quality_models
 from . import tracing
-from .cache import ResponseCache, StreamAssembler, entry
+from .cache import ResponseCache
+from .calls import (
+    CHAT,
+    EMBEDDINGS,
+    Handoff,
+    Operation,
+    attempt,
+    check_model_allowed,
+    final_error,
+    next_untried,
+    only_requested,
+)
 from .config import Config, ConfigError
-from .deployments import Balancer, none_left
-from .errors import ProxyError, bad_request, invalid_api_key, model_not_found, permission_denied
+from .deployments import Balancer
+from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
 from .guardrails.steps import GuardSteps
-from .guardrails.stream import StreamGuards
 from .health import Health
+from .http import api_key_of, read_json, request_id
 from .logs import upstream_failure
+from .owner import Owner, costs, omni_object
 from .plugins import PluginManager, await_me_maybe, first_answer
 from .registry import Providers, Registry
-from .relay import ChunkRelay, error_event
 from .routing import closed_answer, disagreement, inadequate, prompt_text
-from .text import estimate_tokens
 from .types import (
-    MAX_TOKENS,
     Attempt,
     CallContext,
     Classification,
@@ -42,13 +55,16 @@ from .types import (
     Route,
     RoutePlan,
     Usage,
-    clamp_tokens,
 )
+from .wire.relay import aclose, relay_chat
+
+if TYPE_CHECKING:
+    from .endpoints.base import Endpoint
+
+__all__ = ["CHAT", "EMBEDDINGS", "Handoff", "Operation", "Pipeline", "final_error"]
 
 log = logging.getLogger("omni_proxy")
 T = TypeVar("T")
-
-_MONEY = Decimal("0.00000001")
 
 
 def load_quality(path: str | None) -> quality_models.QualityModel:
@@ -105,6 +121,39 @@ class Pipeline:
         #: Registry views for keys limited to some models, for ``_views_of``.
         self._views: dict[frozenset[str], Registry] = {}
         self._views_of: Registry | None = None
+
+    # -- the request, start to end --------------------------------------------------------
+    async def handle(self, request: Request, endpoint: Endpoint) -> Response:
+        """The request as ``endpoint`` reads and answers it; recorded once by its owner."""
+        ctx = CallContext(
+            request_id=request_id(request),
+            endpoint=endpoint.path,
+            config=self.config,
+            client_request_id=request.scope["state"].get("client_request_id"),
+        )
+        owner = Owner(self, ctx, endpoint.records)
+        try:
+            if endpoint.traced:
+                headers = request.headers
+                tracing.begin(ctx.request_id, headers.get("traceparent"), headers.get("tracestate"))
+            ctx.principal = await self.authenticate(
+                request, api_key_of(request), endpoint.permission
+            )
+            raw = await read_json(request, self.config.max_body_bytes)
+            job = await endpoint.parse(self, ctx, raw, request)
+            ctx.deadline = time.monotonic() + self.config.routing.deadline_s
+            await endpoint.admit(self, ctx, job)
+            await endpoint.plan(self, ctx, job)
+            response = await endpoint.answer(self, ctx, job, owner)
+        except ProxyError as err:
+            owner.failed(err)
+            return endpoint.render_error(err, ctx)
+        except BaseException as exc:
+            owner.broke(exc)
+            raise
+        if not owner.streams:
+            owner.record()  # a stream's owner records when the stream closes
+        return response
 
     # -- authenticate -------------------------------------------------------------------
     async def authenticate(self, request: Any, api_key: str | None, permission: str) -> Principal:
@@ -200,7 +249,6 @@ class Pipeline:
         ctx.prompt_text = prompt_text(body) or None
         return plan
 
-    # -- call and fall back -------------------------------------------------------------
     async def _next_route(self, route: Route, error: ProxyError, ctx: CallContext) -> Route | None:
         assert ctx.plan is not None
         # The provider that failed: a deployment's when the model has several.
@@ -233,25 +281,30 @@ class Pipeline:
             delay = min(delay, max(0.0, ctx.deadline - time.monotonic()))
         await asyncio.sleep(delay)
 
+    # -- call and fall back: the one loop -------------------------------------------------
     async def call(
-        self, body: dict[str, Any], ctx: CallContext, operation: str = "chat"
-    ) -> dict[str, Any]:
-        """Non-streaming: the first route that answers (escalating when cascading)."""
+        self, body: dict[str, Any], ctx: CallContext, op: Operation = CHAT, stream: bool = False
+    ) -> Any:
+        """The first route that answers: its answer, or streaming its iterator and first
+        piece (escalating when cascading). Failing before the first piece falls back like a
+        non-streamed call; afterwards the client already has bytes, so the relay ends the
+        stream with an error event. Returns a ``Handoff`` where ``op`` cannot go on."""
         assert ctx.plan is not None
-        if self.guards.wanted(ctx):
-            await self.guards.request_once(body, ctx, operation)
+        if not op.guarded and self.guards.wanted(ctx):
+            await self.guards.request_once(body, ctx, op.name)
         route: Route | None = ctx.plan.primary
         last: ProxyError | None = None
-        cascade = ctx.plan.strategy == "cascade" and operation == "chat"
+        cascade = not stream and op.name == "chat" and ctx.plan.strategy == "cascade"
         while route is not None:
+            if op.handoff is not None and op.handoff(route):
+                assert last is not None  # the primary is always sendable
+                return Handoff(route, last)
             ctx.route = route
             t0 = time.perf_counter()
             try:
-                response = await self._attempt(
-                    route, ctx, lambda r: self._call_once(r, body, ctx, operation)
+                result = await attempt(
+                    self, route, ctx, lambda r: self._send(r, body, ctx, op, stream)
                 )
-                if operation == "chat":
-                    check_chat_answer(response, route)
             except ProxyError as err:
                 last = self.scrub(err)
                 route = await self._next_route(route, err, ctx)
@@ -259,30 +312,75 @@ class Pipeline:
             finally:
                 ctx.upstream_ms = (time.perf_counter() - t0) * 1000
             self.health.succeeded(route.model.name)
+            if stream:
+                ctx.first_token_at = time.perf_counter()
+                return result
             if cascade:
-                reason = inadequate(response, body)
-                escalate = _next_untried(ctx.plan, ctx, route)
-                if reason is None and escalate is not None:
-                    reason = await self._self_consistency(route, body, response, ctx)
-                escalate = escalate if reason else None
-                # Each verdict is an outcome ``router train --from-db`` learns from.
-                verdict = "accepted"
-                if reason:
-                    verdict = f"{'escalated' if escalate else 'inadequate, kept'}: {reason}"
-                ctx.outcomes.append(
-                    {"model": route.model.name, "score": 0.0 if reason else 1.0, "comment": verdict}
-                )
-                if reason and escalate is not None:
-                    ctx.attempts.append(
-                        Attempt(route.model.name, route.model.provider, 200, reason, "escalated")
-                    )
+                escalate = await self._escalation(route, body, result, ctx)
+                if escalate is not None:
                     route = escalate
                     continue
-            if ctx.guard is not None:
-                await self.guards.response(response, ctx, operation)
-            return response  # type: ignore[no-any-return]
+            if ctx.guard is not None and not op.guarded:
+                await self.guards.response(result, ctx, op.name)
+            return result
         assert last is not None
         raise final_error(last, ctx)
+
+    async def _send(
+        self, route: Route, body: dict[str, Any], ctx: CallContext, op: Operation, stream: bool
+    ) -> Any:
+        """One upstream call: the answer, or a stream and its first piece (a stream that
+        fails before it is closed here)."""
+        pending = self.hook.call_provider(
+            route=route,
+            body=body if op.payload is None else op.payload(route),
+            stream=stream,
+            providers=self.providers,
+            context=ctx,
+            operation=op.name,
+        )
+        if not stream:
+            answer = await self.with_deadline(await_me_maybe(pending), ctx)
+            if op.check is not None:
+                op.check(answer, route)
+            return answer
+        iterator = None
+        try:
+            iterator = await await_me_maybe(pending)
+            first = await self.with_deadline(op.first(iterator), ctx)
+        except StopAsyncIteration:
+            await aclose(iterator)
+            raise ProxyError(
+                502, "upstream closed the stream without data", type="server_error"
+            ) from None
+        except ProxyError:
+            await aclose(iterator)
+            raise
+        return iterator, first
+
+    async def _escalation(
+        self, route: Route, body: dict[str, Any], response: Any, ctx: CallContext
+    ) -> Route | None:
+        """Cascade: the next model to try when this answer is inadequate, noting the verdict
+        (an outcome ``router train --from-db`` learns from)."""
+        assert ctx.plan is not None
+        reason = inadequate(response, body)
+        escalate = next_untried(ctx.plan, ctx, route)
+        if reason is None and escalate is not None:
+            reason = await self._self_consistency(route, body, response, ctx)
+        escalate = escalate if reason else None
+        verdict = "accepted"
+        if reason:
+            verdict = f"{'escalated' if escalate else 'inadequate, kept'}: {reason}"
+        ctx.outcomes.append(
+            {"model": route.model.name, "score": 0.0 if reason else 1.0, "comment": verdict}
+        )
+        if reason and escalate is not None:
+            ctx.attempts.append(
+                Attempt(route.model.name, route.model.provider, 200, reason, "escalated")
+            )
+            return escalate
+        return None
 
     async def _self_consistency(
         self, route: Route, body: dict[str, Any], response: dict[str, Any], ctx: CallContext
@@ -293,148 +391,13 @@ class Pipeline:
             return None
         for _ in range(self.config.routing.cascade_samples - 1):
             try:
-                other = await self._call_once(route, body, ctx, "chat")
+                other = await self._send(route, body, ctx, CHAT, False)
             except ProxyError:
                 return None
             reason = disagreement(response, other)
             if reason:
                 return reason
         return None
-
-    async def open_stream(self, body: dict[str, Any], ctx: CallContext) -> tuple[Any, bytes]:
-        """Streaming: the first route whose stream yields a first chunk, and that chunk.
-
-        Failing before the first chunk falls back like a non-streaming call; afterwards the
-        client already has bytes, so errors end the stream with an error event.
-        """
-        assert ctx.plan is not None
-        if self.guards.wanted(ctx):
-            await self.guards.request_once(body, ctx, "chat")
-        route: Route | None = ctx.plan.primary
-        last: ProxyError | None = None
-        while route is not None:
-            ctx.route = route
-            try:
-                iterator, first = await self._attempt(
-                    route, ctx, lambda r: self._open_once(r, body, ctx)
-                )
-            except ProxyError as err:
-                last = self.scrub(err)
-                route = await self._next_route(route, err, ctx)
-                continue
-            ctx.first_token_at = time.perf_counter()
-            self.health.succeeded(route.model.name)
-            return iterator, first
-        assert last is not None
-        raise final_error(last, ctx)
-
-    async def _call_once(
-        self, route: Route, body: dict[str, Any], ctx: CallContext, operation: str
-    ) -> Any:
-        pending = self.hook.call_provider(
-            route=route,
-            body=body,
-            stream=False,
-            providers=self.providers,
-            context=ctx,
-            operation=operation,
-        )
-        return await self._with_deadline(await_me_maybe(pending), ctx)
-
-    async def _open_once(
-        self, route: Route, body: dict[str, Any], ctx: CallContext
-    ) -> tuple[Any, bytes]:
-        """A stream and its first chunk; a stream that fails before it is closed here."""
-        iterator = None
-        try:
-            pending = self.hook.call_provider(
-                route=route,
-                body=body,
-                stream=True,
-                providers=self.providers,
-                context=ctx,
-                operation="chat",
-            )
-            iterator = await await_me_maybe(pending)
-            first = await self._with_deadline(anext(iterator), ctx)
-        except StopAsyncIteration:
-            raise ProxyError(
-                502, "upstream closed the stream without data", type="server_error"
-            ) from None
-        except ProxyError:
-            if iterator is not None:
-                await _aclose(iterator)
-            raise
-        return iterator, first
-
-    async def _attempt(
-        self, route: Route, ctx: CallContext, once: Callable[[Route], Awaitable[T]]
-    ) -> T:
-        """One attempt at a planned model: its one upstream, or its deployments in the
-        balancer's order until one answers (a failed sibling is reported in
-        ``omni.fallbacks``; the last failure is raised for the plan's next model)."""
-        model = route.model
-        if not model.deployments:
-            ctx.deployment = None  # an earlier model's deployment did not answer
-            t0 = time.perf_counter()
-            try:
-                result = await once(route)
-            except ProxyError as err:
-                self._span(ctx, model, t0, err)
-                raise
-            self._span(ctx, model, t0, None)
-            return result
-        tried: set[str] = set()
-        dep = self.balancer.pick(model, tried)
-        if dep is None:
-            raise none_left(model)
-        while True:
-            tried.add(dep.id)
-            served = self.balancer.served(model, dep)
-            ctx.route, ctx.deployment = Route(served, route.reason, route.score), dep.id
-            self.balancer.begin(dep)
-            t0 = time.perf_counter()
-            try:
-                if dep.timeout_s is None:
-                    result = await once(ctx.route)
-                else:
-                    result = await self._within(dep.timeout_s, once(ctx.route))
-            except ProxyError as err:
-                self.balancer.end(dep, (time.perf_counter() - t0) * 1000, err)
-                self._span(ctx, served, t0, err)
-                nxt = self.balancer.pick(model, tried) if err.retryable else None
-                if nxt is None:
-                    raise
-                self.scrub(err)
-                ctx.attempts.append(
-                    Attempt(model.name, dep.provider, err.status, err.message, err.code)
-                )
-                upstream_failure(
-                    ctx.request_id, model.name, dep.provider, err.status, err.code, err.message
-                )
-                dep = nxt
-                continue
-            self.balancer.end(dep, (time.perf_counter() - t0) * 1000, None)
-            self._span(ctx, served, t0, None)
-            return result
-
-    @staticmethod
-    async def _within(timeout_s: float, awaitable: Awaitable[T]) -> T:
-        try:
-            async with asyncio.timeout(timeout_s):
-                return await awaitable
-        except TimeoutError:
-            raise ProxyError(
-                504,
-                f"the deployment did not answer within {timeout_s:g} s",
-                type="server_error",
-                code="timeout",
-            ) from None
-
-    @staticmethod
-    def _span(ctx: CallContext, model: ModelInfo, t0: float, err: ProxyError | None) -> None:
-        if ctx.spans is not None:
-            ctx.spans.append((model, t0, time.perf_counter(), None if err is None else err.message))
 
     def scrub(self, err: ProxyError) -> ProxyError:
         """Blank any provider key out of an upstream error's message (in place)."""
@@ -453,7 +416,7 @@ class Pipeline:
                 data = data.replace(raw, b"***")
         return data
 
-    async def _with_deadline(self, awaitable: Any, ctx: CallContext) -> Any:
+    async def with_deadline(self, awaitable: Any, ctx: CallContext) -> Any:
         if ctx.deadline is None:
             return await awaitable
         remaining = ctx.deadline - time.monotonic()
@@ -469,332 +432,20 @@ class Pipeline:
                 code="timeout",
             ) from None
 
-    # -- the response's omni object and the record ---------------------------------------
+    # -- the answer's omni object -----------------------------------------------------------
     def omni(self, ctx: CallContext, usage: Usage) -> dict[str, Any]:
-        model = ctx.route.model if ctx.route else None
-        cost, premium = ctx.costs or self.costs(model, usage)
-        omni: dict[str, Any] = {
-            "request_id": ctx.request_id,
-            "task_type": ctx.classification.task_type if ctx.classification else None,
-            "provider": model.provider if model else None,
-            "model_used": model.name if model else None,
-            "cost": float(cost),
-            "premium_cost": float(premium),
-            "savings_estimate": float(premium - cost),
-            "latency_ms": round(ctx.elapsed_ms(), 2),
-            "fallbacks": [a.as_dict() for a in ctx.attempts],
-            "cache_hit": False,
-            **({"deployment": ctx.deployment} if ctx.deployment is not None else {}),
-        }
-        expected = ctx.route.expected_quality if ctx.route else None
-        if expected is not None:
-            omni["expected_quality"] = round(expected, 4)
-        return omni
+        return omni_object(self, ctx, usage)
 
     def costs(self, model: ModelInfo | None, usage: Usage) -> tuple[Decimal, Decimal]:
-        if model is None:
-            return Decimal(0), Decimal(0)
-        p, c = usage.prompt_tokens, usage.completion_tokens
-        cost = model.cost(p, c, usage.cached_tokens, usage.reasoning_tokens).quantize(_MONEY)
-        if model.kind != "chat" or model.price_source == "unknown":
-            # The premium baseline is a chat model; and a model without a price must not
-            # show the whole premium price as savings.
-            return cost, cost
-        premium_model = self.registry.premium or model
-        premium = premium_model.cost(p, c, usage.cached_tokens, usage.reasoning_tokens)
-        return cost, premium.quantize(_MONEY)
+        return costs(self, model, usage)
 
-    def record(self, ctx: CallContext) -> None:
-        """Hand the finished request to every ``record`` implementation, once; never raises."""
-        if ctx.recorded:
-            return
-        ctx.recorded = True
-        usage = ctx.usage or Usage()
-        if (
-            not 0 <= usage.prompt_tokens <= MAX_TOKENS
-            or not 0 <= usage.completion_tokens <= MAX_TOKENS
-        ):
-            usage = ctx.usage = Usage(
-                clamp_tokens(usage.prompt_tokens), clamp_tokens(usage.completion_tokens)
-            )
-        model = ctx.route.model if ctx.route else None
-        if ctx.cache_state == "hit":
-            cost, premium = Decimal(0), ctx.cache_premium or Decimal(0)
-        elif ctx.costs is not None:
-            cost, premium = ctx.costs  # calls that were answered cost money however it ended
-        elif ctx.status < 400:
-            cost, premium = self.costs(model, usage)
-        else:
-            cost, premium = Decimal(0), Decimal(0)
-        plan = ctx.plan
-        event = RequestRecord(
-            request_id=ctx.request_id,
-            endpoint=ctx.endpoint,
-            org_id=ctx.principal.org_id if ctx.principal else None,
-            key_id=ctx.principal.key_id if ctx.principal else None,
-            task_type=ctx.classification.task_type if ctx.classification else None,
-            model_requested=ctx.requested_model,
-            model_used=model.name if model and ctx.status < 400 else None,
-            provider=model.provider if model else None,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cost=cost,
-            premium_cost=premium,
-            savings=premium - cost,
-            latency_ms=round(ctx.elapsed_ms(), 3),
-            ttft_ms=ctx.ttft_ms(),
-            stream=ctx.stream,
-            status=ctx.status,
-            error=ctx.error,
-            fallback_count=len(ctx.attempts),
-            created_at=ctx.started_at,
-            routing={
-                "strategy": plan.strategy,
-                "reason": plan.reason,
-                "plan": [r.model.name for r in plan.routes],
-                "candidates": plan.candidates,
-            }
-            if plan
-            else None,
-            attempts=[a.as_dict() for a in ctx.attempts],
-            client_disconnected=ctx.client_disconnected,
-            error_code=ctx.error_code,
-            upstream_ms=ctx.upstream_ms,
-            guardrails=ctx.findings or None,
-            expected_quality=ctx.route.expected_quality if ctx.route and ctx.status < 400 else None,
-            prompt_text=ctx.prompt_text,
-            outcomes=ctx.outcomes,
-            client_request_id=ctx.client_request_id,
-        )
-        if ctx.deployment is not None:
-            self.balancer.settle(ctx.deployment, usage.total_tokens)
-        if self.otel is not None:
-            try:
-                self.otel.export(ctx, event)
-            except Exception:
-                log.exception("exporting the spans of request %s failed", ctx.request_id)
-        if self.settle is not None:
-            try:
-                self.settle(event)
-            except Exception:
-                log.exception("settling usage failed for request %s", ctx.request_id)
-        try:
-            results = self.hook.record(event=event)
-        except Exception:
-            log.exception("a record hook failed for request %s", ctx.request_id)
-            return
-        for result in results:
-            if asyncio.iscoroutine(result) or asyncio.isfuture(result):
-                task = asyncio.ensure_future(result)
-                self.background.add(task)
-                task.add_done_callback(self._background_done)
+    def relay(
+        self, ctx: CallContext, iterator: Any, first: bytes, include_usage: bool
+    ) -> AsyncGenerator[bytes, None]:
+        """The client's SSE bytes of a chat stream (omni_proxy/wire/relay.py)."""
+        return relay_chat(self, ctx, iterator, first, include_usage)
 
-    def _background_done(self, task: asyncio.Task[Any]) -> None:
+    def background_done(self, task: asyncio.Task[Any]) -> None:
         self.background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("a record hook failed: %r", task.exception())
-
-    # -- streaming relay ------------------------------------------------------------------
-    def closer(self, ctx: CallContext, *streams: Any) -> Callable[[], Awaitable[None]]:
-        """What an SSE response runs when it ends, however it ends: ``streams`` (the relay,
-        then the upstream iterator) are closed in order, and a request that is still
-        unrecorded is recorded as a client disconnect. A relay that never started (the
-        client left during the first send) runs no ``finally`` of its own, so this is what
-        records it and returns the upstream connection."""
-
-        async def close() -> None:
-            for stream in streams:
-                await _aclose(stream)
-            if not ctx.recorded:
-                ctx.client_disconnected = True
-                if ctx.status < 400:
-                    ctx.status, ctx.error = 499, "client disconnected"
-                ctx.usage = ctx.usage or Usage(ctx.prompt_estimate, 0)
-                self.record(ctx)
-
-        return close
-
-    async def relay(
-        self,
-        iterator: Any,
-        first: bytes,
-        ctx: CallContext,
-        include_usage: bool,
-        prompt_estimate: int,
-    ) -> AsyncGenerator[bytes, None]:
-        """Client-facing SSE bytes; records the request however the stream ends."""
-        assert ctx.route is not None
-        relay = ChunkRelay(ctx.route.model.name, include_usage)
-        idle_s = self.config.routing.stream_idle_s
-        checks: StreamGuards | None = None
-        # A streamed miss is stored as the completion its chunks add up to.
-        keep = StreamAssembler() if ctx.cache_key is not None and self.cache else None
-        ends = time.monotonic() + self.config.routing.stream_max_s
-        try:
-            try:
-                if ctx.guard is not None:
-                    checks = await self.guards.stream(ctx)
-                out = relay.feed(checks.chunk(first) if checks else first)
-                if keep is not None:
-                    keep.add(first)
-                if out:
-                    yield out
-                while True:
-                    try:
-                        data = await _next_chunk(iterator, idle_s, ends)
-                    except StopAsyncIteration:
-                        break
-                    out = relay.feed(checks.chunk(data) if checks else data)
-                    if keep is not None:
-                        keep.add(data)
-                    if out:
-                        yield out
-                held = checks.leftover() if checks else None
-                out = relay.feed(held) if held is not None else b""
-                if out:
-                    yield out
-            except ProxyError as err:
-                self.scrub(err)
-                ctx.status, ctx.error, ctx.error_code = err.status, err.message, err.code
-                ctx.attempts.append(
-                    Attempt(
-                        ctx.route.model.name,
-                        ctx.route.model.provider,
-                        err.status,
-                        err.message,
-                        err.code,
-                    )
-                )
-                ctx.usage = relay.usage or Usage(
-                    prompt_estimate, estimate_tokens(relay.completion_chars)
-                )
-                yield error_event(err)
-                return
-            if relay.usage is None:
-                relay.usage = Usage(prompt_estimate, estimate_tokens(relay.completion_chars))
-            ctx.usage = relay.usage
-            omni = self.omni(ctx, relay.usage)
-            whole = keep.response() if keep is not None else None
-            if whole is not None and self.cache is not None and ctx.cache_key is not None:
-                whole["model"] = ctx.route.model.name
-                self.cache.put(ctx.cache_key, entry(whole, ctx.route.model.name, omni))
-            yield relay.finish(omni)
-        except (asyncio.CancelledError, GeneratorExit):
-            ctx.client_disconnected = True
-            ctx.usage = (
-                ctx.usage
-                or relay.usage
-                or Usage(prompt_estimate, estimate_tokens(relay.completion_chars))
-            )
-            if ctx.status < 400:
-                ctx.status, ctx.error = 499, "client disconnected"
-            raise
-        finally:
-            self.record(ctx)
-            await _aclose(iterator)
-
-
-def only_requested(plan: RoutePlan, name: str) -> RoutePlan:
-    """The plan cut to the model the client named (strict_model): that model or an error,
-    never another one; a model cooling down is tried anyway."""
-    routes = [r for r in plan.routes if r.model.name == name]
-    if not routes:
-        row = next((c for c in plan.candidates if c.get("model") == name), {})
-        why = row.get("detail") or "it was filtered out"
-        raise bad_request(
-            f"The model {name!r} cannot serve this request ({why}), and fallbacks to other "
-            "models are off (strict_model).",
-            param="model",
-            code="model_unavailable",
-        )
-    return replace(plan, routes=routes, reason=f"{plan.reason}; strict: no other model")
-
-
-async def _next_chunk(iterator: Any, idle_s: float | None, ends: float | None = None) -> Any:
-    """The stream's next chunk, or a 504 after ``idle_s`` of silence: a stream that stalls
-    mid-way must not hold the client, however healthy its start (a steady stream may run
-    until ``ends``, ``routing.stream_max_s`` after it began, as long as it keeps sending)."""
-    if ends is not None and time.monotonic() > ends:
-        raise ProxyError(
-            504,
-            "the upstream stream ran longer than the proxy allows",
-            type="server_error",
-            code="timeout",
-        )
-    if idle_s is None:
-        return await anext(iterator)
-    try:
-        async with asyncio.timeout(idle_s):
-            return await anext(iterator)
-    except TimeoutError:
-        raise ProxyError(
-            504,
-            f"the upstream stream stalled for more than {idle_s:g} s",
-            type="server_error",
-            code="timeout",
-        ) from None
-
-
-async def _aclose(iterator: Any) -> None:
-    close = getattr(iterator, "aclose", None)
-    if close is not None:
-        # Closing a broken upstream must not mask the error that broke it.
-        with contextlib.suppress(Exception):
-            await asyncio.shield(close())
-
-
-def check_chat_answer(response: Any, route: Route) -> None:
-    """A 200 that is not a chat completion (no list of choices each with a message object)
-    is an upstream failure like any other: fallen back from and recorded, never a 500."""
-    choices = response.get("choices") if isinstance(response, dict) else None
-    if (
-        isinstance(choices, list)
-        and choices
-        and all(isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices)
-        and isinstance(response.get("usage"), dict | None)
-    ):
-        return
-    raise ProxyError(
-        502,
-        f"{route.model.provider}: the upstream answered 200 with a malformed chat completion",
-        type="server_error",
-        code="upstream_malformed",
-        retryable=True,
-    )
-
-
-def _next_untried(plan: RoutePlan, ctx: CallContext, current: Route) -> Route | None:
-    tried = {a.model for a in ctx.attempts} | {current.model.name}
-    return next((r for r in plan.routes if r.model.name not in tried), None)
-
-
-def check_model_allowed(allowed: Any, model: str) -> None:
-    """403 for a model the key may not use: OpenAI's answer when a project lacks access to
-    a model (status 403, code ``model_not_found``)."""
-    if model not in allowed:
-        raise ProxyError(
-            403,
-            f"This API key does not have access to model '{model}'.",
-            type="permission_error",
-            code="model_not_found",
-            param="model",
-        )
-
-
-def final_error(last: ProxyError, ctx: CallContext) -> ProxyError:
-    """The error for the client once every attempt failed (502/503/504 per CONTRACT.md)."""
-    if len(ctx.attempts) <= 1:
-        return last
-    tried = ", ".join(a.model for a in ctx.attempts)
-    if not last.retryable:
-        return last
-    status = last.status if last.status in (429, 502, 503, 504) else 502
-    return ProxyError(
-        status,
-        f"all {len(ctx.attempts)} upstream attempts failed ({tried}); last error: {last.message}",
-        type=last.type if status == 429 else "server_error",
-        code=last.code or "upstream_failed",
-        headers=last.headers,
-        retryable=True,
-        retry_after=last.retry_after,
-    )

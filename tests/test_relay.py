@@ -6,8 +6,9 @@ import orjson
 import pytest
 
 from omni_proxy.errors import ProxyError
-from omni_proxy.relay import DONE, ChunkRelay
 from omni_proxy.types import Usage
+from omni_proxy.wire.relay import ChunkRelay
+from omni_proxy.wire.sse import DONE
 
 
 def chunk(

@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 
 from ..errors import ProxyError, bad_request
-from ..relay import named_event, relay_events
+from ..text import content_text
+from ..wire.sse import named_event, relay_events
 
 STOP_REASONS = {
     "stop": "end_turn",
@@ -48,16 +49,6 @@ def error_body(err: ProxyError, request_id: str | None) -> dict[str, Any]:
     }
 
 
-def _text_of(blocks: Any) -> str:
-    if isinstance(blocks, str):
-        return blocks
-    if isinstance(blocks, list):
-        return "\n".join(
-            b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"
-        )
-    return ""
-
-
 def _image_part(block: dict[str, Any]) -> dict[str, Any]:
     source = block.get("source") or {}
     if not isinstance(source, dict):
@@ -88,7 +79,7 @@ def _user_messages(content: Any, where: str) -> list[dict[str, Any]]:
         elif kind == "image":
             parts.append(_image_part(block))
         elif kind == "tool_result":
-            text = _text_of(block.get("content"))
+            text = content_text(block.get("content"))
             if block.get("is_error"):
                 text = f"[error] {text}"
             out.append(
@@ -151,7 +142,7 @@ def to_openai(body: Any) -> dict[str, Any]:
     if not isinstance(body["messages"], list) or not body["messages"]:
         raise bad_request("messages: expected a non-empty array.", param="messages")
     messages: list[dict[str, Any]] = []
-    system = _text_of(body.get("system"))
+    system = content_text(body.get("system"))
     if system:
         messages.append({"role": "system", "content": system})
     for i, msg in enumerate(body["messages"]):

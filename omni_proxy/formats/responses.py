@@ -18,8 +18,9 @@ from typing import Any
 import orjson
 
 from ..errors import ProxyError, bad_request
-from ..relay import named_event, relay_events
+from ..text import content_text
 from ..validation import ROUTING_FIELDS, type_name
+from ..wire.sse import named_event, relay_events
 
 MESSAGE_ROLES = ("user", "system", "developer", "assistant")
 TOOL_CHOICE_MODES = ("none", "auto", "required")
@@ -375,17 +376,6 @@ def _user_content(content: Any, where: str) -> Any:
     return parts
 
 
-def _tool_output_text(output: Any) -> str:
-    if isinstance(output, str):
-        return output
-    texts = [
-        str(p.get("text", ""))
-        for p in output
-        if isinstance(p, dict) and p.get("type") in ("input_text", "output_text", "text")
-    ]
-    return "\n".join(texts)
-
-
 def items_to_messages(items: list[dict[str, Any]], offset: int = 0) -> list[dict[str, Any]]:
     """Canonical input items as chat messages (``items[offset]`` is ``input[0]`` in errors;
     the ones before it come from a previous response).
@@ -434,7 +424,7 @@ def items_to_messages(items: list[dict[str, Any]], offset: int = 0) -> list[dict
                 {
                     "role": "tool",
                     "tool_call_id": item["call_id"],
-                    "content": _tool_output_text(item["output"]),
+                    "content": content_text(item["output"]),
                 }
             )
     return messages
@@ -819,10 +809,6 @@ def from_chat(
 
 
 # -- streaming -------------------------------------------------------------------------------
-def sse(kind: str, data: dict[str, Any]) -> bytes:
-    return named_event(kind, data)
-
-
 def failure_code(code: Any, kind: Any) -> str:
     """A ``ResponseErrorCode`` for an OpenAI error body's ``code`` and ``type``."""
     if code in ("rate_limit_exceeded", "upstream_rate_limited") or kind in ("requests", "tokens"):
@@ -848,7 +834,7 @@ class StreamTranslator:
         self.usage: dict[str, Any] | None = None
 
     def event(self, kind: str, data: dict[str, Any]) -> bytes:
-        out = sse(kind, {"type": kind, "sequence_number": self.seq, **data})
+        out = named_event(kind, {"type": kind, "sequence_number": self.seq, **data})
         self.seq += 1
         return out
 

@@ -6,20 +6,21 @@ falls back to another model: only the same model is retried.
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import tracing
-from ..errors import ProxyError, bad_request, model_not_found
-from ..http import JSON, api_key_of, read_json
-from ..pipeline import Pipeline
+from ..endpoints.base import Endpoint, Job, route, routed_headers
+from ..errors import bad_request, model_not_found
+from ..http import JSON
+from ..pipeline import EMBEDDINGS, Pipeline
 from ..text import estimate_tokens
 from ..types import CallContext, Principal, Route, RoutePlan, Usage
 from ..validation import check_model_length
-from .chat import fail, new_context, routed_headers
+
+if TYPE_CHECKING:
+    from ..owner import Owner
 
 
 def validate_embeddings(body: Any) -> dict[str, Any]:
@@ -114,25 +115,30 @@ def _input_chars(items: Any) -> int:
     )
 
 
-async def embeddings(request: Request) -> Response:
-    ctx: CallContext = new_context(request, "/v1/embeddings")
-    try:
-        pipeline: Pipeline = request.app.state.pipeline
-        tracing.begin(ctx.request_id, request.headers.get("traceparent"))
-        ctx.principal = await pipeline.authenticate(request, api_key_of(request), "write")
-        body = validate_embeddings(await read_json(request, pipeline.config.max_body_bytes))
+class Embeddings(Endpoint):
+    """``POST /v1/embeddings``: the named (or cheapest) embedding model, never another."""
+
+    path = "/v1/embeddings"
+
+    async def parse(self, pipeline: Pipeline, ctx: CallContext, raw: Any, request: Request) -> Job:
+        body = validate_embeddings(raw)
         ctx.requested_model = body["model"]
-        ctx.deadline = time.monotonic() + pipeline.config.routing.deadline_s
         ctx.prompt_estimate = max(1, estimate_tokens(_input_chars(body["input"])))
-        await pipeline.admit(ctx)
-        ctx.plan = embedding_plan(pipeline, body["model"], ctx.principal)
-        response = await pipeline.call(body, ctx, operation="embeddings")
+        return Job(body, {})
+
+    async def plan(self, pipeline: Pipeline, ctx: CallContext, job: Job) -> None:
+        ctx.plan = embedding_plan(pipeline, job.body["model"], ctx.principal)
+
+    async def answer(
+        self, pipeline: Pipeline, ctx: CallContext, job: Job, owner: Owner
+    ) -> Response:
+        response = await pipeline.call(job.body, ctx, EMBEDDINGS)
         assert ctx.route is not None
         usage = Usage.from_openai(response.get("usage")) or Usage(ctx.prompt_estimate, 0)
         ctx.usage = Usage(usage.prompt_tokens, 0)
         response["model"] = ctx.route.model.name
         response["omni"] = pipeline.omni(ctx, ctx.usage)
-        pipeline.record(ctx)
         return JSON(response, headers=routed_headers(ctx))
-    except ProxyError as err:
-        return fail(request, err, ctx)
+
+
+embeddings = route(Embeddings())

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..cache import cache_key, entry
 from ..metrics import CACHE_LOOKUPS, child
-from ..pipeline import Pipeline
-from ..relay import ChunkRelay
 from ..types import CallContext, Classification, Route, RoutePlan, Usage
+from ..wire.relay import ChunkRelay
+
+if TYPE_CHECKING:
+    from ..pipeline import Pipeline
 
 
 async def lookup(
@@ -57,7 +59,7 @@ def store(pipeline: Pipeline, ctx: CallContext, response: dict[str, Any]) -> Non
 
 
 def answer(pipeline: Pipeline, ctx: CallContext) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The stored completion and its ``omni`` for a hit; records the request."""
+    """The stored completion and its ``omni`` for a hit (recorded by the request's owner)."""
     entry = ctx.cache_entry
     assert entry is not None
     model = pipeline.registry.get(str(entry["model"]))
@@ -80,7 +82,6 @@ def answer(pipeline: Pipeline, ctx: CallContext) -> tuple[dict[str, Any], dict[s
     )
     response["model"] = model.name
     response["omni"] = omni
-    pipeline.record(ctx)
     return response, omni
 
 
