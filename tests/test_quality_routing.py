@@ -246,7 +246,7 @@ def test_candidates_carry_expected_quality_and_parts() -> None:
 def test_the_quality_model_reads_the_last_user_message_capped() -> None:
     model = TableQuality(TABLE)
     config, registry = build(None, {"premium_model": "premium"})
-    long = "x" * (PROMPT_TEXT_CHARS + 500)
+    long = "head " + "x" * (PROMPT_TEXT_CHARS + 500) + " the ask?"
     body = {
         "model": "auto",
         "messages": [
@@ -257,7 +257,9 @@ def test_the_quality_model_reads_the_last_user_message_capped() -> None:
         ],
     }
     plan_route(body, Classification("coding"), registry, config, configured=everyone, quality=model)
-    assert model.seen == [(long[:PROMPT_TEXT_CHARS], "coding")]
+    ((seen, task),) = model.seen
+    assert task == "coding" and len(seen) == PROMPT_TEXT_CHARS
+    assert seen.startswith("head x") and seen.endswith("x the ask?")  # its start and its end
     assert prompt_text({"input": "a responses prompt"}) == "a responses prompt"
     assert prompt_text({"prompt": "legacy"}) == "legacy"
 
