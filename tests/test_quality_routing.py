@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from omni_proxy.errors import ProxyError
-from omni_proxy.quality import QualityEstimate, QualityModel
+from omni_proxy.quality import QualityEstimate, QualityModel, choose
 from omni_proxy.routing import PROMPT_TEXT_CHARS, QUALITY_WEIGHT, plan_route, prompt_text
 from omni_proxy.types import Classification, ModelInfo, RoutePlan
 from tests.conftest import MASTER_KEY, ProxyProcess
@@ -91,6 +91,17 @@ def test_floor_orders_qualifying_models_by_cost_then_the_rest_by_quality() -> No
     # qualifying (>= 0.9) by cost: cheap-coder, fast-chat, premium; then generalist.
     assert names(p) == ["cheap-coder", "fast-chat", "premium", "generalist"]
     assert "cheapest of 3 models expected to keep >= 0.9" in p.reason
+
+
+@pytest.mark.parametrize("floor", [0.5, 0.85, 0.9, 0.93, 0.95, 0.97, 0.99, 1.0])
+@pytest.mark.parametrize("premium_q", [1.0, 0.5])
+def test_router_eval_picks_what_plan_route_puts_first(floor: float, premium_q: float) -> None:
+    # One floor decision (routing.floor_rank): `router eval`'s choose() agrees with the plan.
+    p = qplan(routing={"quality_floor": floor}, table={**TABLE, "premium": premium_q})
+    chat = [c for c in p.candidates if c["expected_quality"] is not None]
+    estimates = {c["model"]: QualityEstimate(c["model"], c["expected_quality"]) for c in chat}
+    costs = {c["model"]: c["estimated_cost"] for c in chat}
+    assert choose(estimates, costs, floor, "premium") == names(p)[0]
 
 
 def test_premium_always_meets_the_floor_even_when_estimated_lower() -> None:

@@ -18,9 +18,11 @@ for s in train test; do
     git -C "$M/openai+grade-school-math/repo" show "HEAD:grade_school_math/data/$s.jsonl" > "$Q/gsm8k_$s.jsonl"
 done
 git -C "$M/lm-sys+RouteLLM/repo" archive HEAD routellm/evals/mmlu routellm/evals/gsm8k | tar -x -C "$Q/routellm"
-python bench/quality/routellm_eval.py "$Q/routellm" --out "$Q/built"   # evaluation only
-python bench/quality/build_data.py --mmlupro "$Q/mmlupro" --routerbench "$Q/routerbench" \
+python bench/quality/build_data.py --routellm "$Q/routellm" --mmlupro "$Q/mmlupro" --routerbench "$Q/routerbench" \
     --llmrouter "$Q/llmrouter" --gsm8k "$Q/gsm8k_test.jsonl" "$Q/gsm8k_train.jsonl" --out "$Q/built"
+# evaluation only; prompts whose question is also a training row's are left out
+python bench/quality/routellm_eval.py "$Q/routellm" --out "$Q/built" \
+    --exclude "$Q/built/llmrouter_rows.jsonl.gz" "$Q/built/mmlupro_rows.jsonl.gz"
 python bench/quality/train_shipped.py "$Q/built/mmlupro_rows.jsonl.gz" "$Q/built/llmrouter_rows.jsonl.gz" \
     --out omni_proxy/quality/shipped.json.gz --l2 1e-4 --heldout-out "$Q/heldout" | tee bench/quality/results/train_shipped.txt
 R=bench/quality/results
