@@ -42,6 +42,7 @@ def trained_texts(paths: list[Path]) -> set[str]:
                 out.add(norm(text.split("\n")[0]))
     return out
 
+
 PREMIUM = "gpt-4-1106-preview"
 CHEAP = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 
