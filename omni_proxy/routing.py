@@ -33,7 +33,7 @@ import orjson
 from .config import Config
 from .errors import ProxyError, bad_request, model_not_found
 from .registry import Registry
-from .text import content_text, estimate_tokens
+from .text import PROMPT_TEXT_CHARS, content_text, estimate_tokens, prompt_text
 from .types import Classification, ModelInfo, Route, RoutePlan
 
 if TYPE_CHECKING:
@@ -73,8 +73,6 @@ QUALITY_WEIGHT = 10.0
 #: ``router train`` on the user's own outcomes turns guesses into measurements.
 GUESSED_QUALITY_WEIGHT = 3.0
 _QUALITY_FACTORS = {"cheap": 0.6, "best": 2.5}
-#: Characters of the last user message the quality model reads (and the recorder keeps).
-PROMPT_TEXT_CHARS = 2000
 
 # priority / latency_pref → multipliers on the configured weights (then renormalised).
 _PRIORITY_FACTORS: dict[str, dict[str, float]] = {
@@ -190,25 +188,6 @@ def request_needs(body: Mapping[str, Any]) -> RequestNeeds:
         images=images,
         max_cost=_decimal(body.get("max_cost"), "max_cost"),
     )
-
-
-def _user_text(messages: Any) -> str | None:
-    if not isinstance(messages, list):
-        return None
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role", "user") == "user":
-            return content_text(message.get("content"))
-    return None
-
-
-def prompt_text(body: Mapping[str, Any], limit: int = PROMPT_TEXT_CHARS) -> str:
-    """The start of the request's last user message (``messages``, a Responses ``input``,
-    or a legacy ``prompt``): what the quality model reads and the recorder keeps."""
-    text = _user_text(body.get("messages"))
-    if text is None:
-        value = body.get("input", body.get("prompt"))
-        text = value if isinstance(value, str) else _user_text(value)
-    return (text or "")[:limit]
 
 
 def quality_floor(body: Mapping[str, Any], config: Config) -> float | None:
@@ -524,22 +503,30 @@ def _estimate(
             row.quality_parts = dict(estimate.parts)
 
 
+def floor_rank(
+    quality: float | None, cost: Decimal | float, floor: float, premium: bool
+) -> tuple[int, Any, Any]:
+    """Where a candidate stands under a quality floor, lower first: those expected to keep
+    ``floor`` of premium quality (the premium model always does: it is the 100% the floor is
+    a share of) cheapest first, ties to the better; then the rest, best expected first (the
+    closest to the floor if every model that clears it fails). The one floor decision:
+    ``plan_route`` sorts by it and ``router eval`` picks by it."""
+    q = quality if quality is not None else 0.0
+    if premium or (quality is not None and quality >= floor - 1e-9):
+        return (0, cost, -q)
+    return (1, -q, cost)
+
+
 def _meets(row: _Row, floor: float, premium: str | None) -> bool:
-    """The premium model always qualifies: it is the 100% the floor is a share of."""
-    if row.model.name == premium:
-        return True
-    return row.quality is not None and row.quality >= floor
+    return floor_rank(row.quality, row.cost, floor, row.model.name == premium)[0] == 0
 
 
 def _floor_key(floor: float, premium: str | None) -> Callable[[_Row], tuple[Any, ...]]:
-    """Models that clear the floor first, cheapest first; then the rest, best expected
-    quality first (the closest to the floor if every model that clears it fails)."""
+    """``floor_rank``, then the faster, then the registry's order."""
 
     def key(r: _Row) -> tuple[Any, ...]:
-        q = r.quality if r.quality is not None else 0.0
-        if _meets(r, floor, premium):
-            return (0, r.cost, -q, r.model.avg_latency_ms, r.entry.index)
-        return (1, -q, r.cost, r.model.avg_latency_ms, r.entry.index)
+        rank = floor_rank(r.quality, r.cost, floor, r.model.name == premium)
+        return (*rank, r.model.avg_latency_ms, r.entry.index)
 
     return key
 
@@ -842,12 +829,14 @@ def inadequate(response: Mapping[str, Any], body: Mapping[str, Any]) -> str | No
 
 __all__ = [
     "FILTERS",
+    "PROMPT_TEXT_CHARS",
     "SOFT_FILTERS",
     "STRATEGIES",
     "RequestNeeds",
     "closed_answer",
     "disagreement",
     "estimate_prompt_tokens",
+    "floor_rank",
     "inadequate",
     "looks_like_refusal",
     "plan_route",

@@ -55,4 +55,44 @@ def last_user_text(body: Mapping[str, Any], sep: str = "\n") -> str:
     return ""
 
 
-__all__ = ["CHARS_PER_TOKEN", "content_text", "estimate_tokens", "last_user_text"]
+#: Characters of a prompt the quality model reads and the recorder keeps (its start and end).
+PROMPT_TEXT_CHARS = 2000
+#: Of those, the characters taken from the start; the rest come from the end (the ask is
+#: usually the first or the last sentence, pasted material sits in between).
+PROMPT_HEAD_CHARS = 800
+
+
+def _user_text(messages: Any) -> str | None:
+    if not isinstance(messages, list):
+        return None
+    for message in reversed(messages):
+        if isinstance(message, Mapping) and message.get("role", "user") == "user":
+            return content_text(message.get("content"))
+    return None
+
+
+def prompt_text(body: Mapping[str, Any], limit: int = PROMPT_TEXT_CHARS) -> str:
+    """The request's last user message (``messages``, a Responses ``input``, or a legacy
+    ``prompt``), cut to its start and end when longer than ``limit``. The one reading of
+    "the prompt": routing's quality estimate, the recorder, and ``router train``/``eval``
+    all use it, so a model is trained on exactly what it is later shown."""
+    text = _user_text(body.get("messages"))
+    if text is None:
+        value = body.get("input", body.get("prompt"))
+        text = value if isinstance(value, str) else _user_text(value)
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    head = min(PROMPT_HEAD_CHARS, limit // 2)
+    return text[:head] + "\n" + text[len(text) - (limit - head - 1) :]
+
+
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "PROMPT_HEAD_CHARS",
+    "PROMPT_TEXT_CHARS",
+    "content_text",
+    "estimate_tokens",
+    "last_user_text",
+    "prompt_text",
+]

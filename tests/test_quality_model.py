@@ -18,7 +18,8 @@ from omni_proxy.quality import (
 )
 from omni_proxy.quality.db import rows_to_examples
 from omni_proxy.quality.families import family_accuracy
-from omni_proxy.quality.features import HEAD, TAIL, features, prompt_text
+from omni_proxy.quality.features import HEAD, TAIL, features
+from omni_proxy.text import prompt_text
 from omni_proxy.types import ModelInfo
 
 
@@ -140,7 +141,7 @@ def test_features_are_capped_for_long_prompts() -> None:
         {"role": "assistant", "content": "ok"},
         {"role": "user", "content": "the real ask"},
     ]
-    assert prompt_text(messages) == "the real ask"
+    assert prompt_text({"messages": messages}) == "the real ask"
 
 
 def test_load_a_trained_file_and_refuse_garbage(tmp_path: Path) -> None:
@@ -174,6 +175,7 @@ def test_choose_takes_the_cheapest_above_the_floor() -> None:
     assert choose(est, costs, 0.80) == "c"
     assert choose(est, costs, 1.0) == "a"
     assert choose(est, costs, 1.5) == "a"  # nobody clears it: the best expected
+    assert choose(est, costs, 1.5, premium="b") == "b"  # the premium model always clears it
 
 
 def test_prior_without_parameters_still_answers() -> None:

@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from omni_proxy.errors import ProxyError
-from omni_proxy.quality import QualityEstimate, QualityModel
+from omni_proxy.quality import QualityEstimate, QualityModel, choose
 from omni_proxy.routing import PROMPT_TEXT_CHARS, QUALITY_WEIGHT, plan_route, prompt_text
 from omni_proxy.types import Classification, ModelInfo, RoutePlan
 from tests.conftest import MASTER_KEY, ProxyProcess
@@ -91,6 +91,17 @@ def test_floor_orders_qualifying_models_by_cost_then_the_rest_by_quality() -> No
     # qualifying (>= 0.9) by cost: cheap-coder, fast-chat, premium; then generalist.
     assert names(p) == ["cheap-coder", "fast-chat", "premium", "generalist"]
     assert "cheapest of 3 models expected to keep >= 0.9" in p.reason
+
+
+@pytest.mark.parametrize("floor", [0.5, 0.85, 0.9, 0.93, 0.95, 0.97, 0.99, 1.0])
+@pytest.mark.parametrize("premium_q", [1.0, 0.5])
+def test_router_eval_picks_what_plan_route_puts_first(floor: float, premium_q: float) -> None:
+    # One floor decision (routing.floor_rank): `router eval`'s choose() agrees with the plan.
+    p = qplan(routing={"quality_floor": floor}, table={**TABLE, "premium": premium_q})
+    chat = [c for c in p.candidates if c["expected_quality"] is not None]
+    estimates = {c["model"]: QualityEstimate(c["model"], c["expected_quality"]) for c in chat}
+    costs = {c["model"]: c["estimated_cost"] for c in chat}
+    assert choose(estimates, costs, floor, "premium") == names(p)[0]
 
 
 def test_premium_always_meets_the_floor_even_when_estimated_lower() -> None:
@@ -246,7 +257,7 @@ def test_candidates_carry_expected_quality_and_parts() -> None:
 def test_the_quality_model_reads_the_last_user_message_capped() -> None:
     model = TableQuality(TABLE)
     config, registry = build(None, {"premium_model": "premium"})
-    long = "x" * (PROMPT_TEXT_CHARS + 500)
+    long = "head " + "x" * (PROMPT_TEXT_CHARS + 500) + " the ask?"
     body = {
         "model": "auto",
         "messages": [
@@ -257,7 +268,9 @@ def test_the_quality_model_reads_the_last_user_message_capped() -> None:
         ],
     }
     plan_route(body, Classification("coding"), registry, config, configured=everyone, quality=model)
-    assert model.seen == [(long[:PROMPT_TEXT_CHARS], "coding")]
+    ((seen, task),) = model.seen
+    assert task == "coding" and len(seen) == PROMPT_TEXT_CHARS
+    assert seen.startswith("head x") and seen.endswith("x the ask?")  # its start and its end
     assert prompt_text({"input": "a responses prompt"}) == "a responses prompt"
     assert prompt_text({"prompt": "legacy"}) == "legacy"
 

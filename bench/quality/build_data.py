@@ -193,7 +193,10 @@ def build_llmrouter(path: Path, reserved: set[str], rb_folder: Path | None, out:
             for i, r in enumerate(data):
                 q = r["question"]
                 n = norm(q)
-                if n in reserved:
+                # Whole text or any line: LLMRouter appends an instruction line to GSM8K
+                # questions ("...\nAfter careful thought, put you final answer in \\boxed"),
+                # which a whole-text match missed (250 GSM8K test questions until session 5).
+                if n in reserved or any(norm(line) in reserved for line in q.split("\n")):
                     dropped_reserved += 1
                     continue
                 if rb_text and len(n) > 30 and n in rb_text:
@@ -220,10 +223,19 @@ def main() -> None:
     p.add_argument("--routerbench", type=Path, help="folder of RouterDC routerbench_zs CSVs")
     p.add_argument("--gsm8k", type=Path, nargs="*", default=[], help="GSM8K *.jsonl (reserved)")
     p.add_argument("--llmrouter", type=Path, help="LLMRouter data/dcrouter_preprocessed folder")
+    p.add_argument(
+        "--routellm", type=Path, help="lm-sys/RouteLLM checkout: its MMLU/GSM8K eval questions"
+    )
     p.add_argument("--out", type=Path, default=Path("/tmp/qdata/built"))
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     reserved = reserved_prompts(a.gsm8k, a.mmlupro)
+    if a.routellm:  # every MMLU test question RouteLLM grades with, not only MMLU-Pro's
+        import routellm_eval
+
+        for items in routellm_eval.rows(a.routellm).values():
+            for r in items:
+                reserved.add(norm(r["messages"][0]["content"].split("\nA.")[0]))
     print(f"reserved prompts: {len(reserved)}")
     if a.mmlupro:
         build_mmlupro(a.mmlupro, reserved, a.out)

@@ -5,7 +5,7 @@ set -eu
 Q=${QDATA:-/tmp/qdata}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-mkdir -p "$Q/mmlupro" "$Q/routerbench" "$Q/llmrouter" bench/quality/results
+mkdir -p "$Q/mmlupro" "$Q/routerbench" "$Q/llmrouter" "$Q/routellm" bench/quality/results
 M=/work/.mirror
 git -C "$M/TIGER-AI-Lab+MMLU-Pro/repo" ls-tree -r --long HEAD eval_results |
     awk '$4 != "BAD" {print $5}' | while read -r f; do
@@ -17,11 +17,17 @@ for s in train test; do
     git -C "$M/ulab-uiuc+LLMRouter/repo" show "HEAD:data/dcrouter_preprocessed/$s.json" > "$Q/llmrouter/$s.json"
     git -C "$M/openai+grade-school-math/repo" show "HEAD:grade_school_math/data/$s.jsonl" > "$Q/gsm8k_$s.jsonl"
 done
-python bench/quality/build_data.py --mmlupro "$Q/mmlupro" --routerbench "$Q/routerbench" \
+git -C "$M/lm-sys+RouteLLM/repo" archive HEAD routellm/evals/mmlu routellm/evals/gsm8k | tar -x -C "$Q/routellm"
+python bench/quality/build_data.py --routellm "$Q/routellm" --mmlupro "$Q/mmlupro" --routerbench "$Q/routerbench" \
     --llmrouter "$Q/llmrouter" --gsm8k "$Q/gsm8k_test.jsonl" "$Q/gsm8k_train.jsonl" --out "$Q/built"
+# evaluation only; prompts whose question is also a training row's are left out
+python bench/quality/routellm_eval.py "$Q/routellm" --out "$Q/built" \
+    --exclude "$Q/built/llmrouter_rows.jsonl.gz" "$Q/built/mmlupro_rows.jsonl.gz"
 python bench/quality/train_shipped.py "$Q/built/mmlupro_rows.jsonl.gz" "$Q/built/llmrouter_rows.jsonl.gz" \
     --out omni_proxy/quality/shipped.json.gz --l2 1e-4 --heldout-out "$Q/heldout" | tee bench/quality/results/train_shipped.txt
 R=bench/quality/results
+omni-proxy router eval --data "$Q/built/routellm_all.jsonl" --config bench/quality/pair.yaml > $R/a_shipped_routellm_pair.txt
+omni-proxy router eval --data "$Q/built/routellm_gsm8k.jsonl" --config bench/quality/pair.yaml > $R/a_shipped_routellm_gsm8k.txt
 omni-proxy router eval --data "$Q/built/routerbench_test.jsonl" --config bench/quality/pair.yaml > $R/a_shipped_routerbench_pair.txt
 omni-proxy router eval --data "$Q/built/routerbench_test.jsonl" --config bench/quality/registry.yaml > $R/a_shipped_routerbench_8models.txt
 for c in mixtral gemini llama; do

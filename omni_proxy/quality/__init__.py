@@ -326,19 +326,19 @@ def choose(
     estimates: Mapping[str, QualityEstimate],
     costs: Mapping[str, Decimal | float],
     floor: float,
+    premium: str | None = None,
 ) -> str:
-    """The cheapest model whose expected quality clears ``floor``; else the best expected.
+    """The model ``plan_route`` puts first under ``floor`` (``routing.floor_rank``): the
+    cheapest whose expected quality clears it, else the best expected. Only models present in
+    both mappings are considered."""
+    from ..routing import floor_rank
 
-    Only models present in both mappings are considered; ties in cost go to the higher
-    expected quality.
-    """
     names = [n for n in estimates if n in costs]
     if not names:
         raise ValueError("no model has both an estimate and a cost")
-    ok = [n for n in names if estimates[n].expected >= floor - 1e-9]
-    if ok:
-        return min(ok, key=lambda n: (float(costs[n]), -estimates[n].expected))
-    return max(names, key=lambda n: (estimates[n].expected, -float(costs[n])))
+    return min(
+        names, key=lambda n: floor_rank(estimates[n].expected, costs[n], floor, n == premium)
+    )
 
 
 def from_db_rows(config: Any, org: str | None = None) -> list[dict[str, Any]]:

@@ -69,7 +69,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         written = fit.model.dump(out)
     except OSError as exc:
         return _fail(f"cannot write {out}: {exc.strerror or exc}")
-    print(f"items: {fit.items} ({fit.held_out} held out), trained in {fit.seconds:.1f}s")
+    print(
+        f"items: {fit.items} ({fit.held_out} held out), trained in {fit.seconds:.1f}s "
+        f"({fit.cpu_seconds:.1f}s CPU)"
+    )
     print("models: " + ", ".join(f"{n} ({c} scores)" for n, c in fit.models.items()))
     print(
         f"held-out fit (log loss, lower is better): {fit.loss_before:.4f} before, "

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from .features import prompt_text
+from ..text import prompt_text
 
 __all__ = ["DataError", "Example", "check_row", "read_examples"]
 
@@ -56,7 +56,7 @@ def check_row(value: Any, where: str, known: Container[str] | None) -> Example:
                 "(score the registry's public model names; see `omni-proxy models`)"
             )
         clean[name] = float(score)
-    text = prompt_text(messages)
+    text = prompt_text({"messages": messages})
     if not text.strip():
         raise DataError(f"{where}: the messages hold no text to learn from")
     return Example(messages, text, clean)

@@ -1,9 +1,10 @@
 """``router eval``: the router on labelled prompts, without calling anyone.
 
-Each prompt goes through the real selection: the task classifier, ``plan_route`` (which
-models may serve it and what each would cost), the quality model, and ``choose`` at each
-quality floor. Quality is the sum of the chosen models' scores over the premium model's;
-cost likewise. Random routing that sends the same share of prompts to each model is the
+Each prompt goes through the real selection: the task classifier, ``plan_route`` with the
+quality model (which models may serve it, what each would cost, its expected quality), and
+``choose`` at each quality floor (``routing.floor_rank``, the one floor decision
+``plan_route`` makes too). Quality is the sum of the chosen models' scores over the premium
+model's; cost likewise. Random routing that sends the same share of prompts to each model is the
 baseline a floor must beat; APGR (average performance gap recovered, as RouteLLM defines
 it) sums the whole curve up: 0 is no better than the cheapest model, 1 the premium
 model's quality at any cost, 0.5 what random routing reaches.
@@ -51,16 +52,19 @@ def _prepare(
             continue
         body: dict[str, Any] = {"model": "auto", "messages": ex.messages}
         cls = heuristic_classify(body)
-        plan = plan_route(body, cls, registry, config, configured=lambda _name: True)
+        # The router's own plan, estimates included: eval sees what serving would.
+        plan = plan_route(body, cls, registry, config, configured=lambda _name: True, quality=model)
         costs: dict[str, float] = {}
+        estimates: dict[str, QualityEstimate] = {}
         for c in plan.candidates:
-            if (c["eligible"] or c["model"] == premium.name) and c["model"] in ex.scores:
-                costs[c["model"]] = float(Decimal(c["estimated_cost"]))
+            name = c["model"]
+            if (c["eligible"] or name == premium.name) and name in ex.scores:
+                costs[name] = float(Decimal(c["estimated_cost"]))
+                if c["expected_quality"] is not None:
+                    estimates[name] = QualityEstimate(name, c["expected_quality"])
         if premium.name not in costs:
             skipped += 1
             continue
-        infos = [m for m in (registry.get(n) for n in costs) if m is not None]
-        estimates = model.estimate(ex.text, cls.task_type, infos, premium)
         routed = next((r.model.name for r in plan.routes if r.model.name in costs), premium.name)
         rows.append(_Row(ex.scores, costs, estimates, routed))
     return rows, skipped
@@ -138,7 +142,7 @@ def evaluate(
     name = premium.name
 
     def at(floor: float) -> list[str]:
-        return [choose(r.estimates, r.costs, floor) for r in rows]
+        return [choose(r.estimates, r.costs, floor, name) for r in rows]
 
     cheapest = [_cheapest(r) for r in rows]
     weak = _point(rows, cheapest, name)

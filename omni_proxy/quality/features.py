@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
 from itertools import pairwise
-from typing import Any
-
-from ..text import content_text
 
 HEAD = 400
 TAIL = 800
@@ -22,17 +18,7 @@ _DIGIT = re.compile(r"\d")
 #: A multiple-choice option line ("A. ...", "(b) ..."): how many choices changes how hard.
 _OPTION = re.compile(r"(?m)^[ \t]*\(?[A-Ja-j][.):][ \t]")
 
-__all__ = ["features", "prompt_text"]
-
-
-def prompt_text(messages: Sequence[Any]) -> str:
-    """The last user message's text (what is being asked), else all text joined."""
-    for message in reversed(messages):
-        if isinstance(message, Mapping) and message.get("role") == "user":
-            text = content_text(message.get("content"))
-            if text:
-                return text
-    return "\n".join(content_text(m.get("content")) for m in messages if isinstance(m, Mapping))
+__all__ = ["features"]
 
 
 def features(text: str, task_type: str) -> list[str]:
