@@ -70,15 +70,22 @@ def _medium_regions(text: str) -> list[tuple[str, float]]:
     if (
         len(first) <= ASK_CHARS
         and "```" not in first
-        and (not asks or len(paragraphs) > 2 or first.rstrip().endswith((":", "?")))
+        and (not asks or len(paragraphs) > 2 or _asks(first))
     ):
         asks.insert(0, first)
     if not asks:
         return [(text, 1.0)]
+    if len(asks) == 2 and len(paragraphs) == 2 and _asks(first) and len(first) < len(last):
+        asks = [first]  # "What are the essentials of this?" above a short pasted paragraph
     material = [p for p in paragraphs if p not in asks]
     if not material or sum(map(len, material)) < sum(map(len, asks)):
         return [(text, 1.0)]
     return [*((a, 1.0) for a in asks), ("\n\n".join(material), MATERIAL_WEIGHT)]
+
+
+def _asks(paragraph: str) -> bool:
+    """A paragraph that asks: it ends with a question or introduces what follows."""
+    return paragraph.rstrip().endswith((":", "?")) or "? " in paragraph
 
 
 def is_follow_up(text: str) -> bool:

@@ -55,7 +55,8 @@ LANGS = (
     "polish czech slovak russian ukrainian greek turkish arabic hebrew hindi bengali urdu "
     "punjabi chinese mandarin cantonese japanese korean thai vietnamese indonesian malay "
     "tagalog filipino swahili latin catalan romanian hungarian persian farsi croatian serbian "
-    "bulgarian icelandic irish welsh "
+    "bulgarian icelandic irish welsh italians germans spaniards brazilians mexicans "
+    "parisians russians koreans "
     "inglés ingles español espanol francés frances alemán aleman italiano portugués portugues "
     "chino japonés japones coreano ruso árabe arabe neerlandés holandés "
     "anglais espagnol allemand italien portugais chinois japonais coréen russe français "
@@ -133,6 +134,25 @@ WORD_CUES: list[tuple[str, float, str]] = [
         "biblioteca bibliothèque bibliothek libreria librería biblioteka библиотеку "
         "tabelas tablas tabelle tables objeto objet objekt oggetto",
     ),
+    # software in plain words: one of these is no decision, two or three are ("my page
+    # reloads when I press the button", "the query got slow once the table grew")
+    (
+        "coding",
+        1.5,
+        "css stylesheet stylesheets uuid immutable mutable commits коммит коммита коммиты",
+    ),
+    (
+        "coding",
+        0.8,
+        "website websites webpage browser browsers login logout signup db cache cached caching "
+        "deployed redeploy reload reloads reloading refresh refreshing button buttons dropdown "
+        "checkbox textbox click clicked freezes hangs port ports localhost builds imports "
+        "import module modules installed install installing timestamps timestamp utc hosting "
+        "runner password passwords hashed página pagina formulario botón bouton formulaire "
+        "schaltfläche "
+        "formular prints printed column columns cell cells",
+    ),
+    ("coding", 0.5, "page pages file files folder app apps query table rows row print list lists"),
     # reasoning
     (
         "reasoning",
@@ -190,6 +210,7 @@ WORD_CUES: list[tuple[str, float, str]] = [
         "síntese synthétise synthétiser",
     ),
     ("summarization", 2.0, "takeaway abridge"),
+    ("summarization", 1.5, "overview"),
     ("summarization", 1.0, "blurb"),
     ("summarization", 1.5, "shorter stichpunkten stichpunkte"),
     ("summarization", 1.0, "briefly bullets essentials кратко"),
@@ -313,6 +334,11 @@ PHRASE_CUES: list[tuple[str, float, str]] = [
         "the decisions|pull out|main argument",
     ),
     (
+        "summarization",
+        2.5,
+        "essentials of this|essentials of it|the essentials here",
+    ),
+    (
         "translation",
         3.0,
         "how do you say|how would you say|how do i say|how would i say|how to say|"
@@ -327,6 +353,21 @@ PHRASE_CUES: list[tuple[str, float, str]] = [
         1.0,
         "que veut dire|qué significa|que significa|was heißt|was bedeutet|что значит|"
         "cosa significa",
+    ),
+    # puzzles told as a story: a way to be found, a grid of who has what
+    (
+        "reasoning",
+        1.5,
+        "how does he manage|how does she manage|how do they manage|how does he do it|"
+        "how does she do it|how can he do it|how can she do it|each have a different|"
+        "each has a different|each own a different|each owns a different|exactly once|"
+        "how do you time|how do you measure exactly|how do you get exactly",
+    ),
+    (
+        "reasoning",
+        1.0,
+        "qué día|quel jour|welcher tag|che giorno|que dia|какой день|combien de fois|"
+        "cuántas veces|wie oft|quante volte|quantas vezes",
     ),
     ("image", 1.0, "ai art|image prompt"),
     (
@@ -433,8 +474,8 @@ FLAG_WORDS: list[tuple[int, str]] = [
         "ok okay and now also great thanks thank cool perfect nice hmm hm wait but so then same "
         "again yes no right y ahora también et maintenant aussi und jetzt auch",
     ),
-    (ALL, "all"),
-    (ARE, "are"),
+    (ALL, "all every no some"),
+    (ARE, "are is"),
     (THREAD, "thread threads"),
     (PROCESS, "process processes processus prozess prozesse processo processi"),
     (WANT, "need want like necesito quiero brauche voudrais"),
@@ -465,7 +506,8 @@ FLAG_PHRASES: list[tuple[int, str]] = [
     (
         QMATH,
         "how many|how much|how long|how old|how far|how thick|how tall|how fast|how often|"
-        "wie viele|wie viel|wie lange|at what time|which is longer|which is shorter|"
+        "wie viele|wie viel|wie lange|wie alt|quel âge|qué edad|quantos anos|combien de temps|"
+        "cuánto tiempo|quanto tempo|at what time|which is longer|which is shorter|"
         "which is faster|which is slower|which is more|which is less|which is cheaper|"
         "which is heavier|which is larger|which is bigger|which is greater|which is smaller",
     ),
@@ -575,4 +617,5 @@ CJK_QMATH = (
     "何人",
     "何時間",
     "몇",
+    "얼마",
 )

@@ -78,8 +78,23 @@ class Scores:
 
 # Numbers in a question that asks for advice or a favour are not a word problem.
 _ADVICE_WORDS = frozenset(
-    ["should", "shall", "recommend", "recommendation", "tips", "advice", "better", "worth"]
+    [
+        "should",
+        "shall",
+        "recommend",
+        "recommendation",
+        "tips",
+        "advice",
+        "better",
+        "worth",
+        "decide",
+        "choose",
+        "pick",
+        "prefer",
+    ]
 )
+_SAY_CALL = frozenset(["say", "call", "write"])
+_PLEASE = (["please"], ["pls"], ["por"], ["bitte"], ["s"], ["per"])
 _ERROR_SUFFIXES = ("error", "exception")
 _NOT_ERRORS = frozenset({"terror", "error", "errors", "exception", "exceptions"})
 # An opening quote (not an apostrophe): 'What does "X" mean' asks for a translation.
@@ -220,6 +235,14 @@ def _combine(tokens: list[str], marks: dict[int, int], cue: CueFn) -> None:
                 cue("translation", 3.0, "lang_version")
             if get(i + 1, 0) & INTO and lang_at(i + 2):
                 cue("translation", 3.0, "lang_pair")
+            nxt = tokens[i + 1] if i + 1 < n else ""
+            before = tokens[max(0, i - 2) : i]
+            if nxt == "for" and before[-1:] in (["the"], ["right"], ["correct"], ["proper"]):
+                cue("translation", 3.0, "lang_for")  # "the Spanish for 'bottle opener'"
+            elif nxt in _SAY_CALL and ("do" in before or "does" in before or "would" in before):
+                cue("translation", 2.5, "lang_say")  # "what do Italians call ..."
+        if i == 0 and f & (INTO | INTO_WEAK) and lang_at(1) and tokens[2:3] in _PLEASE:
+            cue("translation", 2.0, "lang_first")  # "In English please: ..."
         if f & RENDER_VERB and get(i + 1, 0) & PRONOUN and to_lang_within(i + 2, 7):
             cue("translation", 3.0, "render_in_lang")
         if f & SAYLIKE and get(i + 1, 0) & (INTO | INTO_WEAK) and lang_at(i + 2):
