@@ -14,8 +14,8 @@ from .score import Scores
 #: ``tests/data/fit_confidence.py`` on the training rows (the main evaluation set and the
 #: development batch), never on the held-out or fresh batches.
 CALIBRATION: dict[str, tuple[float, float]] = {
-    "task": (0.585, 1.141),
-    "chat": (0.799, 1.155),
+    "task": (0.586, 1.144),
+    "chat": (0.873, 1.077),
 }
 
 

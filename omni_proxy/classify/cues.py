@@ -36,7 +36,6 @@ THAN = 1 << 19
 UNIT = 1 << 20  # sentences / lines / bullets / words: "in three sentences"
 FOLLOW = 1 << 21  # ok / now / again / same: a follow-up to the previous turn
 ALL = 1 << 22  # "all X are Y"
-ARE = 1 << 23
 ME = 1 << 24  # me / us after draw
 QWHAT = 1 << 25  # what is the / what was the: a word problem's question, with numbers
 MEAN_Q = 1 << 26  # que veut dire / was heißt: with a quoted phrase, asks for its meaning
@@ -49,6 +48,9 @@ KEYADJ = 1 << 32  # main / key / most important / wichtigsten: + points
 POINTS = 1 << 33  # points / punkte / ideas
 FASSE = 1 << 34  # German "fasse ... zusammen": a separable "summarize"
 WHAT = 1 << 35  # "what is this story about"
+SOFT_NOUN = 1 << 36  # app / page / script / program ...: software named in plain words
+SOFT_VERB = 1 << 37  # crashes / freezes / returns / loads: what software does, and does wrong
+OWNER = 1 << 38  # my / the / our / mi / mein: "my page reloads"
 
 LANGS = (
     "english spanish french german italian portuguese dutch swedish norwegian danish finnish "
@@ -475,7 +477,6 @@ FLAG_WORDS: list[tuple[int, str]] = [
         "again yes no right y ahora también et maintenant aussi und jetzt auch",
     ),
     (ALL, "all every no some"),
-    (ARE, "are is"),
     (THREAD, "thread threads"),
     (PROCESS, "process processes processus prozess prozesse processo processi"),
     (WANT, "need want like necesito quiero brauche voudrais"),
@@ -494,6 +495,20 @@ FLAG_WORDS: list[tuple[int, str]] = [
     (POINTS, "points punkte puntos punti pontos ideas ideen idées idee aspects aspekte"),
     (FASSE, "fasse fass fasst fassen"),
     (WHAT, "what"),
+    (
+        SOFT_NOUN,
+        "app apps site website webpage page script program programa programme code form button "
+        "list array table query game server database db function method loop endpoint api bot "
+        "extension plugin macro spreadsheet formula build tests",
+    ),
+    (
+        SOFT_VERB,
+        "crashes crash crashed freezes freeze froze hangs stutters lags loads reloads renders "
+        "shows displays prints returns throws runs keeps compiles fails breaks works stops takes "
+        "submits opens closes comes remember remembers take print come load return run open "
+        "close cierra falla plante stürzt",
+    ),
+    (OWNER, "my our the mi mon ma mein meine il mio"),
 ]
 
 FLAG_PHRASES: list[tuple[int, str]] = [

@@ -7,7 +7,6 @@ import re
 from .cues import (
     ADVICE,
     ALL,
-    ARE,
     CJK_GEN_VERBS,
     CJK_NUMERALS,
     CJK_QMATH,
@@ -27,6 +26,7 @@ from .cues import (
     ME,
     MEAN_Q,
     NUMWORD,
+    OWNER,
     POINTS,
     PROCESS,
     PROG_LANG,
@@ -35,6 +35,8 @@ from .cues import (
     QWHAT,
     RENDER_VERB,
     SAYLIKE,
+    SOFT_NOUN,
+    SOFT_VERB,
     SUMMAR,
     THAN,
     THREAD,
@@ -127,21 +129,23 @@ def score_region(text: str, weight: float, acc: Scores, prefix: str, *, ask: boo
             seen.add(signal)
             acc.add(task, w * weight, prefix + signal)
 
-    get = LEX.get
-    for i, tok in enumerate(tokens):
-        e = get(tok)
+    # Only known tokens and long ones (stems, error names) need the loop's body; the rest,
+    # most of a prose text, are dropped by one comprehension.
+    lex = LEX
+    for i in [i for i, tok in enumerate(tokens) if tok in lex or len(tok) > 5]:
+        tok = tokens[i]
+        e = lex.get(tok)
         if e is None:
-            if len(tok) > 5:
-                stems = STEMS.get(tok[:5])
-                if stems is not None:
-                    for stem, cues, flags in stems:
-                        if tok.startswith(stem):
-                            for task, w, signal in cues:
-                                cue(task, w, signal)
-                            if flags:
-                                marks[i] = marks.get(i, 0) | flags
-                elif tok.endswith(_ERROR_SUFFIXES) and tok not in _NOT_ERRORS:
-                    cue("coding", 2.5, "error_name")
+            stems = STEMS.get(tok[:5])
+            if stems is not None:
+                for stem, cues, flags in stems:
+                    if tok.startswith(stem):
+                        for task, w, signal in cues:
+                            cue(task, w, signal)
+                        if flags:
+                            marks[i] = marks.get(i, 0) | flags
+            elif tok.endswith(_ERROR_SUFFIXES) and tok not in _NOT_ERRORS:
+                cue("coding", 2.5, "error_name")
             continue
         for task, w, signal in e.cues:
             cue(task, w, signal)
@@ -262,6 +266,12 @@ def _combine(tokens: list[str], marks: dict[int, int], cue: CueFn) -> None:
             and "about" in tokens[i + 3 : i + 7]
         ):
             cue("summarization", 1.5, "what_is_it_about")
+        if (
+            f & SOFT_NOUN
+            and (get(i - 1, 0) | get(i - 2, 0)) & OWNER
+            and any(get(j, 0) & SOFT_VERB for j in range(i + 1, i + 7))
+        ):
+            cue("coding", 1.5, "software_behaviour")  # "my page reloads when I press ..."
         if f & PROG_LANG and get(i - 1, 0) & WITH:
             cue("coding", 1.0, "in_prog_lang")
         if f & KEYADJ and not _advice_before(marks, i):
@@ -285,7 +295,7 @@ def _combine(tokens: list[str], marks: dict[int, int], cue: CueFn) -> None:
                 cue("summarization", 1.5, "down_to_length")
         if f & COMPARATIVE and get(i + 1, 0) & THAN:
             comparatives += 1
-        if f & ALL and get(i + 2, 0) & ARE:
+        if f & ALL and tokens[i + 2 : i + 3] in (["are"], ["is"]):
             all_are += 1
         threads = threads or bool(f & THREAD)
         processes = processes or bool(f & PROCESS)
