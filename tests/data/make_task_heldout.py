@@ -70,7 +70,7 @@ NOCUE: list[tuple[str, str]] = [
     ("reasoning", "Sally has three brothers. Each of her brothers has two sisters. How many sisters does Sally have?"),
     ("reasoning", "A clock shows 3:15. What's the angle between the hour and minute hands?"),
     ("reasoning", "Five friends sit in a row. Mia is not at either end, Leo sits directly right of Mia, and Zoe sits at the left end next to Sam. Who is in the middle seat?"),
-    ("reasoning", "What comes next: 2, 6, 12, 20, 30, ?"),
+    # (a number sequence was dropped here: the same prompt is dev-081 in task_dev.jsonl)
     ("reasoning", "If all bloops are razzies and some razzies are lazzies, are some bloops definitely lazzies?"),
     ("reasoning", "My train leaves at 2:40 and the trip is 3 hours 35 minutes. When do I get in?"),
     ("reasoning", "I paid 84 for a jacket that was 30% off. What was it before the sale?"),
