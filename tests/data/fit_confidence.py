@@ -1,4 +1,4 @@
-"""Fit the heuristic classifier's confidence calibration (``CALIBRATION`` in classify/confidence.py).
+"""Fit the heuristic classifier's confidence calibration (``classify/confidence.py``).
 
 A one-feature logistic regression per kind of decision ("task", "chat"): the probability
 that the heuristic is right given its score lead. Fitted on the TRAINING rows only: the
