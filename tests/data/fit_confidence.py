@@ -1,11 +1,11 @@
-"""Fit the heuristic classifier's confidence calibration (``CALIBRATION`` in classifier.py).
+"""Fit the heuristic classifier's confidence calibration (``classify/confidence.py``).
 
 A one-feature logistic regression per kind of decision ("task", "chat"): the probability
 that the heuristic is right given its score lead. Fitted on the TRAINING rows only: the
 main evaluation set (rows without ``split``) and the development batch
 (``task_dev.jsonl``). The held-out batches (``holdout``, ``holdout2``) and the fresh batch
 (``task_eval_fresh.jsonl``) are only scored with the result, never fitted on. Pure Python,
-deterministic. Prints the table to paste into ``omni_proxy/classifier.py`` and the Brier
+deterministic. Prints the table to paste into ``omni_proxy/classify/confidence.py`` and the Brier
 score and reliability on each set.
 
     python tests/data/fit_confidence.py
