@@ -1,0 +1,1 @@
+"""What travels: request and response shapes on the wire. Never imports the pipeline."""
