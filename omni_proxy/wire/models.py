@@ -154,7 +154,7 @@ def _call_has_function(call: Mapping[str, Any]) -> Mapping[str, Any]:
     return call
 
 
-class _ToolCall(TypedDict):
+class ToolCall(TypedDict):
     __pydantic_config__ = OPEN  # type: ignore[misc]
 
     id: str
@@ -162,7 +162,7 @@ class _ToolCall(TypedDict):
     function: NotRequired[FunctionCall]
 
 
-ToolCall = Annotated[_ToolCall, AfterValidator(_call_has_function)]
+CheckedToolCall = Annotated[ToolCall, AfterValidator(_call_has_function)]
 
 
 class _Message(TypedDict):
@@ -191,12 +191,12 @@ def _note_tool_message(msg: Mapping[str, Any], info: ValidationInfo) -> Mapping[
     return msg
 
 
-class _ToolMessage(_Message):
+class ToolMessage(_Message):
     role: Literal["tool"]
     tool_call_id: Annotated[str, _doc("The id of a call of the preceding assistant message.")]
 
 
-ToolMessage = Annotated[_ToolMessage, AfterValidator(_note_tool_message)]
+NotedToolMessage = Annotated[ToolMessage, AfterValidator(_note_tool_message)]
 
 
 class AssistantMessage(TypedDict):
@@ -205,7 +205,7 @@ class AssistantMessage(TypedDict):
     role: Literal["assistant"]
     content: NotRequired[Content | None]
     name: NotRequired[str]
-    tool_calls: NotRequired[list[ToolCall] | None]
+    tool_calls: NotRequired[list[CheckedToolCall] | None]
 
 
 class FunctionMessage(TypedDict):
@@ -435,19 +435,20 @@ class ResponsesRequest(RoutingOptions):
 
 
 # -- the adapters ----------------------------------------------------------------------------
-def _adapter(kind: Any) -> TypeAdapter[Any]:
+def adapter(kind: Any) -> TypeAdapter[Any]:
+    """A validator for ``kind`` (one place to set how every body is validated)."""
     return TypeAdapter(kind)
 
 
 #: The chat request. ``max_messages`` is the config's and is checked before this runs (by
 #: length alone: 250k messages are refused before any of them is looked at).
-CHAT = _adapter(Annotated[ChatCompletionRequest, AfterValidator(_chat_rules)])
-SIMPLE_CHAT = _adapter(Annotated[SimpleChatRequest, AfterValidator(_chat_rules)])
-COMPLETION = _adapter(Annotated[CompletionRequest, AfterValidator(_sampling_rules)])
-EMBEDDINGS = _adapter(EmbeddingsRequest)
-MESSAGES = _adapter(MessagesRequest)
-COUNT_TOKENS = _adapter(CountTokensRequest)
-RESPONSES = _adapter(ResponsesRequest)
+CHAT = adapter(Annotated[ChatCompletionRequest, AfterValidator(_chat_rules)])
+SIMPLE_CHAT = adapter(Annotated[SimpleChatRequest, AfterValidator(_chat_rules)])
+COMPLETION = adapter(Annotated[CompletionRequest, AfterValidator(_sampling_rules)])
+EMBEDDINGS = adapter(EmbeddingsRequest)
+MESSAGES = adapter(MessagesRequest)
+COUNT_TOKENS = adapter(CountTokensRequest)
+RESPONSES = adapter(ResponsesRequest)
 
 
 # -- ValidationError -> ProxyError, in OpenAI's words ----------------------------------------
