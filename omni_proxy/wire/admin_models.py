@@ -97,7 +97,12 @@ class FeedbackRequest(TypedDict):
     __pydantic_config__ = OPEN  # type: ignore[misc]
 
     request_id: Annotated[
-        str, Field(min_length=1, description="The id of one of your requests (x-request-id).")
+        str,
+        Field(
+            min_length=1,
+            pattern=r"\S",  # not blank
+            description="The id of one of your requests (x-request-id).",
+        ),
     ]
     score: Annotated[float, Field(ge=0, le=1)]
     comment: NotRequired[Annotated[str, Field(max_length=MAX_COMMENT_CHARS)] | None]

@@ -527,6 +527,13 @@ def _one(err: ErrorDetails, param: str) -> ProxyError:
     if kind == "string_pattern_mismatch" and param.endswith(".type"):  # "text" without text
         at = f"{param[: -len('.type')]}.text"
         return bad_request(f"Missing required parameter: '{at}'.", param=at)
+    if kind == "string_pattern_mismatch":
+        return bad_request(
+            f"Invalid value for {name}: {value!r} does not match the pattern "
+            f"{ctx.get('pattern')!r}.",
+            param=param,
+            code="invalid_value",
+        )
     if kind == "missing":
         return bad_request(f"Missing required parameter: {name}.", param=param)
     if kind in _KINDS:
