@@ -184,19 +184,23 @@ class UserMessage(_Message):
     role: Literal["user"]
 
 
-def _note_tool_message(msg: Mapping[str, Any], info: ValidationInfo) -> Mapping[str, Any]:
-    """Mark the request as one whose conversation needs the tool-call check (most don't)."""
+def _note_tool_message(call_id: str, info: ValidationInfo) -> str:
+    """Mark the request as one whose conversation needs the tool-call check (most don't).
+    On a field: a validator on a discriminated union's member is not run."""
     if isinstance(info.context, dict):
         info.context["tool_messages"] = True
-    return msg
+    return call_id
 
 
 class ToolMessage(_Message):
     role: Literal["tool"]
-    tool_call_id: Annotated[str, _doc("The id of a call of the preceding assistant message.")]
+    tool_call_id: Annotated[
+        str,
+        AfterValidator(_note_tool_message),
+        _doc("The id of a call of the preceding assistant message."),
+    ]
 
 
-NotedToolMessage = Annotated[ToolMessage, AfterValidator(_note_tool_message)]
 
 
 class AssistantMessage(TypedDict):
@@ -646,15 +650,27 @@ def to_proxy_error(exc: ValidationError) -> ProxyError:
     )
 
 
-def checker(adapter: TypeAdapter[Any]) -> Callable[[Any], Any]:
-    """``adapter``'s validation raising the OpenAI-worded ``ProxyError``."""
+def to_anthropic_error(exc: ValidationError) -> ProxyError:
+    """As Anthropic words its 400s (``"max_tokens: Field required"``), same ``param``."""
+    err = to_proxy_error(exc)
+    if err.param and err.message.startswith("Missing required parameter"):
+        err.message = f"{err.param}: Field required"
+    elif err.param:
+        err.message = f"{err.param}: {exc.errors(include_url=False)[0]['msg']}"
+    return err
+
+
+def checker(
+    adapter: TypeAdapter[Any], translate: Callable[[ValidationError], ProxyError] = to_proxy_error
+) -> Callable[[Any], Any]:
+    """``adapter``'s validation raising the ``ProxyError`` that ``translate`` words."""
     validate = adapter.validate_python
 
     def check(body: Any) -> Any:
         try:
             validate(body, context={})
         except ValidationError as exc:
-            raise to_proxy_error(exc) from None
+            raise translate(exc) from None
         return body
 
     return check
