@@ -201,8 +201,6 @@ class ToolMessage(_Message):
     ]
 
 
-
-
 class AssistantMessage(TypedDict):
     __pydantic_config__ = OPEN  # type: ignore[misc]
 
@@ -286,7 +284,7 @@ class ChatCompletionRequest(_Sampling):
     model: ModelName
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
     max_completion_tokens: NotRequired[OutputTokens | None]
-    top_logprobs: NotRequired[Annotated[int, Field(ge=0, le=20)] | None]
+    top_logprobs: NotRequired[Annotated[int, Field(ge=0, le=MAX_TOP_LOGPROBS)] | None]
     tools: NotRequired[list[Tool] | None]
     tool_choice: NotRequired[
         Annotated[
@@ -430,12 +428,39 @@ class MessagesRequest(CountTokensRequest, RoutingOptions):  # type: ignore[misc]
     temperature: NotRequired[Annotated[float, Field(ge=0, le=1)]]
 
 
+#: The Responses API's bounds (``formats.responses.parse_request`` applies them).
+MIN_OUTPUT_TOKENS_RESPONSES = 16
+MAX_TOP_LOGPROBS = 20
+
+
 class ResponsesRequest(RoutingOptions):
+    """Documents ``/v1/responses``; ``formats.responses.parse_request`` checks it (its input
+    items and tools are converted as they are checked)."""
+
     model: ModelName
-    input: str | list[dict[str, Any]]
+    input: NotRequired[str | list[JsonObject]]
     instructions: NotRequired[str | None]
     previous_response_id: NotRequired[str | None]
     stream: NotRequired[bool | None]
+    tools: NotRequired[list[JsonObject] | None]
+    tool_choice: NotRequired[Literal["none", "auto", "required"] | JsonObject | None]
+    max_output_tokens: NotRequired[
+        Annotated[int, Field(ge=MIN_OUTPUT_TOKENS_RESPONSES, le=MAX_OUTPUT_TOKENS)] | None
+    ]
+    temperature: NotRequired[Annotated[float, Field(ge=0, le=2)] | None]
+    top_p: NotRequired[Annotated[float, Field(ge=0, le=1)] | None]
+    top_logprobs: NotRequired[Annotated[int, Field(ge=0, le=MAX_TOP_LOGPROBS)] | None]
+    metadata: NotRequired[
+        Annotated[
+            dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]],
+            Field(max_length=16),
+        ]
+        | None
+    ]
+    truncation: NotRequired[Literal["auto", "disabled"] | None]
+    store: NotRequired[bool | None]
+    parallel_tool_calls: NotRequired[bool | None]
+    user: NotRequired[str | None]
 
 
 # -- the adapters ----------------------------------------------------------------------------
@@ -452,7 +477,6 @@ COMPLETION = adapter(Annotated[CompletionRequest, AfterValidator(_sampling_rules
 EMBEDDINGS = adapter(EmbeddingsRequest)
 MESSAGES = adapter(MessagesRequest)
 COUNT_TOKENS = adapter(CountTokensRequest)
-RESPONSES = adapter(ResponsesRequest)
 
 
 # -- ValidationError -> ProxyError, in OpenAI's words ----------------------------------------
