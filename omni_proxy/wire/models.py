@@ -130,28 +130,20 @@ ContentPart = Annotated[TextPart | OtherPart, Field(union_mode="left_to_right")]
 Content = Annotated[str | list[ContentPart], Field(union_mode="left_to_right")]
 
 
-def _json_object(args: str) -> str:
-    if args.strip():  # "" is what some clients send for a call without arguments
-        try:
-            ok = isinstance(orjson.loads(args), dict)
-        except orjson.JSONDecodeError:
-            ok = False
-        if not ok:
-            raise PydanticCustomError("json_object", "expected a JSON object encoded as a string")
-    return args
+def _json_object(args: str) -> bool:
+    if not args or args.isspace():  # "" is what some clients send for a call without arguments
+        return True
+    try:
+        return orjson.loads(args).__class__ is dict
+    except orjson.JSONDecodeError:
+        return False
 
 
 class FunctionCall(TypedDict):
     __pydantic_config__ = OPEN  # type: ignore[misc]
 
     name: str
-    arguments: Annotated[str, AfterValidator(_json_object), _doc("A JSON object, encoded.")]
-
-
-def _call_has_function(call: Mapping[str, Any]) -> Mapping[str, Any]:
-    if call.get("type", "function") == "function" and "function" not in call:
-        raise PydanticCustomError("function_missing", "a function call names its function")
-    return call
+    arguments: Annotated[str, _doc("A JSON object, encoded.")]
 
 
 class ToolCall(TypedDict):
@@ -160,9 +152,6 @@ class ToolCall(TypedDict):
     id: str
     type: NotRequired[str]
     function: NotRequired[FunctionCall]
-
-
-CheckedToolCall = Annotated[ToolCall, AfterValidator(_call_has_function)]
 
 
 class _Message(TypedDict):
@@ -184,19 +173,19 @@ class UserMessage(_Message):
     role: Literal["user"]
 
 
-def _note_tool_message(call_id: str, info: ValidationInfo) -> str:
-    """Mark the request as one whose conversation needs the tool-call check (most don't).
-    On a field: a validator on a discriminated union's member is not run."""
+def _note_tools(value: Any, info: ValidationInfo) -> Any:
+    """Mark the request as one whose conversation needs the tool-call pass (most don't).
+    On fields: a validator on a discriminated union's member is not run."""
     if isinstance(info.context, dict):
         info.context["tool_messages"] = True
-    return call_id
+    return value
 
 
 class ToolMessage(_Message):
     role: Literal["tool"]
     tool_call_id: Annotated[
         str,
-        AfterValidator(_note_tool_message),
+        AfterValidator(_note_tools),
         _doc("The id of a call of the preceding assistant message."),
     ]
 
@@ -207,7 +196,7 @@ class AssistantMessage(TypedDict):
     role: Literal["assistant"]
     content: NotRequired[Content | None]
     name: NotRequired[str]
-    tool_calls: NotRequired[list[CheckedToolCall] | None]
+    tool_calls: NotRequired[Annotated[list[ToolCall], AfterValidator(_note_tools)] | None]
 
 
 class FunctionMessage(TypedDict):
@@ -304,16 +293,36 @@ class SimpleChatRequest(ChatCompletionRequest):
 def _conversation(messages: list[Any]) -> None:
     """A tool message answers a call of the assistant message before it (as OpenAI)."""
     open_calls: set[str] | None = None
-    for msg in messages:
+    for i, msg in enumerate(messages):
         role = msg["role"]
         if role == "tool":
             if not open_calls or msg["tool_call_id"] not in open_calls:
-                _orphan(_position(messages, msg), msg["tool_call_id"], open_calls)
+                _orphan(i, msg["tool_call_id"], open_calls)
         elif role == "assistant":
             calls = msg.get("tool_calls")
-            open_calls = {c["id"] for c in calls} if calls else None
+            open_calls = _tool_call_ids(i, calls) if calls else None
         else:
             open_calls = None
+
+
+def _tool_call_ids(i: int, calls: list[Any]) -> set[str]:
+    """An assistant message's calls: a function call names its function, with a JSON object
+    as arguments. Their ids."""
+    ids: set[str] = set()
+    for j, call in enumerate(calls):
+        ids.add(call["id"])
+        if call.get("type", "function") != "function":
+            continue
+        fn = call.get("function")
+        if fn is None:
+            at = f"messages[{i}].tool_calls[{j}].function.name"
+            raise invalid(f"Missing required parameter: '{at}'.", at, None)
+        if not _json_object(fn["arguments"]):
+            at = f"messages[{i}].tool_calls[{j}].function.arguments"
+            raise invalid(
+                f"Invalid value for '{at}': expected a JSON object encoded as a string.", at
+            )
+    return ids
 
 
 def _position(items: list[Any], item: Any) -> int:
@@ -348,7 +357,8 @@ def _chat_rules(body: Mapping[str, Any], info: ValidationInfo) -> Mapping[str, A
     """The cross-field checks of a chat request, once its fields are well typed."""
     if info.context is None or info.context.get("tool_messages"):
         _conversation(body["messages"])
-    _sampling_rules(body)
+    if body.get("stream_options") is not None:
+        _sampling_rules(body)
     tools: list[Any] = body.get("tools") or []
     for tool in tools:
         if tool["type"] != "function":
@@ -542,16 +552,6 @@ def _one(err: ErrorDetails, param: str) -> ProxyError:
     name = f"'{param}'"
     if kind == "omni_invalid":
         return bad_request(ctx["message"], param=ctx["param"], code=ctx["code"])
-    if kind == "json_object":
-        return bad_request(
-            f"Invalid value for {name}: expected a JSON object encoded as a string.",
-            param=param,
-            code="invalid_value",
-        )
-    if kind == "function_missing":
-        return bad_request(
-            f"Missing required parameter: '{param}.function.name'.", param=f"{param}.function.name"
-        )
     if kind == "string_pattern_mismatch" and param.endswith(".type"):  # "text" without text
         at = f"{param[: -len('.type')]}.text"
         return bad_request(f"Missing required parameter: '{at}'.", param=at)
