@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .types import TASK_TYPES
+from .wire.models import MAX_MESSAGES, Strategy
 
 DEFAULT_DATABASE_URL = "sqlite:///omni-proxy.db"
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -114,7 +115,7 @@ class RoutingWeights(_Strict):
 
 
 class RoutingSettings(_Strict):
-    strategy: Literal["hybrid", "cost", "quality", "latency", "cascade"] = "hybrid"
+    strategy: Strategy = "hybrid"
     weights: RoutingWeights = RoutingWeights()
     premium_model: str | None = None
     fallback_model: str | None = None
@@ -245,7 +246,7 @@ class Config(_Strict):
     tracing: TracingSettings = TracingSettings()
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     #: Messages per request at most (400 beyond): bounds the work one body makes.
-    max_messages: int = Field(default=10_000, gt=0)
+    max_messages: int = Field(default=MAX_MESSAGES, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     demo: bool = False
     #: /metrics needs a global admin key (the master key) unless this is set.

@@ -435,7 +435,7 @@ def test_the_document_is_valid_openapi_31() -> None:
 
 
 def test_every_registered_route_is_documented() -> None:
-    """A new route needs its entry in omni_proxy/openapi.py."""
+    """A new route needs its entry in omni_proxy/wire/openapi.py."""
     missing = {
         (path, method) for path, method in registered(routes()) if not path.startswith("/dashboard")
     } - set(OPS)

@@ -15,6 +15,7 @@ import orjson
 
 from ..errors import ProxyError, bad_request
 from ..text import content_text
+from ..wire.models import MESSAGES, checker, to_anthropic_error
 from ..wire.sse import named_event, relay_events
 
 STOP_REASONS = {
@@ -129,28 +130,20 @@ def _assistant_message(content: Any) -> dict[str, Any]:
     return message
 
 
+#: The body's shape, from its one schema, in Anthropic's words.
+_check_messages = checker(MESSAGES, to_anthropic_error)
+
+
 def to_openai(body: Any) -> dict[str, Any]:
     """An Anthropic ``MessageCreateParams`` as an OpenAI chat request."""
-    if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object.", code="invalid_type")
-    for key in ("model", "max_tokens", "messages"):
-        if key not in body:
-            raise bad_request(f"{key}: Field required", param=key)
+    _check_messages(body)
     max_tokens = body["max_tokens"]
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
-        raise bad_request("max_tokens: expected a positive integer.", param="max_tokens")
-    if not isinstance(body["messages"], list) or not body["messages"]:
-        raise bad_request("messages: expected a non-empty array.", param="messages")
     messages: list[dict[str, Any]] = []
     system = content_text(body.get("system"))
     if system:
         messages.append({"role": "system", "content": system})
     for i, msg in enumerate(body["messages"]):
         where = f"messages[{i}]"
-        if not isinstance(msg, dict) or msg.get("role") not in ("user", "assistant"):
-            raise bad_request(
-                f"{where}.role: expected 'user' or 'assistant'.", param=f"{where}.role"
-            )
         if msg["role"] == "user":
             messages += _user_messages(msg.get("content"), where)
         else:

@@ -20,6 +20,7 @@ import orjson
 from ..errors import ProxyError, bad_request
 from ..text import content_text
 from ..validation import ROUTING_FIELDS, type_name
+from ..wire.models import MAX_OUTPUT_TOKENS, MAX_TOP_LOGPROBS, MIN_OUTPUT_TOKENS_RESPONSES
 from ..wire.sse import named_event, relay_events
 
 MESSAGE_ROLES = ("user", "system", "developer", "assistant")
@@ -204,7 +205,9 @@ def parse_request(body: Any) -> ResponsesRequest:
         instructions=instructions,
         tools=tools,
         tool_choice=tool_choice,
-        max_output_tokens=_optional_number(body, "max_output_tokens", 16, 10_000_000, integer=True),
+        max_output_tokens=_optional_number(
+            body, "max_output_tokens", MIN_OUTPUT_TOKENS_RESPONSES, MAX_OUTPUT_TOKENS, integer=True
+        ),
         temperature=_optional_number(body, "temperature", 0, 2),
         top_p=_optional_number(body, "top_p", 0, 1),
         text=parse_text(body.get("text")),
@@ -218,7 +221,7 @@ def parse_request(body: Any) -> ResponsesRequest:
         stream=bool(stream),
         truncation=truncation,
         reasoning=reasoning,
-        top_logprobs=_optional_number(body, "top_logprobs", 0, 20, integer=True),
+        top_logprobs=_optional_number(body, "top_logprobs", 0, MAX_TOP_LOGPROBS, integer=True),
         routing={k: body[k] for k in ROUTING_FIELDS if k in body},
     )
 

@@ -8,6 +8,7 @@ another org's objects answers 403 (lists) or 404 (single objects), never their d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -23,6 +24,7 @@ from ..http import JSON, api_key_of, read_json
 from ..keys import KeyRequestError, create_key, ensure_org, parse_permissions
 from ..storable import error_kind
 from ..types import Principal
+from ..wire import admin_models
 
 _MAX_BODY = 64 * 1024
 
@@ -58,15 +60,18 @@ def _only_global(principal: Principal, action: str) -> None:
         raise permission_denied(f"Only the master key may {action}.")
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def _body(request: Request, check: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """The JSON object sent, checked against its model (``wire.admin_models``) if given."""
     body = await read_json(request, _MAX_BODY)
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
+    if check is not None:
+        check(body)
     return body
 
 
-_MAX_LIMIT = 2**31 - 1  # an INTEGER column on PostgreSQL
-_MAX_BUDGET = Decimal(10) ** 12
+_MAX_LIMIT = admin_models.MAX_LIMIT
+_MAX_BUDGET = Decimal(admin_models.MAX_BUDGET_USD)
 
 
 def _limit(body: dict[str, Any], field: str) -> int | None:
@@ -176,7 +181,7 @@ async def list_orgs(request: Request) -> Response:
 async def create_org(request: Request) -> Response:
     principal = await _admin(request)
     _only_global(principal, "create organizations")
-    body = await _body(request)
+    body = await _body(request, admin_models.check_organization_create)
     name = valid_org_name(body.get("name"))
     db = request.app.state.db
     if await db.get_org_by_name(name) is not None:
@@ -234,7 +239,7 @@ async def update_org(request: Request) -> Response:
     org_id = request.path_params["org_id"]
     principal = await _admin(request)
     _only_global(principal, "update organizations")
-    body = await _body(request)
+    body = await _body(request, admin_models.check_organization_update)
     changes: dict[str, Any] = {}
     if "name" in body:
         changes["name"] = valid_org_name(body["name"])
@@ -336,7 +341,7 @@ async def list_keys(request: Request) -> Response:
 
 async def create_api_key(request: Request) -> Response:
     principal = await _admin(request)
-    body = await _body(request)
+    body = await _body(request, admin_models.check_api_key_create)
     db = request.app.state.db
     org_id = body.get("org_id")
     org_name = body.get("org") or body.get("org_name")

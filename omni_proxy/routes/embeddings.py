@@ -17,47 +17,21 @@ from ..http import JSON
 from ..pipeline import EMBEDDINGS, Pipeline
 from ..text import estimate_tokens
 from ..types import CallContext, Principal, Route, RoutePlan, Usage
-from ..validation import check_model_length
+from ..wire.models import EMBEDDINGS as EMBEDDINGS_BODY
+from ..wire.models import checker
 
 if TYPE_CHECKING:
     from ..owner import Owner
 
+_check_embeddings = checker(EMBEDDINGS_BODY)
+
 
 def validate_embeddings(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object.", code="invalid_type")
-    model = body.setdefault("model", "auto")
-    if not isinstance(model, str) or not model:
-        raise bad_request("Invalid type for 'model': expected a string.", param="model")
-    check_model_length(model)
-    items = body.get("input")
-    if items is None:
-        raise bad_request("Missing required parameter: 'input'.", param="input")
-    ok = (isinstance(items, str) and items != "") or (
-        isinstance(items, list)
-        and 0 < len(items) <= 2048
-        and (
-            all(isinstance(i, str) and i != "" for i in items)
-            or all(isinstance(i, int) and not isinstance(i, bool) for i in items)
-            or all(isinstance(i, list) and i and all(isinstance(t, int) for t in i) for i in items)
-        )
-    )
-    if not ok:
-        raise bad_request(
-            "Invalid 'input': expected a non-empty string, or an array (at most 2048) of "
-            "non-empty strings or of token arrays.",
-            param="input",
-        )
-    fmt = body.get("encoding_format")
-    if fmt is not None and fmt not in ("float", "base64"):
-        raise bad_request(
-            "Invalid value for 'encoding_format': expected 'float' or 'base64'.",
-            param="encoding_format",
-        )
-    dims = body.get("dimensions")
-    if dims is not None and (not isinstance(dims, int) or isinstance(dims, bool) or dims < 1):
-        raise bad_request("Invalid 'dimensions': expected a positive integer.", param="dimensions")
-    return body
+    """Check an embeddings body against its schema; ``model`` defaults to ``auto``."""
+    if isinstance(body, dict):
+        body.setdefault("model", "auto")
+    checked: dict[str, Any] = _check_embeddings(body)
+    return checked
 
 
 def embedding_plan(pipeline: Pipeline, model: str, principal: Principal | None = None) -> RoutePlan:

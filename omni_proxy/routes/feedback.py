@@ -7,18 +7,17 @@ Stored in ``feedback`` with the model that answered, the task type and the promp
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import ProxyError, bad_request
+from ..errors import ProxyError
 from ..http import api_key_of, error_response, read_json, request_id
-from ..validation import type_name
+from ..wire import admin_models
 
-MAX_COMMENT_CHARS = 4000
+MAX_COMMENT_CHARS = admin_models.MAX_COMMENT_CHARS
 #: How long a score waits for its request's record, still queued in the recorder.
 RECORD_WAIT_S = 2.0
 _POLL_S = 0.05
@@ -26,41 +25,8 @@ _POLL_S = 0.05
 
 def parse_feedback(body: Any) -> tuple[str, float, str | None]:
     """``(request_id, score, comment)`` of a feedback body, or a 400 naming the field."""
-    if not isinstance(body, dict):
-        raise bad_request(
-            f"The body must be a JSON object, not {type_name(body)}.", code="invalid_type"
-        )
-    rid = body.get("request_id")
-    if not isinstance(rid, str) or not rid.strip():
-        raise bad_request(
-            "'request_id' is required: the id of one of your requests (x-request-id).",
-            param="request_id",
-        )
-    score = body.get("score")
-    if isinstance(score, bool) or not isinstance(score, int | float):
-        raise bad_request(
-            f"'score' must be a number from 0 to 1, got {type_name(score)}.",
-            param="score",
-            code="invalid_type",
-        )
-    if not (math.isfinite(score) and 0 <= score <= 1):
-        raise bad_request(
-            f"'score' must be a number from 0 to 1, got {score}.",
-            param="score",
-            code="invalid_value",
-        )
-    comment = body.get("comment")
-    if comment is not None and not isinstance(comment, str):
-        raise bad_request(
-            f"'comment' must be a string, got {type_name(comment)}.",
-            param="comment",
-            code="invalid_type",
-        )
-    if comment is not None and len(comment) > MAX_COMMENT_CHARS:
-        raise bad_request(
-            f"'comment' may be at most {MAX_COMMENT_CHARS} characters.", param="comment"
-        )
-    return rid.strip(), float(score), comment
+    admin_models.check_feedback(body)
+    return body["request_id"].strip(), float(body["score"]), body.get("comment")
 
 
 def request_not_found(rid: str) -> ProxyError:

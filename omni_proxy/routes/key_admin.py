@@ -15,6 +15,7 @@ from ..audit import changed, record_change
 from ..errors import ProxyError, bad_request
 from ..http import JSON
 from ..keys import BUDGET_PERIODS, KeyRequestError, rotate_key
+from ..wire import admin_models
 from .admin import (
     _admin,
     _body,
@@ -30,7 +31,7 @@ from .admin import (
 )
 
 #: Longest grace period for a rotated key's old secret (30 days).
-MAX_GRACE_S = 30 * 86400
+MAX_GRACE_S = admin_models.MAX_GRACE_S
 
 
 def _changes(body: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +63,7 @@ def _changes(body: dict[str, Any]) -> dict[str, Any]:
 async def update_api_key(request: Request) -> Response:
     key_id = request.path_params["key_id"]
     principal = await _admin(request)
-    body = await _body(request)
+    body = await _body(request, admin_models.check_api_key_update)
     scope = None if is_global_admin(principal) else principal.org_id
     db = request.app.state.db
     before = await db.get_key(key_id)
@@ -91,17 +92,8 @@ async def update_api_key(request: Request) -> Response:
 async def rotate_api_key(request: Request) -> Response:
     key_id = request.path_params["key_id"]
     principal = await _admin(request)
-    body = await _body(request) if await request.body() else {}
-    grace = body.get("grace_period_s", 0)
-    if (
-        isinstance(grace, bool)
-        or not isinstance(grace, int | float)
-        or not (0 <= grace <= MAX_GRACE_S)
-    ):
-        raise bad_request(
-            f"'grace_period_s' must be a number of seconds from 0 to {MAX_GRACE_S}.",
-            param="grace_period_s",
-        )
+    body = await _body(request, admin_models.check_api_key_rotate) if await request.body() else {}
+    grace = body.get("grace_period_s") or 0
     scope = None if is_global_admin(principal) else principal.org_id
     db = request.app.state.db
     try:

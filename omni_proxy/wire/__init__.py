@@ -1,1 +1,2 @@
-"""What travels: SSE framing and the stream relays. Nothing here imports the pipeline."""
+"""What travels: request and response shapes, SSE framing and the stream relays.
+Nothing here imports the pipeline."""
