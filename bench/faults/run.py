@@ -893,16 +893,17 @@ def s_new_key() -> dict[str, Any]:
     return out
 
 
-def _refused_for(proxy: ProxyProcess, key: str) -> float:
+def _refused_for(proxy: ProxyProcess, key: str) -> dict[str, Any]:
+    """401s before the first 200 on ``proxy``, and the seconds until that 200."""
     t = time.monotonic()
+    refusals = 0
     while time.monotonic() - t < 10:
-        if (
-            httpx.get(proxy.base_url + "/models", headers=bearer(key), timeout=10).status_code
-            == 200
-        ):
-            return round(time.monotonic() - t, 3) if time.monotonic() - t > 0.05 else 0.0
+        r = httpx.get(proxy.base_url + "/models", headers=bearer(key), timeout=10)
+        if r.status_code == 200:
+            break
+        refusals += 1
         time.sleep(0.01)
-    return 10.0
+    return {"401s": refusals, "first_200_s": round(time.monotonic() - t, 3)}
 
 
 # -- 12. Responses chain storage ---------------------------------------------------------------
@@ -939,12 +940,16 @@ def s_chain() -> dict[str, Any]:
             path = str(proxy.env["OMNI_DATABASE_URL"])[10:]
             with contextlib.closing(sqlite3.connect(path)) as conn:
                 marks = ",".join("?" * len(ids))
-                stored = conn.execute(
-                    "SELECT SUM(LENGTH(input) + LENGTH(output) + LENGTH(body)) FROM responses"
+                row = conn.execute(
+                    "SELECT SUM(LENGTH(input)), SUM(LENGTH(input) + LENGTH(output) + LENGTH(body))"
+                    " FROM responses"
                     f" WHERE id IN ({marks})",
                     ids,
-                ).fetchone()[0]
+                ).fetchone()
+            stored_input, stored = row
             out[name] = {
+                "stored_input_mb": round(stored_input / 1e6, 2),
+                "input_ratio": round(stored_input / sent, 2),
                 "turns": len(ids),
                 "sent_mb": round(sent / 1e6, 2),
                 "stored_mb": round(stored / 1e6, 2),
@@ -992,6 +997,8 @@ def _kill_under_load(sig: int, dialect: str) -> dict[str, Any]:
         else:
             stored = sqlite_count(proxy)
         recent = sum(1 for t in done if killed - 0.2 <= t <= killed)
+        log = proxy.read_log()
+        warnings = [line for line in log.splitlines() if "recorder" in line][:10]
         return {
             "provider_calls": calls,
             "records": stored,
@@ -999,6 +1006,9 @@ def _kill_under_load(sig: int, dialect: str) -> dict[str, Any]:
             "answered_last_0.2s": recent,
             "clients_in_flight_max": ARGS.kill_clients,
             "exit": proxy.proc.returncode if proxy.proc else None,
+            "answered": len(done),
+            "answered_last_1s": sum(1 for t in done if killed - 1.0 <= t <= killed),
+            "recorder_log": warnings,
         }
 
 
