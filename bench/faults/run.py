@@ -152,11 +152,10 @@ def peak_rss_during(p: int, action: Callable[[], Any]) -> tuple[Any, int, int]:
 
 # -- 1. fuzzed bodies on every POST route -----------------------------------------------------
 def s_fuzz() -> dict[str, Any]:
-    from tests.test_hostile_input import Upstreams, start_proxy
+    from tests.test_hostile_input import BODY_TIMEOUT_S, Upstreams
 
     with Upstreams() as ups:
-        proxy = start_proxy(ups, Path(tempfile.mkdtemp(dir=TMP)))
-        PROXIES.append(proxy)
+        proxy = start(ups.config(), {"OMNI_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S)})
         doc = httpx.get(proxy.root + "/openapi.json", timeout=10).json()
         routes = sorted(p for p, item in doc["paths"].items() if "post" in item and "{" not in p)
         routes = [r for r in routes if r.startswith("/v1/")]
@@ -254,7 +253,7 @@ def _poison(dialect: str) -> dict[str, Any]:
 
                     with psycopg.connect(url) as conn:
                         rows = conn.execute(
-                            "SELECT cost, prompt_tokens + completion_tokens FROM requests"
+                            "SELECT cost, prompt_tokens::bigint + completion_tokens FROM requests"
                         ).fetchall()
                     return [(float(c or 0), int(t or 0)) for c, t in rows]
             else:
@@ -391,12 +390,12 @@ def s_admission() -> dict[str, Any]:
         )
         one = float(probe.json()["omni"]["cost"])
         # Lists of prompts on a budget worth 50 of them: a list over the cap, then lists of
-        # 20 until refused.
+        # 5 until refused.
         budget = round(one * 50, 8)
         key = org_key(proxy, "fan-budget", monthly_budget_usd=budget)
         fake.reset()
         answers = []
-        for n in (2000, *[20] * 8):
+        for n in (2000, *[5] * 15):
             r = httpx.post(
                 proxy.base_url + "/completions",
                 headers=bearer(key),
