@@ -136,6 +136,18 @@ async def read_json(request: Request, limit: int, timeout: float | None = None) 
     raw = b"".join(chunks)
     if not raw.strip():
         raise bad_request("We could not parse the JSON body of your request: the body is empty.")
+    if len(raw) > PARSE_OFF_LOOP_BYTES:
+        return await asyncio.to_thread(parse_json, raw)
+    return parse_json(raw)
+
+
+#: Bodies larger than this are parsed and depth-checked in a worker thread: walking a 250k-
+#: message body took seconds on the event loop, stalling every other tenant (issue 15).
+PARSE_OFF_LOOP_BYTES = 1 << 20
+
+
+def parse_json(raw: bytes) -> Any:
+    """``raw`` as JSON, refusing invalid or too deeply nested bodies with a 400."""
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
