@@ -44,7 +44,11 @@ def test_completion(seen: dict[str, Any]) -> None:
     assert "Say hello to LiteLLM" in chat["content"] and chat["finish"] == "stop"
     usage = chat["usage"]
     assert usage["total"] == usage["prompt"] + usage["completion"] > 0
-    assert chat["omni"] is None or chat["omni"]["request_id"]
+    # The proxy's ``omni`` object survives LiteLLM's response model, and its request id is the
+    # one LiteLLM read from the response headers.
+    omni = chat["omni"]
+    assert omni["model_used"].startswith("demo-") and omni["cost"] > 0
+    assert chat["headers"]["request-id"] == omni["request_id"]
 
 
 def test_streamed_completion_counts_usage_once(seen: dict[str, Any]) -> None:

@@ -86,6 +86,7 @@ def main():
         "rebuilt_text": rebuilt.choices[0].message.content,
         "rebuilt_usage": usage_of(rebuilt),
         "finish": rebuilt.choices[0].finish_reason,
+        "omni": [o for o in (extra(c) for c in chunks) if o],
     }
 
     r = litellm.completion(
