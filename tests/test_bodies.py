@@ -25,6 +25,7 @@ from omni_proxy.storage import open_database
 from omni_proxy.types import RequestRecord
 from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.test_dashboard_support import sign_in
+from tests.test_storage_support import DIALECTS, database_url
 
 PROMPT = "Name three rivers of Europe, please"
 
@@ -175,25 +176,33 @@ def record(rid: str, created: float, bodies: dict[str, str] | None) -> RequestRe
     )
 
 
-def test_retention_deletes_only_expired_bodies(tmp_path: Path) -> None:
-    async def go() -> tuple[int, list[str]]:
-        db = await open_database(f"sqlite:///{tmp_path / 'r.db'}")
-        await db.migrate()
-        now = time.time()
-        await db.write_records(
-            [
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_retention_deletes_only_expired_bodies(dialect: str, tmp_path: Path) -> None:
+    async def go(url: str) -> tuple[int, list[str], dict[str, Any] | None]:
+        db = await open_database(url)
+        try:
+            await db.migrate()
+            org = (await db.create_org("acme"))["id"]
+            now = time.time()
+            batch = [
                 record("old", now - 8 * 86400, {"prompt": "p-old", "answer": "a-old"}),
+                # A NUL (PostgreSQL text refuses it) must not cost the request its record.
                 record("new", now - 6 * 86400, {"prompt": "p-new\x00", "answer": "a-new"}),
                 record("none", now, None),
             ]
-        )
-        deleted = await BodyRetention(7).sweep(db)
-        left = [r[0] for r in await db.fetch("SELECT request_id FROM request_bodies")]
-        await db.close()
-        return deleted, left
+            for r in batch:
+                r.org_id = org
+            await db.write_records(batch)
+            deleted = await BodyRetention(7).sweep(db)
+            left = [r[0] for r in await db.fetch("SELECT request_id FROM request_bodies")]
+            return deleted, left, await db.request_body(org, "new")
+        finally:
+            await db.close()
 
-    deleted, left = asyncio.run(go())
+    with database_url(dialect, tmp_path) as url:
+        deleted, left, kept = asyncio.run(go(url))
     assert deleted == 1 and left == ["new"]
+    assert kept is not None and kept["prompt"] == "p-new\ufffd" and kept["answer"] == "a-new"
 
 
 def test_old_schema_without_the_bodies_table_still_records(tmp_path: Path) -> None:

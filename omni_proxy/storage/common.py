@@ -96,9 +96,20 @@ def outcome_rows(records: list[RequestRecord], ts: Callable[[float], Any]) -> li
 
 
 def body_rows(records: list[RequestRecord], ts: Callable[[float], Any]) -> list[tuple[Any, ...]]:
-    """The ``request_bodies`` rows of a batch (records that carry ``bodies``)."""
+    """The ``request_bodies`` rows of a batch (records that carry ``bodies``); a NUL (which
+    PostgreSQL text refuses, and would cost the request its whole record) becomes U+FFFD."""
+
+    def text(value: Any) -> str | None:
+        return None if value is None else str(value).replace("\x00", "\ufffd")
+
     return [
-        (r.request_id, r.org_id, r.bodies.get("prompt"), r.bodies.get("answer"), ts(r.created_at))
+        (
+            r.request_id,
+            r.org_id,
+            text(r.bodies.get("prompt")),
+            text(r.bodies.get("answer")),
+            ts(r.created_at),
+        )
         for r in records
         if r.bodies
     ]
