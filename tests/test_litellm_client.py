@@ -20,6 +20,9 @@ from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.test_third_party_upstreams import offline_env
 from tests.third_party import third_party_venv
 
+#: Minutes on a first run (the install, LiteLLM's start-up): `-m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 SCRIPT = Path(__file__).parent / "data" / "litellm" / "sdk_client.py"
 
 

@@ -26,6 +26,9 @@ import yaml
 from tests.conftest import MASTER_KEY, ProxyProcess, free_port
 from tests.third_party import third_party_venv, unavailable
 
+#: Minutes on a first run (the install, LiteLLM's start-up): `-m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 LITELLM_KEY = "sk-litellm-upstream-test"
 LITELLM_ANSWER = "Hello from the LiteLLM mock upstream, friend."
 
