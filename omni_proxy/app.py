@@ -29,7 +29,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from . import alerts, dashboard, data, openapi, security
+from . import alerts, bodies, dashboard, data, openapi, security
 from .cache import build_cache
 from .config import Config, ConfigError, load_config
 from .defaults.record import RecordPlugin
@@ -269,6 +269,7 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
     registry = build_registry(config, classes)
     providers = Providers(config, classes)
     health = Health(providers.configured)
+    bodies.install(pm, config)  # before the pipeline: its guard steps look for guard hooks
     pipeline = Pipeline(pm, config, registry, providers, health)
     pipeline.classifiers = chosen_classifiers(pm, config)
     if not pm.has_plugin("omni_proxy.defaults.log"):

@@ -233,6 +233,18 @@ class MetricsSettings(_Strict):
     org_labels: bool = False
 
 
+class LoggingSettings(_Strict):
+    """What is kept of each request beyond its numbers. Prompts and answers are personal data,
+    so none are stored unless ``bodies`` is on; ``router train --from-db`` learns from the
+    prompts kept this way (with bodies off, feedback rows carry no prompt text)."""
+
+    #: Store each request's prompt and answer (streamed ones too), shown on the dashboard's
+    #: request page; also keeps the prompt with the routing log and feedback rows.
+    bodies: bool = False
+    #: Stored prompts and answers older than this are deleted (checked hourly).
+    bodies_retention_days: int = Field(default=30, gt=0)
+
+
 class Config(_Strict):
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
@@ -252,6 +264,7 @@ class Config(_Strict):
     #: /metrics needs a global admin key (the master key) unless this is set.
     metrics_public: bool = False
     metrics: MetricsSettings = MetricsSettings()
+    logging: LoggingSettings = LoggingSettings()
     #: Addresses of reverse proxies whose ``X-Forwarded-Proto`` is believed (the dashboard's
     #: cookies are ``Secure`` when the browser's side is TLS).
     trusted_proxies: list[str] = Field(default_factory=list)

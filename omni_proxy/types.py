@@ -290,6 +290,8 @@ class RequestRecord:
     #: rows with source 'cascade': ``{"model", "score", "comment"}``.
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     client_request_id: str | None = None
+    #: ``{"prompt", "answer"}`` (text) when ``logging.bodies`` is on (omni_proxy/bodies.py).
+    bodies: dict[str, str] | None = None
 
 
 # A provider's stream: the JSON text of each OpenAI chat.completion.chunk, no SSE framing.

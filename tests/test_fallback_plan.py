@@ -171,7 +171,9 @@ def test_cascade_escalation_is_recorded_as_outcomes(
     flaky, steady = fakes
     flaky.set_behaviour("m-cheap-1", "ok", content="I'm sorry, but I can't help with that.")
     try:
-        with ProxyProcess(tmp_path, config(flaky, steady, strategy="cascade")) as proxy:
+        # Bodies on: the verdicts keep the prompt (router train --from-db learns from it).
+        settings = {**config(flaky, steady, strategy="cascade"), "logging": {"bodies": True}}
+        with ProxyProcess(tmp_path, settings) as proxy:
             client = openai.OpenAI(base_url=proxy.base_url, api_key=MASTER_KEY, max_retries=0)
             completion = client.chat.completions.create(
                 model="auto", messages=[{"role": "user", "content": "tell me a joke"}]

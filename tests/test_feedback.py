@@ -62,7 +62,10 @@ def rows(url: str, sql: str) -> list[tuple[Any, ...]]:
 def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[ProxyProcess, str]]:
     with (
         database_url(request.param, tmp_path) as url,
-        ProxyProcess(tmp_path, None, args=["--demo"], env={"OMNI_DATABASE_URL": url}) as proxy,
+        # Bodies on: the feedback row keeps the prompt (router train --from-db learns from it).
+        ProxyProcess(
+            tmp_path, {"logging": {"bodies": True}}, args=["--demo"], env={"OMNI_DATABASE_URL": url}
+        ) as proxy,
     ):
         yield proxy, url
 

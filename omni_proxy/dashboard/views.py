@@ -666,7 +666,33 @@ async def _request_detail(request: Request, org_id: str, rng: DateRange) -> dict
     if not rows:
         raise ProxyError(404, f"No request {rid!r} in this organization.", code="not_found")
     row = _detail(rows[0])
-    return {"r": row, "empty": None, "back_url": f"/dashboard/requests?{rng.qs()}#{rid}"}
+    logging_cfg = request.app.state.config.logging
+    stored = await request.app.state.db.request_body(org_id, rid)
+    return {
+        "r": row,
+        "empty": None,
+        "back_url": f"/dashboard/requests?{rng.qs()}#{rid}",
+        "bodies": _bodies_view(stored) if stored else None,
+        "bodies_on": logging_cfg.bodies,
+        "retention_days": logging_cfg.bodies_retention_days,
+    }
+
+
+def _bodies_view(stored: dict[str, Any]) -> dict[str, Any]:
+    """The stored prompt as messages (role, text) when it is a message list, else as text."""
+    prompt = stored.get("prompt") or ""
+    messages: list[dict[str, str]] = []
+    try:
+        parsed = orjson.loads(prompt) if prompt.startswith("[") else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, list) and all(isinstance(m, dict) for m in parsed):
+        for m in parsed:
+            content = m.get("content")
+            if not isinstance(content, str):
+                content = orjson.dumps(content, option=orjson.OPT_INDENT_2).decode()
+            messages.append({"role": str(m.get("role") or m.get("type") or ""), "text": content})
+    return {"messages": messages, "prompt": prompt, "answer": stored.get("answer") or ""}
 
 
 async def requests_csv(request: Request) -> Response:

@@ -95,6 +95,26 @@ def outcome_rows(records: list[RequestRecord], ts: Callable[[float], Any]) -> li
     ]
 
 
+def body_rows(records: list[RequestRecord], ts: Callable[[float], Any]) -> list[tuple[Any, ...]]:
+    """The ``request_bodies`` rows of a batch (records that carry ``bodies``); a NUL (which
+    PostgreSQL text refuses, and would cost the request its whole record) becomes U+FFFD."""
+
+    def text(value: Any) -> str | None:
+        return None if value is None else str(value).replace("\x00", "\ufffd")
+
+    return [
+        (
+            r.request_id,
+            r.org_id,
+            text(r.bodies.get("prompt")),
+            text(r.bodies.get("answer")),
+            ts(r.created_at),
+        )
+        for r in records
+        if r.bodies
+    ]
+
+
 def new_id(kind: str) -> str:
     return f"{kind}_{uuid.uuid4().hex[:24]}"
 
@@ -717,6 +737,28 @@ class SQLStore(UsageQueries, AuditQueries):
             }
             for r in rows
         ]
+
+    async def request_body(self, org_id: str, request_id: str) -> dict[str, Any] | None:
+        """A request's stored prompt and answer (``logging.bodies``), None if none is kept."""
+        rows = await self._fetch(
+            "SELECT prompt, answer, created_at FROM request_bodies"
+            " WHERE request_id = %s AND org_id = %s",
+            (request_id, org_id),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return {
+            "prompt": row["prompt"],
+            "answer": row["answer"],
+            "created_at": iso_out(row["created_at"]),
+        }
+
+    async def delete_bodies_before(self, cutoff: datetime) -> int:
+        """Delete the prompts and answers stored before ``cutoff`` (the retention period)."""
+        return await self._execute(
+            "DELETE FROM request_bodies WHERE created_at < %s", (self._ts(cutoff),)
+        )
 
     async def recent_requests(
         self,

@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from ..types import RequestRecord
 from .base import migrations
-from .common import SQLStore, outcome_rows, rows_of
+from .common import SQLStore, body_rows, outcome_rows, rows_of
 
 log = logging.getLogger("omni_proxy.storage")
 
@@ -51,6 +51,11 @@ INSERT_ROUTING_0005 = INSERT_ROUTING.replace(", prompt_text)", ")").replace(", %
 INSERT_OUTCOME = (
     "INSERT INTO feedback (request_id, org_id, model, task_type, prompt_text, score, comment,"
     " source, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+# Prompt and answer (logging.bodies; 0009_bodies.sql): only batches that carry some.
+INSERT_BODY = (
+    "INSERT INTO request_bodies (request_id, org_id, prompt, answer, created_at)"
+    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (request_id) DO NOTHING"
 )
 
 
@@ -122,6 +127,8 @@ class PostgresDatabase(SQLStore):
         self.url = url
         #: Whether 0006_quality.sql is applied (learnt by migrate): the quality columns.
         self._quality_schema = True
+        #: Whether 0009_bodies.sql is applied (learnt by migrate): request_bodies.
+        self._bodies_schema = True
         self._pool = AsyncConnectionPool(
             url,
             min_size=min_size,
@@ -157,6 +164,9 @@ class PostgresDatabase(SQLStore):
             cur = await conn.execute("SELECT to_regclass('feedback') IS NOT NULL")
             row = await cur.fetchone()
             self._quality_schema = bool(row and row[0])
+            cur = await conn.execute("SELECT to_regclass('request_bodies') IS NOT NULL")
+            row = await cur.fetchone()
+            self._bodies_schema = bool(row and row[0])
         return applied
 
     async def ping(self) -> None:
@@ -169,6 +179,11 @@ class PostgresDatabase(SQLStore):
         rows = await rows_of(records, record_rows)
         routing = [r[1] for r in rows if r[1] is not None]
         outcomes = outcome_rows(records, lambda ts: datetime.fromtimestamp(ts, UTC))
+        bodies = (
+            body_rows(records, lambda ts: datetime.fromtimestamp(ts, UTC))
+            if self._bodies_schema
+            else []
+        )
         async with (
             self._pool.connection() as conn,
             conn.transaction(),
@@ -189,6 +204,8 @@ class PostgresDatabase(SQLStore):
                     await cur.executemany(INSERT_ROUTING_0005, [r[:10] for r in routing])
             if outcomes and self._quality_schema:
                 await cur.executemany(INSERT_OUTCOME, outcomes)
+            if bodies:
+                await cur.executemany(INSERT_BODY, bodies)
 
     async def fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         async with self._pool.connection() as conn:

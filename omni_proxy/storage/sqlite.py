@@ -20,7 +20,7 @@ import orjson
 
 from ..types import RequestRecord
 from .base import migrations
-from .common import SQLStore, outcome_rows, rows_of
+from .common import SQLStore, body_rows, outcome_rows, rows_of
 
 T = TypeVar("T")
 
@@ -119,6 +119,11 @@ INSERT_ROUTING_0005 = INSERT_ROUTING.replace(", prompt_text)", ")")
 INSERT_OUTCOME = (
     "INSERT INTO feedback (request_id, org_id, model, task_type, prompt_text, score, comment,"
     " source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# Prompt and answer (logging.bodies; 0009_bodies.sql): only batches that carry some.
+INSERT_BODY = (
+    "INSERT INTO request_bodies (request_id, org_id, prompt, answer, created_at)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING"
 )
 
 # A batch's newly inserted rows (their ids in temp.batch_ids) added to the rollups, grouped,
@@ -231,6 +236,8 @@ class SQLiteDatabase(SQLStore):
         self._batch_rollups = False
         #: Whether 0006_quality.sql is applied (learnt by migrate): the quality columns.
         self._quality_schema = True
+        #: Whether 0009_bodies.sql is applied (learnt by migrate): request_bodies.
+        self._bodies_schema = True
         self._lock = threading.Lock()
         #: One thread for reads and late batches, one at a lower priority for the recorder's
         #: batches (the connection is shared under the lock). Made on first use.
@@ -298,6 +305,9 @@ class SQLiteDatabase(SQLStore):
             self._quality_schema = bool(
                 conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'feedback'").fetchone()
             )
+            self._bodies_schema = bool(
+                conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'request_bodies'").fetchone()
+            )
             return applied
 
         return await self._run(work)
@@ -310,6 +320,7 @@ class SQLiteDatabase(SQLStore):
             return
         rows = await rows_of(records, record_rows)
         outcomes = outcome_rows(records, iso)
+        bodies = body_rows(records, iso) if self._bodies_schema else []
         request_rows = [r[0] for r in rows]
         routing_rows = [r[1] for r in rows if r[1]]
 
@@ -349,6 +360,8 @@ class SQLiteDatabase(SQLStore):
                     )
                 if outcomes and quality:
                     conn.executemany(INSERT_OUTCOME, outcomes)
+                if bodies:
+                    conn.executemany(INSERT_BODY, bodies)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

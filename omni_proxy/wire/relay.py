@@ -101,8 +101,11 @@ class ChunkRelay:
             if isinstance(usage, dict):
                 self._usage_raw = usage
         finished = False
+        carries = False  # anything for the client: text, tool calls, a finish_reason
         for choice in choices:
             delta = choice.get("delta") or {}
+            if not carries:
+                carries = bool(choice.get("finish_reason")) or any(delta.values())
             content = delta.get("content")
             if content:
                 self.completion_chars += len(content)
@@ -112,7 +115,11 @@ class ChunkRelay:
                     self.completion_chars += len(args)
             if choice.get("finish_reason"):
                 finished = True
-        if not choices and usage:
+        if usage and not carries:
+            # The usage chunk, even one with empty deltas in ``choices`` (LiteLLM's, after
+            # the finishing chunk): it becomes the final chunk, ``choices`` empty as OpenAI's.
+            if choices:
+                obj["choices"] = []
             self._usage_chunk = obj
             return b""
         out = self._flush_held()
