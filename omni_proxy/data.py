@@ -1,8 +1,8 @@
 """Wiring for the data layer (keys, limits, budgets, usage, admin): started in the lifespan.
 
 ``start`` runs after migrations and before the first request: it loads the key cache (and
-starts its refresher), registers the database-key ``authenticate`` plugin, and hands the
-limiter's ``admit`` / ``settle`` to the pipeline. ``stop`` undoes it, before the recorder
+starts its refresher), and registers two plugins: the database-key ``authenticate`` and the
+limiter (``admit``, and ``record`` to settle usage). ``stop`` undoes it, before the recorder
 flushes.
 """
 
@@ -13,6 +13,8 @@ from typing import Any
 
 from .cooldowns import SharedCooldowns
 from .defaults.keyauth import KeyAuthPlugin
+from .defaults.limits import NAME as LIMITS_PLUGIN
+from .defaults.limits import LimitsPlugin
 from .keys import KeyCache
 from .limits import Limiter, estimate_cost
 from .registry_sync import RegistrySync
@@ -35,9 +37,10 @@ async def start(app: Any, config: Any, pm: Any, db: Any) -> None:
     app.state.keys = cache
     app.state.keyauth = plugin
     app.state.limiter = limiter
+    if pm.has_plugin(LIMITS_PLUGIN):
+        pm.unregister(name=LIMITS_PLUGIN)
+    pm.register(LimitsPlugin(limiter), name=LIMITS_PLUGIN)
     pipeline = app.state.pipeline
-    pipeline.admission = limiter.admit
-    pipeline.settle = limiter.settle
     # The registry may be replaced by RegistrySync: read it at each estimate.
     limiter.estimate = lambda ctx: estimate_cost(pipeline.registry, ctx)
     if config.redis_url:
@@ -58,12 +61,10 @@ async def start(app: Any, config: Any, pm: Any, db: Any) -> None:
 async def stop(app: Any) -> None:
     """Stop what ``start`` started."""
     state = app.state
-    pipeline = getattr(state, "pipeline", None)
-    if pipeline is not None:
-        pipeline.admission = None
-        pipeline.settle = None
-    plugin = getattr(state, "keyauth", None)
     pm = getattr(state, "pm", None)
+    if pm is not None and pm.has_plugin(LIMITS_PLUGIN):
+        pm.unregister(name=LIMITS_PLUGIN)
+    plugin = getattr(state, "keyauth", None)
     if plugin is not None and pm is not None and pm.is_registered(plugin):
         pm.unregister(plugin)
     cooldowns = getattr(state, "cooldowns", None)

@@ -84,6 +84,17 @@ def authenticate(request: Request, api_key: str | None, config: Config) -> Maybe
     """
 
 
+@hookspec
+def admit(principal: Principal, context: CallContext) -> Maybe[None]:
+    """Let an authenticated request through, or refuse it by raising ``ProxyError`` (a 429
+    for a rate limit or budget), before anything is classified or called.
+
+    All implementations run, in order; an awaitable answer is awaited. ``context`` holds the
+    estimates admission needs (``prompt_estimate``, ``output_estimate``, ``requested_model``).
+    The built-in rate limits and budgets are one such plugin (``omni_proxy.defaults.limits``).
+    """
+
+
 @hookspec(firstresult=True)
 def classify(
     body: dict[str, Any],

@@ -177,8 +177,8 @@ def request_record(pipeline: Pipeline, ctx: CallContext) -> RequestRecord:
 
 
 def emit(pipeline: Pipeline, ctx: CallContext) -> None:
-    """Hand the finished request to the balancer, the span exporter, usage settling and
-    every ``record`` implementation; never raises."""
+    """Hand the finished request to the balancer, the span exporter and every ``record``
+    implementation (usage settling is one: ``defaults.limits``); never raises."""
     event = request_record(pipeline, ctx)
     if ctx.deployment is not None:
         pipeline.balancer.settle(ctx.deployment, (ctx.usage or Usage()).total_tokens)
@@ -187,11 +187,6 @@ def emit(pipeline: Pipeline, ctx: CallContext) -> None:
             pipeline.otel.export(ctx, event)
         except Exception:
             log.exception("exporting the spans of request %s failed", ctx.request_id)
-    if pipeline.settle is not None:
-        try:
-            pipeline.settle(event)
-        except Exception:
-            log.exception("settling usage failed for request %s", ctx.request_id)
     try:
         results = pipeline.hook.record(event=event)
     except Exception:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -51,7 +51,6 @@ from .types import (
     Classification,
     ModelInfo,
     Principal,
-    RequestRecord,
     Route,
     RoutePlan,
     Usage,
@@ -106,10 +105,6 @@ class Pipeline:
             if key and len(key) >= 8:
                 secrets.add(key)
         self._secrets = sorted(secrets, key=len, reverse=True)
-        #: Set by the data layer: rate limits and budgets, checked after authentication
-        #: (raise ``ProxyError`` 429 to refuse), and told of each finished request.
-        self.admission: Callable[[Principal, CallContext], Awaitable[None]] | None = None
-        self.settle: Callable[[RequestRecord], None] | None = None
         #: guard_request / guard_response; they do nothing unless a guard can act.
         self.guards = GuardSteps(pm, config, self.hook)
         #: The response cache (``cache.mode``), set at start-up; None when off.
@@ -180,8 +175,8 @@ class Pipeline:
         allowed = ctx.principal.limits.get("models")
         if allowed and ctx.requested_model not in (None, "", "auto"):
             check_model_allowed(allowed, str(ctx.requested_model))
-        if self.admission is not None:
-            await self.admission(ctx.principal, ctx)
+        for result in self.hook.admit(principal=ctx.principal, context=ctx):
+            await await_me_maybe(result)
 
     def registry_for(self, principal: Principal | None) -> Registry:
         """The registry, or for a key limited to some models the part of it it may use

@@ -360,3 +360,51 @@ def test_hook_call_monitoring_switched_on_after_the_first_request_sees_the_next(
         client.post("/v1/chat/completions", json=body, headers=auth)
     assert {"authenticate", "classify", "select_route", "call_provider"} <= set(called)
     assert called.count("authenticate") == 1  # the monitor saw exactly the second request
+
+
+def test_hook_admit_refuses_before_any_call_beside_the_built_in_limits(tmp_path: Path) -> None:
+    """A plugin's ``admit`` runs for every authenticated request, with the estimates; its
+    refusal is the client's error and nothing is called. The built-in limits are the same
+    kind of plugin, registered for the app's lifetime."""
+    from starlette.testclient import TestClient
+
+    from omni_proxy.app import create_app
+    from omni_proxy.defaults.limits import NAME as LIMITS
+    from omni_proxy.errors import ProxyError
+
+    seen: list[tuple[str, int]] = []
+    called: list[str] = []
+
+    class Quota:
+        @hookimpl
+        def admit(self, principal: Principal, context: Any) -> None:
+            seen.append((context.requested_model, context.prompt_estimate))
+            if context.requested_model == "demo-premium":
+                raise ProxyError(429, "No premium today.", code="rate_limit_exceeded")
+
+        @hookimpl
+        def call_provider(self, route: Any) -> None:
+            called.append(route.model.name)  # then the default provider call answers
+
+    pm = get_plugin_manager(plugins=[Quota()])
+    config = Config(master_key="m", demo=True, database_url=f"sqlite:///{tmp_path}/x.db")
+    with TestClient(create_app(config, pm=pm)) as client:
+        assert pm.has_plugin(LIMITS)
+        ask = {"messages": [{"role": "user", "content": "hello there, how are you?"}]}
+        refused = client.post(
+            "/v1/chat/completions",
+            headers={"authorization": "Bearer m"},
+            json={"model": "demo-premium", **ask},
+        )
+        allowed = client.post(
+            "/v1/chat/completions",
+            headers={"authorization": "Bearer m"},
+            json={"model": "demo-mini", **ask},
+        )
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["message"] == "No premium today."
+    assert allowed.status_code == 200, allowed.text
+    assert [m for m, _ in seen] == ["demo-premium", "demo-mini"]
+    assert all(estimate > 0 for _, estimate in seen)
+    assert called == ["demo-mini"]
+    assert not pm.has_plugin(LIMITS)  # unregistered at shutdown
