@@ -19,6 +19,7 @@ from .plugins import (
 )
 from .provider import Provider
 from .registry import Providers, Registry, build_registry
+from .services import Services
 from .text import CHARS_PER_TOKEN, content_text, estimate_tokens, last_user_text
 from .types import (
     TASK_TYPES,
@@ -64,6 +65,7 @@ __all__ = [
     "RequestRecord",
     "Route",
     "RoutePlan",
+    "Services",
     "StreamGuard",
     "UpstreamResponse",
     "Usage",

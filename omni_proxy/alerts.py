@@ -21,7 +21,7 @@ import time
 import uuid
 from collections import deque
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -34,6 +34,9 @@ from tenacity import (
 
 from .config import AlertSettings
 from .metrics import ALERTS, child
+
+if TYPE_CHECKING:
+    from .services import Services
 
 log = logging.getLogger("omni_proxy.alerts")
 
@@ -147,8 +150,8 @@ class Alerter:
 class Watcher:
     """Turns state crossings into alerts: budgets, cooldowns, a stuck recorder."""
 
-    def __init__(self, app: Any, alerter: Alerter, *, check_s: float = 1.0) -> None:
-        self.app = app
+    def __init__(self, services: Services, alerter: Alerter, *, check_s: float = 1.0) -> None:
+        self.services = services
         self.alerter = alerter
         self.check_s = check_s
         self._levels: dict[str, int] = {}  # org -> 0 below soft, 1 soft, 2 spent
@@ -180,8 +183,7 @@ class Watcher:
         self._recording()
 
     def _budgets(self) -> None:
-        state = self.app.state
-        limiter, keys = getattr(state, "limiter", None), getattr(state, "keys", None)
+        limiter, keys = self.services.limiter, self.services.keys
         if limiter is None or keys is None:
             return
         if self._month != limiter.month:  # a new month starts every org below again
@@ -210,9 +212,7 @@ class Watcher:
                 self.alerter.emit(kind, f"{org_id}:{limiter.month}", data)
 
     def _cooldowns(self) -> None:
-        pipeline = getattr(self.app.state, "pipeline", None)
-        if pipeline is None:
-            return
+        pipeline = self.services.pipeline
         now = set(pipeline.health.active_cooldowns())
         if self._cooling is not None:
             for model in sorted(now - self._cooling):
@@ -224,7 +224,7 @@ class Watcher:
         self._cooling = now
 
     def _recording(self) -> None:
-        recorder = getattr(self.app.state, "recorder", None)
+        recorder = self.services.recorder
         if recorder is None:
             return
         lag = recorder.lag_s
@@ -242,22 +242,22 @@ def _provider_of(pipeline: Any, model: str) -> str | None:
     return info.provider if info is not None else None
 
 
-async def start(app: Any, settings: AlertSettings) -> None:
+async def start(services: Services, settings: AlertSettings) -> None:
     """Start the sender and the watcher when a webhook URL is configured."""
     if settings.webhook_url is None:
         return
     alerter = Alerter(settings)
     await alerter.start()
-    watcher = Watcher(app, alerter)
+    watcher = Watcher(services, alerter)
     await watcher.start()
-    app.state.alerts = alerter
-    app.state.alert_watcher = watcher
+    services.alerts = alerter
+    services.alert_watcher = watcher
 
 
-async def stop(app: Any) -> None:
-    watcher = getattr(app.state, "alert_watcher", None)
+async def stop(services: Services) -> None:
+    watcher, services.alert_watcher = services.alert_watcher, None
     if watcher is not None:
         await watcher.stop()
-    alerter = getattr(app.state, "alerts", None)
+    alerter, services.alerts = services.alerts, None
     if alerter is not None:
         await alerter.stop()

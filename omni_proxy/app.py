@@ -62,6 +62,7 @@ from .routes import (
     responses,
     usage,
 )
+from .services import Services
 from .storable import error_kind
 from .storage import open_database
 
@@ -282,21 +283,20 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
         await recorder.start()
         record_plugin = RecordPlugin(recorder)
         pm.register(record_plugin, name="omni_proxy.defaults.record")
-        app.state.db = db
-        app.state.recorder = recorder
-        await data.start(app, config, pm, db)
-        await alerts.start(app, config.alerts)
+        services.db, services.recorder = db, recorder
+        await data.start(services)
+        await alerts.start(services, config.alerts)
         pipeline.cache = build_cache(config.cache, config.redis_url)
         pipeline.otel = build_exporter(config.tracing)
-        for result in pm.hook.startup(app=app, config=config):
+        for result in pm.hook.startup(app=app, config=config, services=services):
             await await_me_maybe(result)
         try:
             yield
         finally:
-            for result in pm.hook.shutdown(app=app):
+            for result in pm.hook.shutdown(app=app, services=services):
                 await await_me_maybe(result)
-            await alerts.stop(app)
-            await data.stop(app)
+            await alerts.stop(services)
+            await data.stop(services)
             if pipeline.cache is not None:
                 await pipeline.cache.aclose()
                 pipeline.cache = None
@@ -307,6 +307,7 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
             pm.unregister(record_plugin)
             await providers.aclose()
             await db.close()
+            services.db = services.recorder = None
 
     app = OmniApp(
         routes=routes(),
@@ -326,15 +327,11 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
     )
     for path in ("/v1/chat/completions", "/chat/completions"):
         app.fast_routes[("POST", path)] = chat.chat_completions
-    app.state.config = config  # MetricsPlugin reads metrics.org_labels from it
-    metrics_plugin = MetricsPlugin(app.state)
+    services = Services(config, pm, pipeline, providers)
+    app.state.services = services  # their one home on the app: ``services(request)``
+    metrics_plugin = services.metrics = MetricsPlugin(services)
     if not pm.has_plugin("omni_proxy.defaults.metrics"):
         pm.register(metrics_plugin, name="omni_proxy.defaults.metrics")
-    app.state.metrics_plugin = metrics_plugin
-    app.state.pm = pm
-    app.state.registry = registry
-    app.state.providers = providers
-    app.state.pipeline = pipeline
     return app
 
 

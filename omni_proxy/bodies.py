@@ -203,8 +203,8 @@ class BodyRetention:
             await asyncio.sleep(SWEEP_S)
 
     @hookimpl
-    def startup(self, app: Any, config: Any) -> None:
-        db = getattr(app.state, "db", None)
+    def startup(self, services: Any) -> None:
+        db = services.db
         if db is not None and hasattr(db, "delete_bodies_before"):
             self.task = asyncio.get_running_loop().create_task(
                 self._run(db), name="omni-body-retention"

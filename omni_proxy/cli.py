@@ -59,7 +59,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(config)
     print(
         f"omni-proxy {__version__} on http://{args.host}:{args.port}/v1 "
-        f"({len(app.state.registry)} models, database {_safe_url(config.database_url)})",
+        f"({len(app.state.services.registry)} models, database {_safe_url(config.database_url)})",
         flush=True,
     )
     options = dict(

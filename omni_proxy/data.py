@@ -9,7 +9,7 @@ flushes.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .cooldowns import SharedCooldowns
 from .defaults.keyauth import KeyAuthPlugin
@@ -19,13 +19,17 @@ from .keys import KeyCache
 from .limits import Limiter, estimate_cost
 from .registry_sync import RegistrySync
 
+if TYPE_CHECKING:
+    from .services import Services
+
 log = logging.getLogger("omni_proxy.data")
 
 KEYAUTH_PLUGIN = "omni_proxy.defaults.keyauth"
 
 
-async def start(app: Any, config: Any, pm: Any, db: Any) -> None:
-    """Start key caches, limiters and refreshers; attach them to ``app.state``."""
+async def start(services: Services) -> None:
+    """Start key caches, limiters and refreshers, onto ``services``."""
+    config, pm, db, pipeline = services.config, services.pm, services.database, services.pipeline
     cache = KeyCache(db)
     await cache.start()
     plugin = KeyAuthPlugin(cache)
@@ -34,48 +38,44 @@ async def start(app: Any, config: Any, pm: Any, db: Any) -> None:
     pm.register(plugin, name=KEYAUTH_PLUGIN)
     limiter = Limiter(db, config.redis_url)
     await limiter.start()
-    app.state.keys = cache
-    app.state.keyauth = plugin
-    app.state.limiter = limiter
+    services.keys, services.keyauth, services.limiter = cache, plugin, limiter
     if pm.has_plugin(LIMITS_PLUGIN):
         pm.unregister(name=LIMITS_PLUGIN)
     pm.register(LimitsPlugin(limiter), name=LIMITS_PLUGIN)
-    pipeline = app.state.pipeline
     # The registry may be replaced by RegistrySync: read it at each estimate.
     limiter.estimate = lambda ctx: estimate_cost(pipeline.registry, ctx)
     if config.redis_url:
         cooldowns = SharedCooldowns(
             pipeline.health,
             limiter,
-            lambda: [m.name for m in app.state.registry],
+            lambda: [m.name for m in pipeline.registry],
             balancer=pipeline.balancer,
-            deployments=lambda: [d.id for m in app.state.registry for d in m.deployments],
+            deployments=lambda: [d.id for m in pipeline.registry for d in m.deployments],
         )
         await cooldowns.start()
-        app.state.cooldowns = cooldowns
-    sync = RegistrySync(app, db)
+        services.cooldowns = cooldowns
+    sync = RegistrySync(services, db)
     await sync.start()
-    app.state.registry_sync = sync
+    services.registry_sync = sync
 
 
-async def stop(app: Any) -> None:
-    """Stop what ``start`` started."""
-    state = app.state
-    pm = getattr(state, "pm", None)
-    if pm is not None and pm.has_plugin(LIMITS_PLUGIN):
+async def stop(services: Services) -> None:
+    """Stop what ``start`` started, and forget it."""
+    pm = services.pm
+    if pm.has_plugin(LIMITS_PLUGIN):
         pm.unregister(name=LIMITS_PLUGIN)
-    plugin = getattr(state, "keyauth", None)
-    if plugin is not None and pm is not None and pm.is_registered(plugin):
+    plugin, services.keyauth = services.keyauth, None
+    if plugin is not None and pm.is_registered(plugin):
         pm.unregister(plugin)
-    cooldowns = getattr(state, "cooldowns", None)
+    cooldowns, services.cooldowns = services.cooldowns, None
     if cooldowns is not None:
         await cooldowns.stop()
-    sync = getattr(state, "registry_sync", None)
+    sync, services.registry_sync = services.registry_sync, None
     if sync is not None:
         await sync.stop()
-    cache = getattr(state, "keys", None)
+    cache, services.keys = services.keys, None
     if cache is not None:
         await cache.stop()
-    limiter = getattr(state, "limiter", None)
+    limiter, services.limiter = services.limiter, None
     if limiter is not None:
         await limiter.stop()

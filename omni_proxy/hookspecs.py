@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .provider import Provider
     from .quality import QualityModel
     from .registry import Providers, Registry
+    from .services import Services
     from .types import (
         Attempt,
         CallContext,
@@ -66,12 +67,12 @@ def register_classifiers(register: Callable[[str, ClassifierFn], None]) -> None:
 
 
 @hookspec
-def startup(app: Starlette, config: Config) -> Maybe[None]:
+def startup(app: Starlette, config: Config, services: Services) -> Maybe[None]:
     """Called when the server starts, after the registry is built. May return an awaitable."""
 
 
 @hookspec
-def shutdown(app: Starlette) -> Maybe[None]:
+def shutdown(app: Starlette, services: Services) -> Maybe[None]:
     """Called when the server stops, before the recorder is flushed. May return an awaitable."""
 
 

@@ -26,6 +26,7 @@ from starlette.responses import Response
 from .errors import permission_denied
 from .http import api_key_of
 from .plugins import hookimpl
+from .services import services
 from .types import RequestRecord
 
 # ``*_created`` samples (one per counter and histogram series) doubled the series count
@@ -129,15 +130,16 @@ GAUGES_EVERY_S = 1.0
 class MetricsPlugin:
     """Default ``record``: turns each finished request into counters and histograms."""
 
-    def __init__(self, state: Any = None) -> None:
-        self.state = state
+    def __init__(self, services: Any = None) -> None:
+        #: The app's ``Services`` (None in tests that only count): config, recorder, pipeline.
+        self.services = services
         self._gauges_at = 0.0
         self._org_labels: bool | None = None
 
     def _org(self, event: RequestRecord) -> str:
         """The org label: the org id only with ``metrics.org_labels`` (else one series)."""
         if self._org_labels is None:
-            config = getattr(self.state, "config", None) if self.state is not None else None
+            config = getattr(self.services, "config", None)
             settings = getattr(config, "metrics", None)
             self._org_labels = bool(getattr(settings, "org_labels", False))
         return (event.org_id or "") if self._org_labels else ""
@@ -147,7 +149,7 @@ class MetricsPlugin:
         sets are kept for the process's life, so free text would grow them without bound."""
         if not name or name == "auto":
             return name or ""
-        registry = getattr(self.state, "registry", None) if self.state is not None else None
+        registry = getattr(self.services, "registry", None)
         return name if registry is None or name in registry else "unknown"
 
     @hookimpl(trylast=True)
@@ -202,7 +204,7 @@ class MetricsPlugin:
             self._gauges()
 
     def _gauges(self) -> None:
-        state = self.state
+        state = self.services
         if state is None:
             return
         recorder = getattr(state, "recorder", None)
@@ -215,12 +217,14 @@ class MetricsPlugin:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    pipeline = request.app.state.pipeline
+    pipeline = services(request).pipeline
     if not pipeline.config.metrics_public:
         principal = await pipeline.authenticate(request, api_key_of(request), "admin")
         if principal.key_id is not None:  # an org's admin key: not every org's spend
             raise permission_denied("Only a global admin key (the master key) may read /metrics.")
-    request.app.state.metrics_plugin._gauges()
+    plugin = services(request).metrics
+    if plugin is not None:
+        plugin._gauges()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         prom_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

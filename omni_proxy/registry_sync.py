@@ -12,11 +12,14 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import ConfigError
 from .registry import Registry, model_info
 from .types import ModelInfo
+
+if TYPE_CHECKING:
+    from .services import Services
 
 log = logging.getLogger("omni_proxy.registry")
 
@@ -56,14 +59,14 @@ def _keep_price_details(fresh: ModelInfo, owner: ModelInfo | None) -> ModelInfo:
 
 
 class RegistrySync:
-    def __init__(self, app: Any, db: Any, interval_s: float = 10.0) -> None:
-        self.app = app
+    def __init__(self, services: Services, db: Any, interval_s: float = 10.0) -> None:
+        self.services = services
         self.db = db
         self.interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        registry: Registry = self.app.state.registry
+        registry: Registry = self.services.registry
         await self.db.seed_models([_row(m) for m in registry])
         await self.refresh()
         self._task = asyncio.create_task(self._loop(), name="omni-registry-sync")
@@ -85,9 +88,8 @@ class RegistrySync:
 
     async def refresh(self) -> bool:
         """Swap in the table's registry if it differs; True when it did."""
-        state = self.app.state
-        current: Registry = state.registry
-        providers = state.providers
+        current: Registry = self.services.registry
+        providers = self.services.providers
         rows = await self.db.list_models()
         models = []
         for row in rows:
@@ -107,7 +109,6 @@ class RegistrySync:
         except ConfigError as exc:
             log.warning("ignoring the models table: %s", exc)
             return False
-        state.registry = fresh
-        state.pipeline.registry = fresh
+        self.services.pipeline.registry = fresh
         log.info("registry refreshed from the database: %d models", len(fresh))
         return True

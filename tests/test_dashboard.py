@@ -70,7 +70,7 @@ def make_key(client: TestClient, org_id: str, perms: list[str]) -> dict[str, Any
 
 def seed(client: TestClient, records: list[Any]) -> None:
     async def write() -> None:
-        await client.app.state.db.write_records(records)  # type: ignore[attr-defined]
+        await client.app.state.services.db.write_records(records)  # type: ignore[attr-defined]
 
     client.portal.call(write)  # type: ignore[union-attr]
 
@@ -175,7 +175,7 @@ def test_changed_master_key_ends_the_master_session(client: TestClient, tmp_path
 
 def test_expired_session_is_refused(client: TestClient) -> None:
     sign_in(client, MASTER)
-    signer = client.app.state.dashboard_signer  # type: ignore[attr-defined]
+    signer = client.app.state.services.dashboard_signer  # type: ignore[attr-defined]
     payload = {**cookie_payload(client), "exp": int(time.time()) - 1}
     client.cookies.clear()
     client.cookies.set(COOKIE, signer.sign(payload), path="/dashboard")
@@ -463,7 +463,7 @@ def test_database_outage_is_a_503_page(client: TestClient) -> None:
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise sqlite3.OperationalError("unable to open database file")
 
-    db = client.app.state.db  # type: ignore[attr-defined]
+    db = client.app.state.services.db  # type: ignore[attr-defined]
     for name in (
         "usage",
         "usage_series",

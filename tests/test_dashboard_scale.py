@@ -42,7 +42,7 @@ def test_every_page_query_uses_the_org_created_index(tmp_path: Path) -> None:
     )
     recorded: list[tuple[str, tuple[Any, ...]]] = []
     with TestClient(create_app(config)) as client:
-        db = client.app.state.db  # type: ignore[attr-defined]
+        db = client.app.state.services.db  # type: ignore[attr-defined]
         client.portal.call(db.write_records, history("default", 3, 60))  # type: ignore[union-attr]
         assert sign_in(client, MASTER).status_code == 303
         fetch = db._fetch

@@ -162,7 +162,7 @@ def test_a_bug_on_a_routed_path_is_answered_once_and_keeps_the_connection(
 
     app = in_process_app(tmp_path)
     with TestClient(app, raise_server_exceptions=True) as client:
-        monkeypatch.setattr(app.state.pipeline, "authenticate", broken)
+        monkeypatch.setattr(app.state.services.pipeline, "authenticate", broken)
         caplog.clear()
         r = client.get("/v1/models", headers=AUTH)
     assert r.status_code == 500

@@ -252,7 +252,7 @@ def test_guard_off_does_no_work() -> None:
             assert context.guard is None and context.findings is None
 
     with proxy_app(STUB_CONFIG, plugins=[stub_plugin, Spy()]) as client:
-        assert client.app.state.pipeline.guards.on is False  # type: ignore[attr-defined]
+        assert client.app.state.services.pipeline.guards.on is False  # type: ignore[attr-defined]
         chat(client, f"mail {EMAIL}")
 
 

@@ -344,7 +344,7 @@ def test_hook_call_monitoring_switched_on_after_the_first_request_sees_the_next(
     from .test_security import in_process_app
 
     app = in_process_app(tmp_path)
-    pm = app.state.pm
+    pm = app.state.services.pm
     body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
     auth = {"authorization": f"Bearer {MASTER_KEY}"}
     called: list[str] = []

@@ -83,7 +83,7 @@ def test_the_overview_says_what_was_saved_at_what_quality(tmp_path: Path) -> Non
     )
     records = with_quality(history("default", 3, 30))
     with TestClient(create_app(config)) as client:
-        db = client.app.state.db  # type: ignore[attr-defined]
+        db = client.app.state.services.db  # type: ignore[attr-defined]
         before = sign_in(client, MASTER)
         assert before.status_code == 303
         assert "kpi-quality" not in client.get("/dashboard").text  # nothing estimated yet

@@ -6,7 +6,7 @@ The cookie holds the principal (org, key id, permissions), never the key. It is
 sessions end when the process restarts and do not carry over between ``--workers``.
 
 Every page re-checks the principal against what the proxy currently accepts: a database key
-must still be in the key cache (``app.state.keys``; a revoked, expired or deleted key drops
+must still be in the key cache (``Services.keys``; a revoked, expired or deleted key drops
 out within its refresh interval) and belong to the same org; the master key's session holds
 a fingerprint of the master key, so changing ``OMNI_MASTER_KEY`` ends it.
 
@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..defaults.auth import MASTER
+from ..services import services
 from ..types import Principal
 from .guard import SignedOut, SignInThrottle
 
@@ -92,8 +93,8 @@ _warned = False
 
 def signer_for(request: Request) -> Signer:
     """The app's signer (made on first use from ``OMNI_KEY_SECRET`` or the process secret)."""
-    state = request.app.state
-    signer: Signer | None = getattr(state, "dashboard_signer", None)
+    state = services(request)
+    signer: Signer | None = state.dashboard_signer
     if signer is None:
         global _warned
         secret = os.environ.get("OMNI_KEY_SECRET")
@@ -161,14 +162,14 @@ def current_principal(request: Request, payload: dict[str, Any]) -> Principal | 
     key_id = payload.get("k")
     principal: Principal
     if key_id is None:
-        master = request.app.state.config.master_key
+        master = services(request).config.master_key
         fingerprint = str(payload.get("m") or "")
         expected = signer_for(request).fingerprint(master) if master else ""
         if not master or not hmac.compare_digest(fingerprint, expected):
             return None
         principal = MASTER
     else:
-        entry = _cached_key(getattr(request.app.state, "keys", None), str(key_id))
+        entry = _cached_key(services(request).keys, str(key_id))
         if entry is None or entry.org_id != payload.get("o"):
             return None
         if entry.expires_at is not None and entry.expires_at <= time.time():
@@ -203,16 +204,16 @@ def load(request: Request) -> Session | None:
 
 
 def signed_out(request: Request) -> SignedOut:
-    state = request.app.state
-    found: SignedOut | None = getattr(state, "dashboard_signed_out", None)
+    state = services(request)
+    found: SignedOut | None = state.dashboard_signed_out
     if found is None:
         found = state.dashboard_signed_out = SignedOut()
     return found
 
 
 def throttle(request: Request) -> SignInThrottle:
-    state = request.app.state
-    found: SignInThrottle | None = getattr(state, "dashboard_throttle", None)
+    state = services(request)
+    found: SignInThrottle | None = state.dashboard_throttle
     if found is None:
         found = state.dashboard_throttle = SignInThrottle()
     return found
@@ -227,7 +228,7 @@ def over_tls(request: Request) -> bool:
     ``X-Forwarded-Proto`` when it came from a proxy listed in ``trusted_proxies``."""
     if request.url.scheme == "https":
         return True
-    trusted = getattr(request.app.state.config, "trusted_proxies", None) or ()
+    trusted = getattr(services(request).config, "trusted_proxies", None) or ()
     if client_address(request) not in trusted:
         return False
     proto = request.headers.get("x-forwarded-proto", "")

@@ -35,6 +35,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..errors import ProxyError, bad_request
 from ..routes.usage import _fill_days, date_range
+from ..services import services
 from . import charts, fmt, session
 from .session import COOKIE, LOGIN_COOKIE, LOGIN_TTL_S, SESSION_TTL_S, Session
 
@@ -219,7 +220,7 @@ def _login_redirect(request: Request, *, ended: bool = False) -> Response:
 async def _org_choices(request: Request, sess: Session) -> list[dict[str, str]]:
     if not sess.global_admin:
         return []
-    orgs = await request.app.state.db.list_orgs()
+    orgs = await services(request).database.list_orgs()
     choices = [{"id": str(o["id"]), "name": str(o["name"])} for o in orgs]
     if not any(c["id"] == "default" for c in choices):
         choices.insert(0, {"id": "default", "name": "default (master key)"})
@@ -266,7 +267,7 @@ async def _page(request: Request, template: str, page: str, loader: Loader) -> R
     try:
         # A quick check first (2 s on PostgreSQL): an outage is reported at once instead of
         # after the connection pool's own timeout.
-        await request.app.state.db.ping()
+        await services(request).database.ping()
         ctx["orgs"] = await _org_choices(request, sess)
         ctx["org_label"] = _org_label(sess, ctx["orgs"])
         ctx.update(await loader(request, sess.view_org, ctx["rng"]))
@@ -300,7 +301,7 @@ async def _empty_state(request: Request, org_id: str, requests: int) -> str | No
     """None with data; "fresh" for an org that never sent a request; "range" otherwise."""
     if requests:
         return None
-    return "range" if await request.app.state.db.has_requests(org_id) else "fresh"
+    return "range" if await services(request).database.has_requests(org_id) else "fresh"
 
 
 # -- page data ---------------------------------------------------------------------------------
@@ -346,7 +347,7 @@ def _cost_chart(points: list[dict[str, Any]], title: str) -> Any:
 
 
 async def _overview(request: Request, org_id: str, rng: DateRange) -> dict[str, Any]:
-    db = request.app.state.db
+    db = services(request).database
     usage, fallbacks = await asyncio.gather(
         db.usage(org_id, rng.start, rng.end), db.fallback_totals(org_id, rng.start, rng.end)
     )
@@ -424,7 +425,7 @@ def _series_buckets(points: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
 
 
 async def _usage(request: Request, org_id: str, rng: DateRange) -> dict[str, Any]:
-    db = request.app.state.db
+    db = services(request).database
     span = rng.end - rng.start
     unit = "minute" if span <= PER_MINUTE_UP_TO else "hour" if span <= HOURLY_UP_TO else "day"
     usage, series = await asyncio.gather(
@@ -473,7 +474,7 @@ async def _usage(request: Request, org_id: str, rng: DateRange) -> dict[str, Any
 
 
 async def _models(request: Request, org_id: str, rng: DateRange) -> dict[str, Any]:
-    db = request.app.state.db
+    db = services(request).database
     usage, pairs = await asyncio.gather(
         db.usage(org_id, rng.start, rng.end),
         db.model_task_breakdown(org_id, rng.start, rng.end),
@@ -598,7 +599,7 @@ async def _requests(request: Request, org_id: str, rng: DateRange) -> dict[str, 
     filters = request_filters(q)
     before = _cursor_in(q["before"], "before") if q.get("before") else None
     after = _cursor_in(q["after"], "after") if q.get("after") and not before else None
-    rows = await request.app.state.db.recent_requests(
+    rows = await services(request).database.recent_requests(
         org_id,
         rng.start,
         rng.end,
@@ -621,8 +622,8 @@ async def _requests(request: Request, org_id: str, rng: DateRange) -> dict[str, 
         if filters:
             empty = "filtered"
         else:
-            empty = "range" if await request.app.state.db.has_requests(org_id) else "fresh"
-    registry = getattr(request.app.state, "registry", None)
+            empty = "range" if await services(request).database.has_requests(org_id) else "fresh"
+    registry = services(request).registry
     return {
         "rows": rows,
         "empty": empty,
@@ -643,7 +644,7 @@ async def _requests(request: Request, org_id: str, rng: DateRange) -> dict[str, 
 
 async def _audit(request: Request, org_id: str, rng: DateRange) -> dict[str, Any]:
     after = request.query_params.get("after") or None
-    entries, more = await request.app.state.db.list_audit(
+    entries, more = await services(request).database.list_audit(
         org_id=org_id, limit=PAGE_SIZE, after=after, since=rng.start, until=rng.end
     )
     return {
@@ -656,7 +657,7 @@ async def _audit(request: Request, org_id: str, rng: DateRange) -> dict[str, Any
 
 async def _request_detail(request: Request, org_id: str, rng: DateRange) -> dict[str, Any]:
     rid = str(request.path_params["request_id"])
-    rows = await request.app.state.db.recent_requests(
+    rows = await services(request).database.recent_requests(
         org_id,
         datetime(2000, 1, 1, tzinfo=UTC),
         datetime.now(UTC) + timedelta(days=1),
@@ -666,8 +667,8 @@ async def _request_detail(request: Request, org_id: str, rng: DateRange) -> dict
     if not rows:
         raise ProxyError(404, f"No request {rid!r} in this organization.", code="not_found")
     row = _detail(rows[0])
-    logging_cfg = request.app.state.config.logging
-    stored = await request.app.state.db.request_body(org_id, rid)
+    logging_cfg = services(request).config.logging
+    stored = await services(request).database.request_body(org_id, rid)
     return {
         "r": row,
         "empty": None,
@@ -704,7 +705,7 @@ async def requests_csv(request: Request) -> Response:
     try:
         rng = parse_range(request.query_params)
         filters = request_filters(request.query_params)
-        rows = await request.app.state.db.recent_requests(
+        rows = await services(request).database.recent_requests(
             sess.view_org, rng.start, rng.end, limit=CSV_LIMIT, filters=filters
         )
     except ProxyError as err:
@@ -764,7 +765,7 @@ async def audit_page(request: Request) -> Response:
 
 
 async def _keys(request: Request, org_id: str, rng: DateRange) -> dict[str, Any]:
-    db = request.app.state.db
+    db = services(request).database
     spend, keys = await asyncio.gather(
         db.spend_by_key(org_id, rng.start, rng.end), db.list_keys(org_id)
     )
@@ -872,7 +873,7 @@ async def login_submit(request: Request) -> Response:
             error=f"Too many refused sign-ins. Try again in {math.ceil(wait)} s.",
         )
     try:
-        principal = await request.app.state.pipeline.authenticate(request, key, "read")
+        principal = await services(request).pipeline.authenticate(request, key, "read")
     except ProxyError as err:
         if err.status == 401:
             guard.failed(client, key)
@@ -883,7 +884,7 @@ async def login_submit(request: Request) -> Response:
         )
         return _login_page(request, status=err.status, error=error, next_path=next_path)
     signer = session.signer_for(request)
-    payload = session.new_payload(signer, principal, request.app.state.config.master_key)
+    payload = session.new_payload(signer, principal, services(request).config.master_key)
     if session.current_principal(request, payload) is None:
         # A key accepted by a plugin's ``authenticate`` that the key cache does not hold: its
         # session could not be re-checked on each page, so none is opened.

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from ..errors import ProxyError
 from ..http import JSON, error_response
 from ..routing import estimate_prompt_tokens
+from ..services import services
 from ..streaming import SSEResponse
 from ..text import estimate_tokens
 from ..types import CallContext, Classification, Usage
@@ -39,7 +40,7 @@ def route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     """The Starlette endpoint for ``endpoint``: the app's pipeline handles it."""
 
     async def handle(request: Request) -> Response:
-        return await request.app.state.pipeline.handle(request, endpoint)  # type: ignore[no-any-return]
+        return await services(request).pipeline.handle(request, endpoint)
 
     handle.__name__ = handle.__qualname__ = type(endpoint).__name__
     handle.__doc__ = type(endpoint).__doc__

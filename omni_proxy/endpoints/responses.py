@@ -31,6 +31,7 @@ from ..formats import responses as fmt
 from ..http import JSON
 from ..pipeline import Handoff, final_error
 from ..routing import estimate_prompt_tokens
+from ..services import services
 from ..storage.common import utcnow
 from ..streaming import SSEResponse
 from ..types import CallContext, RoutePlan
@@ -126,10 +127,10 @@ class ResponseStore:
 
 def response_store(request: Request) -> ResponseStore:
     """The app's store (made on first use, for the app's current database)."""
-    state = request.app.state
-    store: ResponseStore | None = getattr(state, "responses_store", None)
+    state = services(request)
+    store: ResponseStore | None = state.responses_store
     if store is None or store.db is not state.db:
-        store = ResponseStore(state.db, retention_days())
+        store = ResponseStore(state.database, retention_days())
         state.responses_store = store
     return store
 

@@ -22,6 +22,7 @@ from ..config import GuardrailSettings
 from ..errors import ProxyError, bad_request, permission_denied
 from ..http import JSON, api_key_of, read_json
 from ..keys import KeyRequestError, create_key, ensure_org, parse_permissions
+from ..services import services
 from ..storable import error_kind
 from ..types import Principal
 from ..wire import admin_models
@@ -49,7 +50,7 @@ def not_found(what: str, ident: str) -> ProxyError:
 
 
 async def _admin(request: Request) -> Principal:
-    principal: Principal = await request.app.state.pipeline.authenticate(
+    principal: Principal = await services(request).pipeline.authenticate(
         request, api_key_of(request), "admin"
     )
     return principal
@@ -169,7 +170,7 @@ def _key_object(key: dict[str, Any]) -> dict[str, Any]:
 # -- organizations --------------------------------------------------------------------------
 async def list_orgs(request: Request) -> Response:
     principal = await _admin(request)
-    db = request.app.state.db
+    db = services(request).database
     if is_global_admin(principal):
         orgs = await db.list_orgs()
     else:
@@ -183,7 +184,7 @@ async def create_org(request: Request) -> Response:
     _only_global(principal, "create organizations")
     body = await _body(request, admin_models.check_organization_create)
     name = valid_org_name(body.get("name"))
-    db = request.app.state.db
+    db = services(request).database
     if await db.get_org_by_name(name) is not None:
         raise ProxyError(
             409,
@@ -210,8 +211,9 @@ async def create_org(request: Request) -> Response:
             param="name",
         ) from None
     if body.get("guardrails") is not None:
-        org = await db.update_org(org["id"], {"guardrails": _guardrails(body["guardrails"])})
-        assert org is not None
+        updated = await db.update_org(org["id"], {"guardrails": _guardrails(body["guardrails"])})
+        assert updated is not None
+        org = updated
     await record_change(
         db,
         principal,
@@ -228,7 +230,7 @@ async def create_org(request: Request) -> Response:
 async def get_org(request: Request) -> Response:
     org_id = request.path_params["org_id"]
     principal = await _admin(request)
-    org = await request.app.state.db.get_org(org_id)
+    org = await services(request).database.get_org(org_id)
     visible = is_global_admin(principal) or principal.org_id == org_id
     if org is None or not visible:
         raise not_found("organization", org_id)
@@ -251,9 +253,9 @@ async def update_org(request: Request) -> Response:
             changes[field] = _limit(body, field)
     if "guardrails" in body:
         changes["guardrails"] = _guardrails(body["guardrails"])
-    before = await request.app.state.db.get_org(org_id)
+    before = await services(request).database.get_org(org_id)
     try:
-        org = await request.app.state.db.update_org(org_id, changes)
+        org = await services(request).database.update_org(org_id, changes)
     except ProxyError:
         raise
     except Exception:
@@ -270,7 +272,7 @@ async def update_org(request: Request) -> Response:
     old, new = changed(before, org)
     if new:
         await record_change(
-            request.app.state.db,
+            services(request).database,
             principal,
             "org.update",
             "org",
@@ -280,7 +282,7 @@ async def update_org(request: Request) -> Response:
             after=new,
             source=_source(request),
         )
-    keys = getattr(request.app.state, "keys", None)
+    keys = services(request).keys
     if keys is not None:
         await keys.refresh()  # new limits apply at once on this instance
     return JSON(_org_object(org))
@@ -290,7 +292,7 @@ async def delete_org(request: Request) -> Response:
     org_id = request.path_params["org_id"]
     principal = await _admin(request)
     _only_global(principal, "delete organizations")
-    db = request.app.state.db
+    db = services(request).database
     before = await db.get_org(org_id)
     if not await db.delete_org(org_id):
         raise not_found("organization", org_id)
@@ -304,7 +306,7 @@ async def delete_org(request: Request) -> Response:
         before=before,
         source=_source(request),
     )
-    keys = getattr(request.app.state, "keys", None)
+    keys = services(request).keys
     if keys is not None:
         keys.drop_org(org_id)
     return JSON({"id": org_id, "object": "organization", "deleted": True})
@@ -335,14 +337,14 @@ async def list_keys(request: Request) -> Response:
         if org_id is not None and org_id != principal.org_id:
             raise permission_denied("This key may only list its own organization's keys.")
         org_id = principal.org_id
-    keys = await request.app.state.db.list_keys(org_id)
+    keys = await services(request).database.list_keys(org_id)
     return JSON({"object": "list", "data": [_key_object(k) for k in keys]})
 
 
 async def create_api_key(request: Request) -> Response:
     principal = await _admin(request)
     body = await _body(request, admin_models.check_api_key_create)
-    db = request.app.state.db
+    db = services(request).database
     org_id = body.get("org_id")
     org_name = body.get("org") or body.get("org_name")
     if org_id is not None and not isinstance(org_id, str):
@@ -398,7 +400,7 @@ async def create_api_key(request: Request) -> Response:
         after=row,
         source=_source(request),
     )
-    cache = getattr(request.app.state, "keys", None)
+    cache = services(request).keys
     if cache is not None:
         await cache.refresh()  # usable at once on this instance
     return JSON({**_key_object(row), "key": key}, status_code=201)
@@ -407,7 +409,7 @@ async def create_api_key(request: Request) -> Response:
 async def get_api_key(request: Request) -> Response:
     key_id = request.path_params["key_id"]
     principal = await _admin(request)
-    key = await request.app.state.db.get_key(key_id)
+    key = await services(request).database.get_key(key_id)
     if key is None or not (is_global_admin(principal) or key["org_id"] == principal.org_id):
         raise not_found("API key", key_id)
     return JSON(_key_object(key))
@@ -417,7 +419,7 @@ async def revoke_api_key(request: Request) -> Response:
     key_id = request.path_params["key_id"]
     principal = await _admin(request)
     scope = None if is_global_admin(principal) else principal.org_id
-    db = request.app.state.db
+    db = services(request).database
     if not await db.revoke_key(key_id, scope):
         raise not_found("active API key", key_id)
     after = await db.get_key(key_id)
@@ -427,12 +429,12 @@ async def revoke_api_key(request: Request) -> Response:
         "key.revoke",
         "api_key",
         key_id,
-        org_id=after and after["org_id"],
+        org_id=after["org_id"] if after else None,
         before={"revoked_at": None},
         after={"revoked_at": after and after["revoked_at"]},
         source=_source(request),
     )
-    cache = getattr(request.app.state, "keys", None)
+    cache = services(request).keys
     if cache is not None:
         cache.drop(key_id)
     return JSON({"id": key_id, "object": "api_key", "deleted": True, "revoked": True})

@@ -10,12 +10,13 @@ from starlette.routing import Route
 
 from ..errors import ProxyError, bad_request, permission_denied
 from ..http import JSON, api_key_of, error_response, request_id
+from ..services import services
 from .admin import is_global_admin
 
 
 async def audit_log(request: Request) -> Response:
     try:
-        principal = await request.app.state.pipeline.authenticate(
+        principal = await services(request).pipeline.authenticate(
             request, api_key_of(request), "admin"
         )
         query = request.query_params
@@ -27,7 +28,7 @@ async def audit_log(request: Request) -> Response:
         raw_limit = query.get("limit", "50")
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 200:
             raise bad_request("'limit' must be an integer from 1 to 200.", param="limit")
-        entries, more = await request.app.state.db.list_audit(
+        entries, more = await services(request).database.list_audit(
             org_id=org_id,
             limit=int(raw_limit),
             after=query.get("after") or None,

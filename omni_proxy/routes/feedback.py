@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from ..errors import ProxyError
 from ..http import api_key_of, error_response, read_json, request_id
+from ..services import services
 from ..wire import admin_models
 
 MAX_COMMENT_CHARS = admin_models.MAX_COMMENT_CHARS
@@ -40,15 +41,15 @@ def request_not_found(rid: str) -> ProxyError:
 
 async def post_feedback(request: Request) -> Response:
     try:
-        pipeline = request.app.state.pipeline
+        pipeline = services(request).pipeline
         principal = await pipeline.authenticate(request, api_key_of(request), "write")
         body = await read_json(request, pipeline.config.max_body_bytes)
         rid, score, comment = parse_feedback(body)
-        db = request.app.state.db
-        recorder = request.app.state.recorder
+        db = services(request).database
+        recorder = services(request).recorder
         waited = 0.0
         while not await db.add_feedback(rid, principal.org_id, score, comment):
-            if waited >= RECORD_WAIT_S or not recorder.holds(rid):
+            if waited >= RECORD_WAIT_S or recorder is None or not recorder.holds(rid):
                 raise request_not_found(rid)
             recorder.wake()
             await asyncio.sleep(_POLL_S)

@@ -15,6 +15,7 @@ from ..audit import changed, record_change
 from ..errors import ProxyError, bad_request
 from ..http import JSON
 from ..keys import BUDGET_PERIODS, KeyRequestError, rotate_key
+from ..services import services
 from ..wire import admin_models
 from .admin import (
     _admin,
@@ -65,7 +66,7 @@ async def update_api_key(request: Request) -> Response:
     principal = await _admin(request)
     body = await _body(request, admin_models.check_api_key_update)
     scope = None if is_global_admin(principal) else principal.org_id
-    db = request.app.state.db
+    db = services(request).database
     before = await db.get_key(key_id)
     key = await db.update_key(key_id, _changes(body), scope)
     if key is None:
@@ -83,7 +84,7 @@ async def update_api_key(request: Request) -> Response:
             after=new,
             source=_source(request),
         )
-    cache = getattr(request.app.state, "keys", None)
+    cache = services(request).keys
     if cache is not None:
         await cache.refresh(full=True)  # the new settings apply at once on this instance
     return JSON(_key_object(key))
@@ -95,7 +96,7 @@ async def rotate_api_key(request: Request) -> Response:
     body = await _body(request, admin_models.check_api_key_rotate) if await request.body() else {}
     grace = body.get("grace_period_s") or 0
     scope = None if is_global_admin(principal) else principal.org_id
-    db = request.app.state.db
+    db = services(request).database
     try:
         rotated = await rotate_key(db, key_id, grace_s=float(grace), org_id=scope)
     except KeyRequestError as exc:
@@ -113,7 +114,7 @@ async def rotate_api_key(request: Request) -> Response:
         after={"rotated_at": row.get("rotated_at"), "grace_period_s": grace},
         source=_source(request),
     )
-    cache = getattr(request.app.state, "keys", None)
+    cache = services(request).keys
     if cache is not None:
         cache.drop(key_id)
         await cache.refresh(full=True)

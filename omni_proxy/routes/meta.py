@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,6 +12,7 @@ from starlette.responses import Response
 from ..errors import model_not_found
 from ..http import JSON, api_key_of
 from ..pipeline import Pipeline
+from ..services import services
 
 _STARTED = int(time.time())
 
@@ -21,7 +23,7 @@ def _model_object(name: str, owned_by: str, kind: str = "chat") -> dict[str, obj
 
 
 async def list_models(request: Request) -> Response:
-    pipeline: Pipeline = request.app.state.pipeline
+    pipeline: Pipeline = services(request).pipeline
     await pipeline.authenticate(request, api_key_of(request), "read")
     data = [_model_object("auto", "omni-proxy")]
     data += [_model_object(m.name, m.owned_by or m.provider, m.kind) for m in pipeline.registry]
@@ -29,7 +31,7 @@ async def list_models(request: Request) -> Response:
 
 
 async def get_model(request: Request) -> Response:
-    pipeline: Pipeline = request.app.state.pipeline
+    pipeline: Pipeline = services(request).pipeline
     name = request.path_params["model"]
     await pipeline.authenticate(request, api_key_of(request), "read")
     if name == "auto":
@@ -45,7 +47,7 @@ async def health(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
-    db = request.app.state.db
+    db = services(request).database
     try:
         await asyncio.wait_for(db.ping(), 2.0)
     except Exception as exc:
@@ -53,14 +55,14 @@ async def ready(request: Request) -> Response:
             {"status": "unavailable", "database": "unreachable", "detail": type(exc).__name__},
             status_code=503,
         )
-    body = {"status": "ready", "database": "ok"}
-    limiter = getattr(request.app.state, "limiter", None)
+    body: dict[str, Any] = {"status": "ready", "database": "ok"}
+    limiter = services(request).limiter
     if limiter is not None and limiter.redis_url:
         # Rate limits fall back to memory without Redis: degraded, but still serving.
         body["redis"] = "ok" if limiter.redis_ok else "down (limits kept in memory)"
         if not limiter.redis_ok:
             body["status"] = "degraded"
-    recorder = getattr(request.app.state, "recorder", None)
+    recorder = services(request).recorder
     if recorder is not None:
         body["recorder_queue"] = recorder.depth
         if recorder.stuck:

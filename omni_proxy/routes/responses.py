@@ -23,6 +23,7 @@ from ..errors import ProxyError, bad_request
 from ..formats import responses as fmt
 from ..http import JSON, api_key_of
 from ..pipeline import Pipeline
+from ..services import services
 
 __all__ = ["ResponseStore", "create_response", "response_store", "retention_days"]
 
@@ -39,7 +40,7 @@ def response_not_found(response_id: str) -> ProxyError:
 
 
 async def get_response(request: Request) -> Response:
-    pipeline: Pipeline = request.app.state.pipeline
+    pipeline: Pipeline = services(request).pipeline
     response_id = request.path_params["response_id"]
     principal = await pipeline.authenticate(request, api_key_of(request), "read")
     row = await response_store(request).load(response_id, principal.org_id)
@@ -49,10 +50,10 @@ async def get_response(request: Request) -> Response:
 
 
 async def delete_response(request: Request) -> Response:
-    pipeline: Pipeline = request.app.state.pipeline
+    pipeline: Pipeline = services(request).pipeline
     response_id = request.path_params["response_id"]
     principal = await pipeline.authenticate(request, api_key_of(request), "write")
-    if not await request.app.state.db.delete_response(response_id, principal.org_id):
+    if not await services(request).database.delete_response(response_id, principal.org_id):
         raise response_not_found(response_id)
     return JSON({"id": response_id, "object": "response", "deleted": True})
 
@@ -232,7 +233,7 @@ async def list_input_items(request: Request) -> Response:
     """The items used to generate a stored response: the conversation carried over from
     ``previous_response_id`` (its input, then its output), then the request's ``input`` —
     the ``input`` stored with the response, whichever path made it."""
-    pipeline: Pipeline = request.app.state.pipeline
+    pipeline: Pipeline = services(request).pipeline
     response_id = request.path_params["response_id"]
     principal = await pipeline.authenticate(request, api_key_of(request), "read")
     query = ListQuery(request.query_params)

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from ..errors import bad_request, permission_denied
 from ..http import JSON, api_key_of
+from ..services import services
 from .admin import is_global_admin, jsonable
 
 MAX_RANGE_DAYS = 366 * 5
@@ -89,12 +90,12 @@ def _fill_days(rows: list[dict[str, Any]], start: datetime, end: datetime) -> li
 
 
 async def get_usage(request: Request) -> Response:
-    principal = await request.app.state.pipeline.authenticate(request, api_key_of(request), "read")
+    principal = await services(request).pipeline.authenticate(request, api_key_of(request), "read")
     org_id = request.query_params.get("org_id") or principal.org_id
     if org_id != principal.org_id and not is_global_admin(principal):
         raise permission_denied("This key may only read its own organization's usage.")
     start, end = date_range(request.query_params)
-    usage = await request.app.state.db.usage(org_id, start, end)
+    usage = await services(request).database.usage(org_id, start, end)
     out = jsonable(usage)
     total = out.pop("requests")
     body = {

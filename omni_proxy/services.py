@@ -1,0 +1,74 @@
+"""The running proxy's parts in one typed object, instead of attributes strewn on ``app.state``.
+
+``create_app`` builds it with what exists before start-up (config, plugins, pipeline,
+providers); the lifespan fills in what needs the database or Redis, and clears it again at
+shutdown. Routes reach it with ``services(request)``; background tasks are handed it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from .alerts import Alerter, Watcher
+    from .config import Config
+    from .cooldowns import SharedCooldowns
+    from .defaults.keyauth import KeyAuthPlugin
+    from .keys import KeyCache
+    from .limits import Limiter
+    from .metrics import MetricsPlugin
+    from .pipeline import Pipeline
+    from .plugins import PluginManager
+    from .recorder import Recorder
+    from .registry import Providers, Registry
+    from .registry_sync import RegistrySync
+    from .storage.base import Database
+
+
+class NotStarted(RuntimeError):
+    """A part that exists only between start-up and shutdown was used outside them."""
+
+
+@dataclass(eq=False)
+class Services:
+    config: Config
+    pm: PluginManager
+    pipeline: Pipeline
+    providers: Providers
+    metrics: MetricsPlugin | None = None
+    # Started in the lifespan (None before start-up and after shutdown):
+    db: Database | None = None
+    recorder: Recorder | None = None
+    keys: KeyCache | None = None
+    keyauth: KeyAuthPlugin | None = None
+    limiter: Limiter | None = None
+    cooldowns: SharedCooldowns | None = None
+    registry_sync: RegistrySync | None = None
+    alerts: Alerter | None = None
+    alert_watcher: Watcher | None = None
+    # Made on first use by the routes that need them:
+    responses_store: Any = None
+    dashboard_signer: Any = None
+    dashboard_signed_out: Any = None
+    dashboard_throttle: Any = None
+
+    @property
+    def registry(self) -> Registry:
+        """The live registry (``RegistrySync`` swaps the pipeline's)."""
+        return self.pipeline.registry
+
+    @property
+    def database(self) -> Database:
+        """The connected database; only between start-up and shutdown."""
+        if self.db is None:
+            raise NotStarted("the database is connected at start-up (the app's lifespan)")
+        return self.db
+
+
+def services(request: Request) -> Services:
+    """The app's ``Services`` (``create_app`` put them on ``app.state``, their one home)."""
+    found: Services = request.app.state.services
+    return found
