@@ -29,7 +29,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from . import alerts, bodies, dashboard, data, openapi, security
+from . import alerts, bodies, dashboard, data, security
+from .wire import openapi
 from .cache import build_cache
 from .config import Config, ConfigError, load_config
 from .defaults.record import RecordPlugin

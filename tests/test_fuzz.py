@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode, checks
 
 from omni_proxy.app import routes
-from omni_proxy.openapi import OPERATIONS as OPS
-from omni_proxy.openapi import document, registered
+from omni_proxy.wire.openapi import OPERATIONS as OPS
+from omni_proxy.wire.openapi import document, registered
 from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.test_hostile_input import (
     AUTH,
@@ -421,7 +421,7 @@ def test_the_served_document_is_the_built_one(proxy: ProxyProcess) -> None:
 def test_the_document_is_valid_openapi_31() -> None:
     from jsonschema import Draft202012Validator
 
-    from omni_proxy.openapi import SCHEMAS
+    from omni_proxy.wire.openapi import schemas
 
     doc = document(registered(routes()))
     try:
@@ -430,7 +430,7 @@ def test_the_document_is_valid_openapi_31() -> None:
         OPENAPI_31 = None
     if OPENAPI_31 is not None:
         Draft202012Validator(OPENAPI_31).validate(doc)
-    for schema in SCHEMAS.values():
+    for schema in schemas().values():
         Draft202012Validator.check_schema(schema)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from omni_proxy.relay import ChunkRelay
+from omni_proxy.wire.relay import ChunkRelay
 
 
 def chunk(choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> bytes:
