@@ -30,8 +30,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from omni_proxy.cache import MemoryStore, cache_key  # noqa: E402
-from omni_proxy.deployments import Balancer, Deployment  # noqa: E402
+from omni_proxy.routing.deployments import Balancer, Deployment  # noqa: E402
+from omni_proxy.storage.cache import MemoryStore, cache_key  # noqa: E402
 from omni_proxy.types import ModelInfo  # noqa: E402
 from tests.conftest import MASTER_KEY, ProxyProcess  # noqa: E402
 from tests.fakes.openai_upstream import FakeOpenAI  # noqa: E402

@@ -19,10 +19,10 @@ from decimal import Decimal
 from omni_proxy.app import provider_classes
 from omni_proxy.classifier import heuristic_classify
 from omni_proxy.config import load_config
-from omni_proxy.evaluate import load_rows
 from omni_proxy.plugins import get_plugin_manager
 from omni_proxy.registry import build_registry
-from omni_proxy.routing import estimate_prompt_tokens, plan_route
+from omni_proxy.routing.evaluate import load_rows
+from omni_proxy.routing.plan import estimate_prompt_tokens, plan_route
 
 KEYS = {
     "OPENAI_API_KEY": "sk-bench",

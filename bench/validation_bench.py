@@ -3,7 +3,7 @@
     python bench/validation_bench.py [--old PATH]
 
 ``--old`` names another implementation of ``validate_chat`` (a file, e.g. the hand-written
-validator from git: ``git show REV:omni_proxy/validation.py``, with its relative import made
+validator from git: ``git show REV:omni_proxy/wire/validation.py``, with its relative import made
 absolute) to time side by side in the same process.
 """
 
@@ -16,7 +16,7 @@ import timeit
 from collections.abc import Callable
 from typing import Any
 
-from omni_proxy.validation import validate_chat
+from omni_proxy.wire.validation import validate_chat
 
 WEATHER = {
     "type": "function",

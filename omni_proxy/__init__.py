@@ -8,7 +8,6 @@ Plugin tests also have ``omni_proxy.testing``.
 from .classifier import heuristic_classify
 from .config import Config, ConfigError, ProviderSettings, load_config
 from .errors import ProxyError, bad_request, upstream_error
-from .formats.chat import assistant_texts, function_calls, function_tools, stop_sequences
 from .guardrails.stream import StreamGuard, guard_blocked
 from .plugins import (
     PluginManager,
@@ -32,7 +31,7 @@ from .types import (
     RoutePlan,
     Usage,
 )
-from .upstream import (
+from .upstream.errors import (
     arguments_object,
     error_body,
     error_from_exception,
@@ -43,7 +42,8 @@ from .upstream import (
     retry_after_of,
     sse_events,
 )
-from .upstream_http import UpstreamResponse, stream_complete
+from .upstream.pool import UpstreamResponse, stream_complete
+from .wire.chat import assistant_texts, function_calls, function_tools, stop_sequences
 
 __version__ = "0.1.0"
 

@@ -29,26 +29,12 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from . import alerts, bodies, dashboard, data, security
-from .wire import openapi
-from .cache import build_cache
+from . import dashboard
 from .config import Config, ConfigError, load_config
 from .defaults.record import RecordPlugin
 from .errors import ProxyError
-from .health import Health
-from .http import (
-    RequestIdMiddleware,
-    assign_request_id,
-    error_response,
-    fast_request,
-    id_headers,
-)
-from .logs import RequestLogPlugin, configure
-from .metrics import MetricsPlugin, metrics_endpoint
-from .otel import build_exporter
 from .pipeline import Pipeline
 from .plugins import PluginManager, await_me_maybe, get_plugin_manager, provider_classes
-from .recorder import Recorder
 from .registry import Providers, build_registry
 from .routes import (
     admin,
@@ -63,9 +49,24 @@ from .routes import (
     responses,
     usage,
 )
+from .routing.health import Health
+from .server import alerts, security
+from .server.http import (
+    RequestIdMiddleware,
+    assign_request_id,
+    error_response,
+    fast_request,
+    id_headers,
+)
+from .server.logs import RequestLogPlugin, configure
+from .server.metrics import MetricsPlugin, metrics_endpoint
+from .server.otel import build_exporter
 from .services import Services
-from .storable import error_kind
-from .storage import open_database
+from .storage import bodies, data, open_database
+from .storage.cache import build_cache
+from .storage.recorder import Recorder
+from .storage.storable import error_kind
+from .wire import openapi
 
 log = logging.getLogger("omni_proxy")
 

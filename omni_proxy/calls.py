@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .deployments import none_left
 from .errors import ProxyError, bad_request
-from .logs import upstream_failure
+from .routing.deployments import none_left
+from .server.logs import upstream_failure
 from .types import Attempt, CallContext, ModelInfo, Route, RoutePlan
 
 if TYPE_CHECKING:

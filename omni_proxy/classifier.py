@@ -1,4 +1,4 @@
-"""The built-in task classifier's public names; the code lives in :mod:`omni_proxy.classify`.
+"""The built-in task classifier's public names; the code is in :mod:`omni_proxy.routing.classify`.
 
 Kept so ``from omni_proxy.classifier import heuristic_classify`` (and the
 ``omni_proxy.classifier:heuristic_classify`` spelling in configs) keeps working.
@@ -6,6 +6,6 @@ Kept so ``from omni_proxy.classifier import heuristic_classify`` (and the
 
 from __future__ import annotations
 
-from .classify import CALIBRATION, CLASSIFIER_NAME, decision_feature, heuristic_classify
+from .routing.classify import CALIBRATION, CLASSIFIER_NAME, decision_feature, heuristic_classify
 
 __all__ = ["CALIBRATION", "CLASSIFIER_NAME", "decision_feature", "heuristic_classify"]

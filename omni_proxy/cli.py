@@ -37,8 +37,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
         os.environ["OMNI_DEMO"] = "1"
     config = _load(args, demo=args.demo)
-    from . import security
-    from .logs import configure
+    from .server import security
+    from .server.logs import configure
 
     configure(config.log_level)  # before anything logs: one format on stderr throughout
     if args.demo:
@@ -67,7 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=config.log_level,
         loop="auto",
-        http="omni_proxy.security:LimitedHttpToolsProtocol",  # httptools + header limit
+        http="omni_proxy.server.security:LimitedHttpToolsProtocol",  # httptools + header limit
         access_log=False,
         log_config=None,  # uvicorn's loggers use the format configure() set (logs.py)
         proxy_headers=False,  # nothing here reads X-Forwarded-*; skip the per-request work
@@ -99,7 +99,7 @@ def _demo_key(config: Config) -> Config:
     """Print a key that works for this run, whatever the database already holds: a new
     admin key in the ``demo`` org (kept, so it works next run too), or a per-run master key
     when the database lives in memory."""
-    from .keys import DEMO_ORG, mint_demo_key
+    from .accounts.keys import DEMO_ORG, mint_demo_key
 
     key = mint_demo_key(config)
     if key is not None:
@@ -125,7 +125,7 @@ def _demo_key(config: Config) -> Config:
 def _has_org_keys(config: Config) -> bool:
     """Whether the database already holds keys (then serve may start without a master key)."""
     try:
-        from .keys import has_active_keys
+        from .accounts.keys import has_active_keys
     except ImportError:
         return False
     return has_active_keys(config)
@@ -207,7 +207,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import main as evaluate_main
+    from .routing.evaluate import main as evaluate_main
 
     return int(evaluate_main(args.rest))
 
@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
 
     try:
-        from .keys import add_commands
+        from .accounts.keys import add_commands
     except ImportError:
         pass
     else:
@@ -274,8 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["eval-classifier"]:
-        # Its options belong to omni_proxy.evaluate; argparse would refuse leading ones.
-        from .evaluate import main as evaluate_main
+        # Its options belong to omni_proxy.routing.evaluate; argparse would refuse leading ones.
+        from .routing.evaluate import main as evaluate_main
 
         return int(evaluate_main(argv[1:]))
     args = build_parser().parse_args(argv)

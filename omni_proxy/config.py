@@ -83,7 +83,7 @@ class ModelSettings(_Strict):
     provider: str | None = None
     model: str | None = None
     #: USD per million tokens. Left out: the built-in price table's list price for the
-    #: upstream model (``omni_proxy.prices``), else unknown.
+    #: upstream model (``omni_proxy.upstream.prices``), else unknown.
     cost_input: Decimal | None = Field(default=None, ge=0)
     cost_output: Decimal | None = Field(default=None, ge=0)
     #: Prompt tokens read from the upstream's prompt cache, and reasoning tokens, where
@@ -132,7 +132,7 @@ class RoutingSettings(_Strict):
     stream_idle_s: float = Field(default=60.0, gt=0)
     #: Longest a stream may run in all: an upstream trickling forever is cut (504).
     stream_max_s: float = Field(default=3600.0, gt=0)
-    #: How a model's ``deployments`` share its requests (omni_proxy/deployments.py).
+    #: How a model's ``deployments`` share its requests (omni_proxy/routing/deployments.py).
     load_balancing: Literal["weighted", "least_busy", "latency", "usage"] = "weighted"
     #: Keep at least this share of the premium model's expected quality: the cheapest
     #: candidate that clears it answers (None: quality is a term of the score instead).
@@ -151,7 +151,7 @@ class RoutingSettings(_Strict):
 
 
 class CacheSettings(_Strict):
-    """The exact-match response cache (omni_proxy/cache.py)."""
+    """The exact-match response cache (omni_proxy/storage/cache.py)."""
 
     mode: Literal["none", "exact"] = "none"
     ttl_s: float = Field(default=3600.0, gt=0)
@@ -163,7 +163,7 @@ class CacheSettings(_Strict):
 
 
 class TracingSettings(_Strict):
-    """OpenTelemetry export (omni_proxy/otel.py; ``pip install 'omni-proxy[otel]'``)."""
+    """OpenTelemetry export (omni_proxy/server/otel.py; ``pip install 'omni-proxy[otel]'``)."""
 
     #: OTLP/HTTP collector, e.g. http://127.0.0.1:4318 (``/v1/traces`` is added). Unset:
     #: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT, else no export.

@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 
     from .config import Config
     from .errors import ProxyError
-    from .health import Health
     from .provider import Provider
     from .quality import QualityModel
     from .registry import Providers, Registry
+    from .routing.health import Health
     from .services import Services
     from .types import (
         Attempt,

@@ -21,8 +21,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import quality as quality_models
-from . import tracing
-from .cache import ResponseCache
 from .calls import (
     CHAT,
     EMBEDDINGS,
@@ -35,16 +33,18 @@ from .calls import (
     only_requested,
 )
 from .config import Config, ConfigError
-from .deployments import Balancer
 from .errors import ProxyError, invalid_api_key, model_not_found, permission_denied
 from .guardrails.steps import GuardSteps
-from .health import Health
-from .http import api_key_of, read_json, request_id
-from .logs import upstream_failure
 from .owner import Owner, costs, omni_object
 from .plugins import PluginManager, await_me_maybe, first_answer
 from .registry import Providers, Registry
-from .routing import closed_answer, disagreement, inadequate, prompt_text
+from .routing.deployments import Balancer
+from .routing.health import Health
+from .routing.plan import closed_answer, disagreement, inadequate, prompt_text
+from .server import tracing
+from .server.http import api_key_of, read_json, request_id
+from .server.logs import upstream_failure
+from .storage.cache import ResponseCache
 from .types import (
     Attempt,
     CallContext,

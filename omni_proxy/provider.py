@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
-from .tracing import upstream_headers
-from .upstream import error_from_exception
+from .server.tracing import upstream_headers
+from .upstream.errors import error_from_exception
 
 if TYPE_CHECKING:
     from .config import ProviderSettings
     from .types import ModelInfo
-    from .upstream_http import UpstreamPool, UpstreamResponse
+    from .upstream.pool import UpstreamPool, UpstreamResponse
 
 
 class Provider:

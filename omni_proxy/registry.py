@@ -14,13 +14,13 @@ from typing import Any
 
 import httpx
 
-from . import prices
 from .config import Config, ConfigError, ModelSettings, ProviderSettings
-from .deployments import deployments_of
 from .provider import Provider
+from .routing.deployments import deployments_of
 from .types import ModelInfo
-from .upstream_h1 import H1Pool
-from .upstream_http import UpstreamPool
+from .upstream import prices
+from .upstream.h1 import H1Pool
+from .upstream.pool import UpstreamPool
 
 log = logging.getLogger("omni_proxy")
 

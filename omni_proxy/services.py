@@ -13,19 +13,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from .alerts import Alerter, Watcher
+    from .accounts.keys import KeyCache
+    from .accounts.limits import Limiter
     from .config import Config
-    from .cooldowns import SharedCooldowns
     from .defaults.keyauth import KeyAuthPlugin
-    from .keys import KeyCache
-    from .limits import Limiter
-    from .metrics import MetricsPlugin
     from .pipeline import Pipeline
     from .plugins import PluginManager
-    from .recorder import Recorder
     from .registry import Providers, Registry
-    from .registry_sync import RegistrySync
+    from .routing.cooldowns import SharedCooldowns
+    from .server.alerts import Alerter, Watcher
+    from .server.metrics import MetricsPlugin
     from .storage.base import Database
+    from .storage.recorder import Recorder
+    from .storage.registry_sync import RegistrySync
 
 
 class NotStarted(RuntimeError):

@@ -71,7 +71,7 @@ class ModelInfo:
     #: Where the prices came from: ``config``, ``table`` (built-in prices), ``plugin``
     #: (the provider plugin's defaults) or ``unknown`` (none: costs and savings read 0).
     price_source: str = "config"
-    #: Several upstreams behind this name (omni_proxy/deployments.py); empty: ``provider``
+    #: Several upstreams behind this name (omni_proxy/routing/deployments.py); empty: ``provider``
     #: and ``model`` are the one upstream.
     deployments: tuple[Any, ...] = ()
 
@@ -216,14 +216,14 @@ class CallContext:
     guard: dict[str, Any] | None = None
     #: What guards found, counted by type (never the values).
     findings: dict[str, int] | None = None
-    #: The response cache (omni_proxy/cache.py): this request's key (None: not looked up),
+    #: The response cache (omni_proxy/storage/cache.py): this request's key (None: not looked up),
     #: ``hit`` | ``miss`` | ``bypass`` (None: the cache is off here), and for a hit the
     #: stored entry and its premium price (recorded as saved: a hit costs 0).
     cache_key: str | None = None
     cache_state: str | None = None
     cache_entry: dict[str, Any] | None = None
     cache_premium: Decimal | None = None
-    #: Set only while spans are exported (omni_proxy/otel.py): the traceparents of
+    #: Set only while spans are exported (omni_proxy/server/otel.py): the traceparents of
     #: ``tracing.current()``, and each upstream attempt as (model, t0, t1, error or None),
     #: times on ``time.perf_counter``'s clock.
     trace: tuple[str | None, str | None] | None = None
@@ -290,7 +290,7 @@ class RequestRecord:
     #: rows with source 'cascade': ``{"model", "score", "comment"}``.
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     client_request_id: str | None = None
-    #: ``{"prompt", "answer"}`` (text) when ``logging.bodies`` is on (omni_proxy/bodies.py).
+    #: ``{"prompt", "answer"}`` (text) when ``logging.bodies`` is on (omni_proxy/storage/bodies.py).
     bodies: dict[str, str] | None = None
 
 

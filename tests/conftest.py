@@ -186,7 +186,7 @@ UPSTREAM_TRANSPORTS = ["h1", "httpx"]
 
 @pytest.fixture(params=UPSTREAM_TRANSPORTS)
 async def upstream_client(request: pytest.FixtureRequest) -> Any:
-    from omni_proxy.upstream_h1 import H1Pool
+    from omni_proxy.upstream.h1 import H1Pool
 
     async with PooledClient(timeout=10) as client:
         if request.param == "h1":

@@ -18,9 +18,9 @@ import orjson
 import pytest
 
 from omni_proxy import ProxyError, hookimpl
-from omni_proxy.alerts import Alerter, Watcher
 from omni_proxy.config import AlertSettings
-from omni_proxy.health import Health
+from omni_proxy.routing.health import Health
+from omni_proxy.server.alerts import Alerter, Watcher
 from omni_proxy.testing import STUB_CONFIG, chat, proxy_app, stub_plugin
 
 SECRET = "whsec-test"

@@ -19,9 +19,9 @@ import httpx
 import openai
 import pytest
 
-from omni_proxy.bodies import BodyRetention, answer_of, prompt_of
 from omni_proxy.config import ConfigError, load_config
 from omni_proxy.storage import open_database
+from omni_proxy.storage.bodies import BodyRetention, answer_of, prompt_of
 from omni_proxy.types import RequestRecord
 from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.test_dashboard_support import sign_in

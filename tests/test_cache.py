@@ -15,7 +15,7 @@ import openai
 import orjson
 import pytest
 
-from omni_proxy.cache import (
+from omni_proxy.storage.cache import (
     MemoryStore,
     StreamAssembler,
     cache_key,

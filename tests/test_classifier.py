@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from omni_proxy.classifier import heuristic_classify
-from omni_proxy.evaluate import (
+from omni_proxy.routing.evaluate import (
     DEFAULT_DATA,
     aevaluate,
     evaluate,
@@ -664,7 +664,7 @@ def test_a_short_question_above_a_short_paste_is_the_ask() -> None:
 
 def test_the_old_module_re_exports_the_package() -> None:
     import omni_proxy.classifier as old
-    import omni_proxy.classify as new
+    import omni_proxy.routing.classify as new
 
     assert old.heuristic_classify is new.heuristic_classify
     assert old.CALIBRATION is new.CALIBRATION
@@ -673,7 +673,7 @@ def test_the_old_module_re_exports_the_package() -> None:
 
 def test_classify_modules_stay_small() -> None:
     """One job per module; only the cue data (``cues.py``, pure tables) may run long."""
-    root = Path(__file__).parents[1] / "omni_proxy" / "classify"
+    root = Path(__file__).parents[1] / "omni_proxy" / "routing" / "classify"
     sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in root.glob("*.py")}
     assert {"heuristic.py", "score.py", "ask.py", "cues.py"} <= set(sizes)
     assert all(n <= 500 for name, n in sizes.items() if name != "cues.py"), sizes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from omni_proxy.coalesce import CoalescingTransport
+from omni_proxy.server.coalesce import CoalescingTransport
 
 
 class RecordingTransport(asyncio.Transport):
@@ -76,7 +76,7 @@ async def test_the_server_protocol_writes_each_answer_once() -> None:
     from uvicorn.config import Config
     from uvicorn.server import ServerState
 
-    from omni_proxy.security import LimitedHttpToolsProtocol
+    from omni_proxy.server.security import LimitedHttpToolsProtocol
 
     release = asyncio.Event()
 

@@ -249,7 +249,7 @@ def seed_postgres_bulk(
 async def two_orgs_and_a_read_key(url: str, name: str) -> tuple[str, str, str]:
     """Migrate ``url``, make orgs ``name`` and ``name-other`` and a read key for the first:
     (org id, other org id, key). For seeding bulk rows and signing in to look at them."""
-    from omni_proxy.keys import create_key, ensure_org
+    from omni_proxy.accounts.keys import create_key, ensure_org
     from omni_proxy.storage import open_database
 
     db = await open_database(url)

@@ -19,10 +19,10 @@ import yaml
 from redis import Redis
 
 from omni_proxy.config import ConfigError
-from omni_proxy.cooldowns import SharedCooldowns
-from omni_proxy.deployments import Balancer, Deployment
 from omni_proxy.errors import ProxyError
-from omni_proxy.health import Health
+from omni_proxy.routing.cooldowns import SharedCooldowns
+from omni_proxy.routing.deployments import Balancer, Deployment
+from omni_proxy.routing.health import Health
 from omni_proxy.testing import make_config
 from omni_proxy.types import ModelInfo
 from tests.conftest import MASTER_KEY, ProxyProcess, need_service

@@ -426,7 +426,7 @@ def test_http_level_errors_are_contract_shaped(proxy: ProxyProcess) -> None:
         (
             b'{"model": "cheap", "messages": [{"role": "user", "content": "x"}], "n": 0}',
             400,
-            "invalid_value",
+            "integer_below_min_value",  # OpenAI's code for a value under the minimum
         ),
         (
             b'{"model": "cheap", "messages": [{"role": "user", "content": "x"}], '

@@ -8,7 +8,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from omni_proxy.formats.anthropic import from_openai, to_openai
+from omni_proxy.wire.anthropic import from_openai, to_openai
 from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.fakes.openai_upstream import FakeOpenAI
 

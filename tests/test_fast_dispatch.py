@@ -131,7 +131,7 @@ def test_indexed_headers_answer_like_starlettes() -> None:
     differently-cased and repeated names (the first value wins)."""
     from starlette.datastructures import Headers
 
-    from omni_proxy.http import IndexedHeaders
+    from omni_proxy.server.http import IndexedHeaders
 
     raw = [
         (b"authorization", b"Bearer k"),

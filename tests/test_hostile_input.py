@@ -1025,7 +1025,7 @@ ASSISTANT_CONTENT = {
 
 
 ANTHROPIC_BUG = pytest.mark.xfail(
-    reason="omni_proxy/formats/anthropic.py answers 500 (reported, not mine to fix)", strict=False
+    reason="omni_proxy/wire/anthropic.py answers 500 (reported, not mine to fix)", strict=False
 )
 
 

@@ -461,7 +461,7 @@ async def test_after_a_redis_restart_no_stale_pooled_connection_is_used(
     old process and sends this instance back to memory limits."""
     import asyncio
 
-    from omni_proxy.limits import Limiter
+    from omni_proxy.accounts.limits import Limiter
     from omni_proxy.types import CallContext, Principal
 
     limiter = Limiter(redis_url=private_redis.url, prefix=f"omni-t-{uuid.uuid4().hex[:8]}:")

@@ -18,9 +18,9 @@ import httpx
 import openai
 import pytest
 
-from omni_proxy.budgets import KeyBudgets, on_soft_budget, period_start
+from omni_proxy.accounts.budgets import KeyBudgets, on_soft_budget, period_start
+from omni_proxy.accounts.limits import Limiter
 from omni_proxy.errors import ProxyError
-from omni_proxy.limits import Limiter
 from omni_proxy.types import RequestRecord
 from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.fakes.openai_upstream import FakeOpenAI

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from omni_proxy.keys import KeyCache, create_key, ensure_org
+from omni_proxy.accounts.keys import KeyCache, create_key, ensure_org
 from omni_proxy.storage import open_database
 from tests.conftest import ROOT, ProxyProcess
 from tests.test_storage_support import db_url

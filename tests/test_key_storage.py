@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from omni_proxy.keys import KeyCache, create_key, hash_key, rotate_key
+from omni_proxy.accounts.keys import KeyCache, create_key, hash_key, rotate_key
 from omni_proxy.storage import Database
 from tests.test_storage_support import db, db_url, make_record  # noqa: F401 - fixtures
 

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from omni_proxy import keys as keys_mod
-from omni_proxy.config import load_config
-from omni_proxy.keys import (
+from omni_proxy.accounts import keys as keys_mod
+from omni_proxy.accounts.keys import (
     KeyCache,
     KeyRequestError,
     create_key,
@@ -26,6 +25,7 @@ from omni_proxy.keys import (
     parse_permissions,
     parse_prefix,
 )
+from omni_proxy.config import load_config
 from tests.conftest import ROOT
 from tests.test_storage_support import db, db_url
 
@@ -244,7 +244,7 @@ def test_has_active_keys_on_a_missing_database(tmp_path: Path) -> None:
 def test_default_secret_warns_once(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
     monkeypatch.delenv("OMNI_KEY_SECRET", raising=False)
     monkeypatch.setattr(keys_mod, "_warned", False)
-    with caplog.at_level("WARNING", logger="omni_proxy.keys"):
+    with caplog.at_level("WARNING", logger="omni_proxy.accounts.keys"):
         keys_mod.server_secret()
         keys_mod.server_secret()
     assert sum("OMNI_KEY_SECRET" in r.message for r in caplog.records) == 1

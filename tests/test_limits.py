@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from omni_proxy.accounts.limits import Limiter, retry_after
 from omni_proxy.errors import ProxyError
-from omni_proxy.limits import Limiter, retry_after
 from omni_proxy.types import CallContext, Principal
 from tests.conftest import need_service
 from tests.test_storage_support import db, db_url, make_record
@@ -198,7 +198,7 @@ async def test_redis_failure_falls_back_to_memory_and_recovers(
 
         limiter._check_script = broken
         p = principal(key_rpm=2)
-        with caplog.at_level("WARNING", logger="omni_proxy.limits"):
+        with caplog.at_level("WARNING", logger="omni_proxy.accounts.limits"):
             assert await admitted(limiter, p, 5) == 2  # still limited, in memory
         assert not limiter.redis_ok
         assert any("falling back" in r.message for r in caplog.records)
@@ -215,7 +215,7 @@ async def test_redis_failure_falls_back_to_memory_and_recovers(
 
 async def test_unreachable_redis_at_start_uses_memory(caplog: Any) -> None:
     limiter = Limiter(redis_url="redis://127.0.0.1:1/0", redis_retry_s=10)
-    with caplog.at_level("WARNING", logger="omni_proxy.limits"):
+    with caplog.at_level("WARNING", logger="omni_proxy.accounts.limits"):
         await limiter.start()
     try:
         assert not limiter.redis_ok
@@ -250,7 +250,7 @@ async def test_budget_reservations_hold_concurrent_admissions_and_settle() -> No
 
 
 async def test_unsettled_reservations_lapse(monkeypatch: Any) -> None:
-    import omni_proxy.limits as limits
+    import omni_proxy.accounts.limits as limits
 
     monkeypatch.setattr(limits, "RESERVATION_TTL_S", -1.0)  # lapsed as soon as made
     limiter = Limiter()

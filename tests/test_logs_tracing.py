@@ -8,7 +8,7 @@ from pathlib import Path
 import openai
 import orjson
 
-from omni_proxy.tracing import child_traceparent
+from omni_proxy.server.tracing import child_traceparent
 from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.fakes.openai_upstream import FakeOpenAI
 

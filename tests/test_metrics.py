@@ -106,7 +106,7 @@ def test_docs_and_dashboard_name_only_real_metrics() -> None:
     import json
     import re
 
-    from omni_proxy import metrics
+    from omni_proxy.server import metrics
 
     root = Path(__file__).resolve().parent.parent
     defined = {m._name for m in vars(metrics).values() if hasattr(m, "_name")}

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("opentelemetry.sdk")
 
 from omni_proxy.config import TracingSettings
-from omni_proxy.otel import endpoint_from
+from omni_proxy.server.otel import endpoint_from
 from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.otlp_collector import FakeCollector

@@ -11,8 +11,8 @@ import orjson
 import pytest
 from starlette.requests import Request
 
-from omni_proxy import http
 from omni_proxy.errors import ProxyError
+from omni_proxy.server import http
 
 
 def request_with(raw: bytes) -> Request:

@@ -20,10 +20,10 @@ import yaml
 
 from omni_proxy.app import provider_classes
 from omni_proxy.plugins import get_plugin_manager
-from omni_proxy.prices import lookup
 from omni_proxy.registry import build_registry
 from omni_proxy.testing import make_config
 from omni_proxy.types import ModelInfo, Usage
+from omni_proxy.upstream.prices import lookup
 from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.fakes.openai_upstream import FakeOpenAI
 

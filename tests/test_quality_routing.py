@@ -18,7 +18,7 @@ import pytest
 
 from omni_proxy.errors import ProxyError
 from omni_proxy.quality import QualityEstimate, QualityModel, choose
-from omni_proxy.routing import PROMPT_TEXT_CHARS, QUALITY_WEIGHT, plan_route, prompt_text
+from omni_proxy.routing.plan import PROMPT_TEXT_CHARS, QUALITY_WEIGHT, plan_route, prompt_text
 from omni_proxy.types import Classification, ModelInfo, RoutePlan
 from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.test_routing import build, candidate, everyone, names

@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from omni_proxy.recorder import Recorder, SpillFile
+from omni_proxy.storage.recorder import Recorder, SpillFile
 from tests.conftest import MASTER_KEY, ProxyProcess
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.reliability_support import eventually
@@ -78,7 +78,7 @@ async def test_unstorable_row_is_dead_lettered_once_and_replay_skips_it(db, tmp_
 async def test_negative_usage_never_subtracts_spend(db, tmp_path: Path) -> None:
     rec = Recorder(db, flush_interval_s=10, spill_path=tmp_path / "s.jsonl")
     r = dataclasses.replace(make_record(), prompt_tokens=-5, cost=Decimal("-3"))
-    from omni_proxy.storable import sanitize
+    from omni_proxy.storage.storable import sanitize
 
     clean = sanitize(r)
     assert clean.prompt_tokens == 0 and clean.cost == 0

@@ -11,8 +11,7 @@ from omni_proxy_openai import OpenAIProvider
 from omni_proxy_openai.responses import split_events
 
 from omni_proxy.config import ConfigError, ProviderSettings
-from omni_proxy.errors import ProxyError
-from omni_proxy.native_responses import (
+from omni_proxy.endpoints.native_responses import (
     NativeTurn,
     _sequence,
     check_basics,
@@ -22,6 +21,7 @@ from omni_proxy.native_responses import (
     portable_items,
     routing_body,
 )
+from omni_proxy.errors import ProxyError
 from omni_proxy.provider import Provider
 from omni_proxy.types import ModelInfo, Route
 

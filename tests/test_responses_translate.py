@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from omni_proxy.errors import ProxyError
-from omni_proxy.formats import responses as fmt
+from omni_proxy.wire import responses as fmt
 from tests.openai_schema import _spec, validate
 
 

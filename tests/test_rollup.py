@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from omni_proxy.recorder import Recorder
 from omni_proxy.storage import open_database, postgres, sqlite
 from omni_proxy.storage.base import SQL_DIR
+from omni_proxy.storage.recorder import Recorder
 from omni_proxy.storage.rollup import ceil_hour, floor_hour, locate, split
 from omni_proxy.types import RequestRecord
 from tests.test_storage_support import count, db, db_url, make_record

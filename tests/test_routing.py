@@ -10,7 +10,7 @@ import pytest
 from omni_proxy.config import Config
 from omni_proxy.errors import ProxyError
 from omni_proxy.registry import Registry, model_info
-from omni_proxy.routing import (
+from omni_proxy.routing.plan import (
     GENERALIST_CHAT_MATCH,
     IMAGE_TOKENS,
     estimate_prompt_tokens,

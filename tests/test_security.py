@@ -31,7 +31,7 @@ import yaml
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from omni_proxy import keys as keys_module
+from omni_proxy.accounts import keys as keys_module
 from omni_proxy.app import create_app
 from omni_proxy.config import load_config
 from omni_proxy.defaults import auth as master_auth

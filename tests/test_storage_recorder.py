@@ -9,8 +9,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from omni_proxy.recorder import Recorder, SpillFile, dump_record, load_record
 from omni_proxy.storage import open_database
+from omni_proxy.storage.recorder import Recorder, SpillFile, dump_record, load_record
 from tests.test_storage_support import count, db, db_url, make_record, postgres_database
 
 __all__ = ["db", "db_url"]

@@ -24,10 +24,11 @@ import httpx
 import pytest
 import uvloop
 
-from omni_proxy import upstream_h1, upstream_http
 from omni_proxy.config import ConfigError, ProviderSettings
 from omni_proxy.registry import Providers
-from omni_proxy.upstream_h1 import H1Pool
+from omni_proxy.upstream import h1 as upstream_h1
+from omni_proxy.upstream import pool as upstream_http
+from omni_proxy.upstream.h1 import H1Pool
 
 LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
     "asyncio": asyncio.new_event_loop,

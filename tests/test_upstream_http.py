@@ -14,11 +14,11 @@ import orjson
 import pytest
 from omni_proxy_openai import OpenAIProvider
 
-from omni_proxy import upstream_http
 from omni_proxy.config import ProviderSettings
 from omni_proxy.errors import ProxyError
 from omni_proxy.registry import Providers
 from omni_proxy.types import ModelInfo
+from omni_proxy.upstream import pool as upstream_http
 
 CHUNK = (
     b'{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi"}}]}'
@@ -254,7 +254,7 @@ async def test_openai_provider_contract_over_each_transport(
 ) -> None:
     """Chat, a stream, an upstream error, an unreachable upstream and the trace headers:
     the same answers over the h1 pool and over httpx (``upstream_client`` runs both)."""
-    from omni_proxy import tracing
+    from omni_proxy.server import tracing
     from tests.conftest import over
     from tests.fakes.openai_upstream import DEFAULT_API_KEY
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from ..keys import KeyCache
+from ..accounts.keys import KeyCache
 from ..plugins import hookimpl
 
 

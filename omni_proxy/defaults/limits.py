@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable
 
-from ..limits import Limiter
+from ..accounts.limits import Limiter
 from ..plugins import hookimpl
 from ..types import CallContext, Principal, RequestRecord
 

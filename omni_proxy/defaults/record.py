@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..plugins import hookimpl
-from ..recorder import Recorder
+from ..storage.recorder import Recorder
 from ..types import RequestRecord
 
 

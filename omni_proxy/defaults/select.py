@@ -1,15 +1,15 @@
-"""Default ``select_route``: the routing engine of ``omni_proxy.routing``."""
+"""Default ``select_route``: the routing engine of ``omni_proxy.routing.plan``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..config import Config
-from ..health import Health
 from ..plugins import hookimpl
 from ..quality import QualityModel
 from ..registry import Registry
-from ..routing import plan_route
+from ..routing.health import Health
+from ..routing.plan import plan_route
 from ..types import Classification, RoutePlan
 
 

@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import ProxyError
-from ..http import JSON, error_response
-from ..routing import estimate_prompt_tokens
+from ..routing.plan import estimate_prompt_tokens
+from ..server.http import JSON, error_response
 from ..services import services
-from ..streaming import SSEResponse
 from ..text import estimate_tokens
 from ..types import CallContext, Classification, Usage
-from ..validation import take_routing_options, validate_chat
+from ..wire.streaming import SSEResponse
+from ..wire.validation import take_routing_options, validate_chat
 from . import cached
 
 if TYPE_CHECKING:

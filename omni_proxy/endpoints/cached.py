@@ -1,4 +1,4 @@
-"""Answering chat requests from the response cache, and filling it (omni_proxy/cache.py).
+"""Answering chat requests from the response cache, and filling it (omni_proxy/storage/cache.py).
 
 A hit is answered without routing or calling anyone: the stored completion, a fresh
 ``omni`` object (cost 0, ``cache_hit: true``) and, for ``stream: true``, the same answer
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..cache import cache_key, entry
-from ..metrics import CACHE_LOOKUPS, child
+from ..server.metrics import CACHE_LOOKUPS, child
+from ..storage.cache import cache_key, entry
 from ..types import CallContext, Classification, Route, RoutePlan, Usage
 from ..wire.relay import ChunkRelay
 

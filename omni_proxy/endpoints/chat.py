@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 
-from ..http import JSON
+from ..server.http import JSON
 from ..types import CallContext
 from .base import Endpoint, Job, routed_headers
 

@@ -16,11 +16,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import ProxyError, bad_request
-from ..http import JSON
-from ..streaming import SSEResponse
+from ..server.http import JSON
 from ..text import estimate_tokens
 from ..types import CallContext, Usage
 from ..wire.sse import DONE, frame, relay_events
+from ..wire.streaming import SSEResponse
 from .base import Endpoint, Job, routed_headers, take_chat
 
 if TYPE_CHECKING:

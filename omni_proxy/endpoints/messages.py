@@ -14,12 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import ProxyError, model_not_found
-from ..formats import anthropic
-from ..http import JSON
-from ..routing import estimate_prompt_tokens
-from ..streaming import SSEResponse
+from ..routing.plan import estimate_prompt_tokens
+from ..server.http import JSON
 from ..types import CallContext
-from ..validation import take_routing_options, validate_chat
+from ..wire import anthropic
+from ..wire.streaming import SSEResponse
+from ..wire.validation import take_routing_options, validate_chat
 from .base import Endpoint, Job, routed_headers, take_chat
 
 if TYPE_CHECKING:

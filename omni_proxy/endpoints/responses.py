@@ -25,17 +25,17 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import native_responses as native
 from ..errors import ProxyError, bad_request
-from ..formats import responses as fmt
-from ..http import JSON
 from ..pipeline import Handoff, final_error
-from ..routing import estimate_prompt_tokens
+from ..routing.plan import estimate_prompt_tokens
+from ..server.http import JSON
 from ..services import services
 from ..storage.common import utcnow
-from ..streaming import SSEResponse
 from ..types import CallContext, RoutePlan
-from ..validation import take_routing_options, validate_chat
+from ..wire import responses as fmt
+from ..wire.streaming import SSEResponse
+from ..wire.validation import take_routing_options, validate_chat
+from . import native_responses as native
 from .base import Endpoint, Job, finish_chat, routed_headers
 
 if TYPE_CHECKING:

@@ -331,7 +331,7 @@ def choose(
     """The model ``plan_route`` puts first under ``floor`` (``routing.floor_rank``): the
     cheapest whose expected quality clears it, else the best expected. Only models present in
     both mappings are considered."""
-    from ..routing import floor_rank
+    from ..routing.plan import floor_rank
 
     names = [n for n in estimates if n in costs]
     if not names:

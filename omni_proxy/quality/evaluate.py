@@ -21,7 +21,7 @@ from typing import Any
 from ..classifier import heuristic_classify
 from ..config import Config
 from ..registry import Registry
-from ..routing import plan_route
+from ..routing.plan import plan_route
 from . import QualityEstimate, QualityModel, choose
 from .data import Example
 

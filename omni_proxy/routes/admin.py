@@ -17,13 +17,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..audit import changed, record_change
+from ..accounts.audit import changed, record_change
+from ..accounts.keys import KeyRequestError, create_key, ensure_org, parse_permissions
 from ..config import GuardrailSettings
 from ..errors import ProxyError, bad_request, permission_denied
-from ..http import JSON, api_key_of, read_json
-from ..keys import KeyRequestError, create_key, ensure_org, parse_permissions
+from ..server.http import JSON, api_key_of, read_json
 from ..services import services
-from ..storable import error_kind
+from ..storage.storable import error_kind
 from ..types import Principal
 from ..wire import admin_models
 

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import ProxyError, bad_request, permission_denied
-from ..http import JSON, api_key_of, error_response, request_id
+from ..server.http import JSON, api_key_of, error_response, request_id
 from ..services import services
 from .admin import is_global_admin
 

@@ -13,8 +13,8 @@ from starlette.responses import Response
 
 from ..endpoints.base import Endpoint, Job, route, routed_headers
 from ..errors import bad_request, model_not_found
-from ..http import JSON
 from ..pipeline import EMBEDDINGS, Pipeline
+from ..server.http import JSON
 from ..text import estimate_tokens
 from ..types import CallContext, Principal, Route, RoutePlan, Usage
 from ..wire.models import EMBEDDINGS as EMBEDDINGS_BODY

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import ProxyError
-from ..http import api_key_of, error_response, read_json, request_id
+from ..server.http import api_key_of, error_response, read_json, request_id
 from ..services import services
 from ..wire import admin_models
 

@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..audit import changed, record_change
+from ..accounts.audit import changed, record_change
+from ..accounts.keys import BUDGET_PERIODS, KeyRequestError, rotate_key
 from ..errors import ProxyError, bad_request
-from ..http import JSON
-from ..keys import BUDGET_PERIODS, KeyRequestError, rotate_key
+from ..server.http import JSON
 from ..services import services
 from ..wire import admin_models
 from .admin import (

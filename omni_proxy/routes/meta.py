@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import model_not_found
-from ..http import JSON, api_key_of
 from ..pipeline import Pipeline
+from ..server.http import JSON, api_key_of
 from ..services import services
 
 _STARTED = int(time.time())

@@ -20,10 +20,10 @@ from ..endpoints.responses import (
     retention_days,
 )
 from ..errors import ProxyError, bad_request
-from ..formats import responses as fmt
-from ..http import JSON, api_key_of
 from ..pipeline import Pipeline
+from ..server.http import JSON, api_key_of
 from ..services import services
+from ..wire import responses as fmt
 
 __all__ = ["ResponseStore", "create_response", "response_store", "retention_days"]
 

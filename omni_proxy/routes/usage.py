@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import bad_request, permission_denied
-from ..http import JSON, api_key_of
+from ..server.http import JSON, api_key_of
 from ..services import services
 from .admin import is_global_admin, jsonable
 

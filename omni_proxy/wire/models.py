@@ -381,6 +381,7 @@ def _chat_rules(body: Mapping[str, Any], info: ValidationInfo) -> Mapping[str, A
             "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are "
             "specified.",
             "tool_choice",
+            None,  # as before, and as OpenAI: no code
         )
     return body
 

@@ -21,8 +21,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import __version__
-from ..formats.responses import INCLUDABLE
 from . import admin_models, models
+from .responses import INCLUDABLE
 
 OPENAPI_VERSION = "3.1.0"
 

@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from ..cache import StreamAssembler, entry
 from ..errors import ProxyError, upstream_error
+from ..storage.cache import StreamAssembler, entry
 from ..text import estimate_tokens
 from ..types import Attempt, CallContext, Usage
 from .sse import DONE, error_event, frame

@@ -5,8 +5,8 @@ that the heuristic is right given its score lead. Fitted on the TRAINING rows on
 main evaluation set (rows without ``split``) and the development batch
 (``task_dev.jsonl``). The held-out batches (``holdout``, ``holdout2``) and the fresh batch
 (``task_eval_fresh.jsonl``) are only scored with the result, never fitted on. Pure Python,
-deterministic. Prints the table to paste into ``omni_proxy/classify/confidence.py`` and the Brier
-score and reliability on each set.
+deterministic. Prints the table to paste into
+``omni_proxy/routing/classify/confidence.py`` and the Brier score and reliability on each set.
 
     python tests/data/fit_confidence.py
 """
@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 
 from omni_proxy.classifier import CALIBRATION, decision_feature, heuristic_classify
-from omni_proxy.evaluate import load_rows
+from omni_proxy.routing.evaluate import load_rows
 
 HERE = Path(__file__).resolve().parent
 #: L2 penalty: the training rows are the ones the rules were tuned on, so they are right

@@ -1,0 +1,1 @@
+"""routing: see its modules."""

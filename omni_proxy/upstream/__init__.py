@@ -1,0 +1,1 @@
+"""upstream: see its modules."""
