@@ -1,1 +1,1 @@
-"""routing: see its modules."""
+"""Choosing the model: task classification, the route plan, health, cooldowns, deployments."""

@@ -1,1 +1,1 @@
-"""server: see its modules."""
+"""Serving HTTP: hardening, one-write responses, request ids, logs, metrics, traces, alerts."""

@@ -1,1 +1,1 @@
-"""upstream: see its modules."""
+"""Talking to providers: the HTTP/1.1 pool, its interface, upstream errors and list prices."""
