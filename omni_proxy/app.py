@@ -61,7 +61,7 @@ from .server.http import (
 from .server.logs import RequestLogPlugin, configure
 from .server.metrics import MetricsPlugin, metrics_endpoint
 from .server.otel import build_exporter
-from .services import Services
+from .services import AppState, Services
 from .storage import bodies, data, open_database
 from .storage.cache import build_cache
 from .storage.recorder import Recorder
@@ -330,6 +330,7 @@ def create_app(config: Config | None = None, pm: PluginManager | None = None) ->
     for path in ("/v1/chat/completions", "/chat/completions"):
         app.fast_routes[("POST", path)] = chat.chat_completions
     services = Services(config, pm, pipeline, providers)
+    app.state = AppState()
     app.state.services = services  # their one home on the app: ``services(request)``
     metrics_plugin = services.metrics = MetricsPlugin(services)
     if not pm.has_plugin("omni_proxy.defaults.metrics"):

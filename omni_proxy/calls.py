@@ -29,7 +29,7 @@ def check_chat_answer(response: Any, route: Route) -> None:
         isinstance(choices, list)
         and choices
         and all(isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices)
-        and isinstance(response.get("usage"), dict | None)
+        and _sane_usage(response.get("usage"))
     ):
         return
     raise ProxyError(
@@ -39,6 +39,23 @@ def check_chat_answer(response: Any, route: Route) -> None:
         code="upstream_malformed",
         retryable=True,
     )
+
+
+#: More tokens than any request can use: a count above it is an upstream's lie, which would
+#: bill the tenant thousands of dollars (and a negative one would refund them).
+USAGE_CEILING = 100_000_000
+
+
+def _sane_usage(usage: Any) -> bool:
+    if usage is None:
+        return True
+    if not isinstance(usage, dict):
+        return False
+    for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        count = usage.get(name)
+        if count is not None and not (type(count) is int and 0 <= count <= USAGE_CEILING):
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)

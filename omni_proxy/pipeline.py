@@ -241,7 +241,8 @@ class Pipeline:
         if strict and requested and requested != "auto":
             plan = only_requested(plan, str(requested))
         ctx.plan = plan
-        ctx.prompt_text = prompt_text(body) or None
+        if self.config.logging.bodies:  # kept with the routing log only with body logging on
+            ctx.prompt_text = prompt_text(body) or None
         return plan
 
     async def _next_route(self, route: Route, error: ProxyError, ctx: CallContext) -> Route | None:

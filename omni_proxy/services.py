@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from starlette.datastructures import State
+
 if TYPE_CHECKING:
     from starlette.requests import Request
 
@@ -66,6 +68,39 @@ class Services:
         if self.db is None:
             raise NotStarted("the database is connected at start-up (the app's lifespan)")
         return self.db
+
+
+#: Names plugins read from ``app.state`` before ``Services`` existed -> the service now.
+LEGACY_STATE = {
+    "pipeline": "pipeline",
+    "registry": "registry",
+    "providers": "providers",
+    "pm": "pm",
+    "config": "config",
+    "db": "db",
+    "recorder": "recorder",
+    "keys": "keys",
+    "keyauth": "keyauth",
+    "limiter": "limiter",
+    "cooldowns": "cooldowns",
+    "registry_sync": "registry_sync",
+    "metrics_plugin": "metrics",
+}
+
+
+class AppState(State):
+    """``app.state`` that still answers the names above from the services, so plugins
+    written before ``Services`` (``app.state.registry`` in a ``startup`` hook) keep working.
+    What a plugin sets on ``app.state`` itself is found first, as always."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return super().__getattr__(key)
+        except AttributeError:
+            found = self._state.get("services")
+            if found is None or key not in LEGACY_STATE:
+                raise
+            return getattr(found, LEGACY_STATE[key])
 
 
 def services(request: Request) -> Services:

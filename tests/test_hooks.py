@@ -408,3 +408,35 @@ def test_hook_admit_refuses_before_any_call_beside_the_built_in_limits(tmp_path:
     assert all(estimate > 0 for _, estimate in seen)
     assert called == ["demo-mini"]
     assert not pm.has_plugin(LIMITS)  # unregistered at shutdown
+
+
+def test_hook_startup_gets_services_and_old_app_state_names_still_answer(tmp_path: Path) -> None:
+    """``startup`` gets the ``Services`` as a new argument; a plugin written before it, which
+    reads ``app.state.registry`` / ``.db`` / ``.pipeline``, sees the same objects."""
+    from starlette.testclient import TestClient
+
+    from omni_proxy import Services
+    from omni_proxy.app import create_app
+
+    seen: dict[str, Any] = {}
+
+    class Old:
+        @hookimpl
+        def startup(self, app: Any) -> None:
+            seen["old"] = (app.state.registry, app.state.db, app.state.pipeline, app.state.pm)
+
+    class New:
+        @hookimpl
+        def startup(self, services: Services) -> None:
+            seen["new"] = (services.registry, services.db, services.pipeline, services.pm)
+
+    pm = get_plugin_manager(plugins=[Old(), New()])
+    config = Config(master_key="m", demo=True, database_url=f"sqlite:///{tmp_path}/x.db")
+    app = create_app(config, pm=pm)
+    with TestClient(app):
+        assert seen["new"][1] is not None  # the database is connected before startup hooks
+        assert all(a is b for a, b in zip(seen["old"], seen["new"], strict=True))
+        app.state.mine = 1  # a plugin's own attributes work as before
+        assert app.state.mine == 1
+    with pytest.raises(AttributeError):
+        _ = app.state.not_a_thing

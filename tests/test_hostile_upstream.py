@@ -150,3 +150,32 @@ def test_a_stream_that_trickles_forever_is_cut(tmp_path: Path) -> None:
             rid = r.headers["x-request-id"]
             assert eventually(lambda: rid in sqlite_rows(proxy, [rid]), 10)
             assert sqlite_rows(proxy, [rid])[rid]["status"] == 504
+
+
+def test_impossible_usage_is_a_malformed_answer_fallen_back_from(tmp_path: Path) -> None:
+    """Negative usage would refund spend and 2**64 tokens bill thousands of dollars: both
+    are an upstream failure (fallen back from and recorded), never charged."""
+    with FakeOpenAI() as fake:
+        config: dict[str, Any] = {
+            "providers": {
+                "up": {"plugin": "openai", "base_url": fake.base_url, "api_key": "sk-upstream-test"}
+            },
+            "models": [
+                {"name": "bad", "provider": "up", "model": "gpt-4o", "cost_input": 1},
+                {"name": "good", "provider": "up", "model": "gpt-4o-mini", "cost_input": 1},
+            ],
+            "routing": {"fallback_model": "good", "max_attempts": 2},
+        }
+        with ProxyProcess(tmp_path, config) as proxy:
+            body = {"model": "bad", "messages": [{"role": "user", "content": "hi"}]}
+            for count in (-5, 2**64):
+                fake.set_behaviour("gpt-4o", "bad_usage", usage_count=count)
+                r = httpx.post(proxy.base_url + "/chat/completions", json=body, headers=AUTH)
+                assert r.status_code == 200, r.text
+                omni = r.json()["omni"]
+                assert omni["model_used"] == "good", count
+                assert omni["fallbacks"][0]["code"] == "upstream_malformed"
+                assert 0 <= r.json()["usage"]["completion_tokens"] < 1000
+            fake.clear_behaviour()
+            r = httpx.post(proxy.base_url + "/chat/completions", json=body, headers=AUTH)
+            assert r.json()["omni"]["model_used"] == "bad"  # a sane answer is kept

@@ -62,6 +62,7 @@ Mode = Literal[
     "stall",
     "error_200",
     "malformed",
+    "bad_usage",
 ]
 MODES: frozenset[str] = frozenset(get_args(Mode))
 
@@ -107,7 +108,8 @@ class Behaviour:
     end the body without ``[DONE]``; with ``abort=True`` drop the connection instead),
     ``stream_error`` (``after`` events then ``data: {"error": ...}``), ``stall`` (``after``
     events, sleep ``delay_s``, then carry on), ``error_200`` (200 whose body is an error),
-    ``malformed`` (a 200 completion whose ``choices`` and ``usage`` break the schema).
+    ``malformed`` (a 200 completion whose ``choices`` and ``usage`` break the schema),
+    ``bad_usage`` (good choices, ``usage_count`` as the completion tokens).
     On non-streaming requests ``stream_cut`` acts as ``half_json``, ``stream_error`` as
     ``error_200`` and ``stall`` as ``timeout``.
     """
@@ -128,6 +130,8 @@ class Behaviour:
     abort: bool = False
     content: str | None = None
     chunk_delay_s: float | None = None
+    #: ``bad_usage``: the completion token count reported.
+    usage_count: int = -5
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -942,6 +946,10 @@ class FakeOpenAI:
         if behaviour is not None and behaviour.mode == "malformed":
             payload["choices"] = [{"index": 0, "message": "not an object"}, 7]
             payload["usage"] = {"prompt_tokens": "many", "completion_tokens": -5}
+        if behaviour is not None and behaviour.mode == "bad_usage":
+            # Well-formed choices, an impossible count.
+            count = behaviour.usage_count
+            payload["usage"] = {"prompt_tokens": 3, "completion_tokens": count, "total_tokens": 3}
         return JSONResponse(payload)
 
     # ---- chat: validation
