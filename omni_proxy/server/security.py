@@ -39,8 +39,10 @@ MAX_HEADER_BYTES = int(os.environ.get("OMNI_MAX_HEADER_BYTES") or 64 * 1024)
 
 #: Seconds a client has to send a whole request head (``OMNI_HEADER_TIMEOUT_S``).
 HEAD_TIMEOUT_S = float(os.environ.get("OMNI_HEADER_TIMEOUT_S") or 10)
-#: Seconds an idle keep-alive connection stays open (``OMNI_KEEP_ALIVE_S``).
-KEEP_ALIVE_S = float(os.environ.get("OMNI_KEEP_ALIVE_S") or 5)
+#: Seconds an idle keep-alive connection stays open (``OMNI_KEEP_ALIVE_S``). Longer than
+#: clients keep theirs (httpx and the openai SDK: 5 s): with equal timeouts a client can send
+#: on a connection the proxy is just closing, and that request fails with a read error.
+KEEP_ALIVE_S = float(os.environ.get("OMNI_KEEP_ALIVE_S") or 20)
 
 
 def _default_max_connections() -> int:
